@@ -1,0 +1,206 @@
+//! WebSocket frames: JSON text, one object per frame.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Message;
+
+/// Longest accepted `client_id`, in characters.
+pub const MAX_CLIENT_ID_CHARS: usize = 64;
+
+/// A frame a client sends, decoded but not yet validated against chat rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientFrame {
+    /// Post a message (or a `/command`).
+    ChatMessage {
+        /// The raw text, untrimmed.
+        content: String,
+        /// Idempotency key chosen by the client.
+        client_id: Option<String>,
+    },
+    /// The user is typing.
+    Typing,
+}
+
+/// Why a client frame could not be decoded; always answered with `INVALID_FRAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientFrameError {
+    /// A sentence for the client.
+    pub message: Cow<'static, str>,
+    /// The frame's `client_id`, when it could be read.
+    pub client_id: Option<String>,
+}
+
+/// The wire shape of every client frame; unknown fields are ignored.
+#[derive(Deserialize)]
+struct WireClientFrame<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+}
+
+impl ClientFrame {
+    /// Decodes one text frame. A frame with `content` and no `type` is a chat message.
+    pub fn decode(text: &str) -> Result<Self, ClientFrameError> {
+        let wire: WireClientFrame<'_> =
+            serde_json::from_str(text).map_err(|_| ClientFrameError {
+                message: "frame is not a JSON object of the documented shape".into(),
+                client_id: None,
+            })?;
+        let client_id = wire.client_id;
+        let refuse = |message: &'static str, client_id: Option<String>| ClientFrameError {
+            message: message.into(),
+            client_id,
+        };
+        if let Some(id) = &client_id
+            && (id.is_empty() || id.chars().count() > MAX_CLIENT_ID_CHARS)
+        {
+            return Err(refuse("client_id must be 1-64 characters", None));
+        }
+        match (wire.kind.as_deref(), wire.content) {
+            (Some("chat_message") | None, Some(content)) => {
+                Ok(ClientFrame::ChatMessage { content, client_id })
+            }
+            (Some("chat_message") | None, None) => {
+                Err(refuse("chat_message needs a string content", client_id))
+            }
+            (Some("typing"), _) => Ok(ClientFrame::Typing),
+            (Some(_), _) => Err(refuse("unknown frame type", client_id)),
+        }
+    }
+}
+
+/// Why the server refused a client's frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    /// Not JSON, or not a known frame.
+    InvalidFrame,
+    /// Nothing left after trimming.
+    EmptyMessage,
+    /// Over 1000 characters after trimming.
+    MessageTooLong,
+    /// `/stock=` with a code that is not 1-20 of `[A-Za-z0-9.]`.
+    InvalidStockCode,
+    /// A `/word` that is not a known command.
+    UnknownCommand,
+    /// Over a rate limit.
+    RateLimited,
+    /// Storage or broker down: nothing was stored or sent; retry.
+    Unavailable,
+}
+
+/// A frame the server sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// A stored message; the sender's own copy is its acknowledgement.
+    ChatMessage(Message),
+    /// A user's first connection to the room opened.
+    UserJoined {
+        /// Who joined.
+        username: String,
+    },
+    /// A user's last connection to the room closed.
+    UserLeft {
+        /// Who left.
+        username: String,
+    },
+    /// Who is online in the room, sent right after connecting.
+    Presence {
+        /// Distinct usernames, sorted.
+        users: Vec<String>,
+    },
+    /// Someone else is typing.
+    Typing {
+        /// Who is typing.
+        username: String,
+    },
+    /// The client missed more than the server replays: reload history over REST.
+    Resync,
+    /// The sender's frame was refused.
+    Error {
+        /// A sentence for the user.
+        message: String,
+        /// What went wrong.
+        code: ErrorCode,
+        /// The refused frame's `client_id`, when it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+    },
+}
+
+impl ServerFrame {
+    /// Serialises the frame to its JSON text.
+    pub fn to_json(&self) -> String {
+        // Serialising these plain structs cannot fail: every key is a string.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_typed_untyped_and_typing_frames() {
+        assert_eq!(
+            ClientFrame::decode(r#"{"type":"chat_message","content":"hi","client_id":"c1","x":1}"#),
+            Ok(ClientFrame::ChatMessage { content: "hi".into(), client_id: Some("c1".into()) })
+        );
+        assert_eq!(
+            ClientFrame::decode(r#"{"content":"hi"}"#),
+            Ok(ClientFrame::ChatMessage { content: "hi".into(), client_id: None })
+        );
+        assert_eq!(ClientFrame::decode(r#"{"type":"typing"}"#), Ok(ClientFrame::Typing));
+    }
+
+    #[test]
+    fn refuses_malformed_frames() {
+        for bad in [
+            "",
+            "not json",
+            "[]",
+            "42",
+            r#"{"type":"chat_message"}"#,
+            r#"{"type":"chat_message","content":5}"#,
+            r#"{"type":"shout","content":"hi"}"#,
+            r#"{"type":7,"content":"hi"}"#,
+            r#"{"content":"hi","client_id":""}"#,
+            r#"{"content":"hi","client_id":12}"#,
+        ] {
+            assert!(ClientFrame::decode(bad).is_err(), "{bad}");
+        }
+        let long_id = "x".repeat(65);
+        let frame = format!(r#"{{"content":"hi","client_id":"{long_id}"}}"#);
+        assert!(ClientFrame::decode(&frame).is_err());
+    }
+
+    #[test]
+    fn keeps_client_id_of_a_refused_frame_when_readable() {
+        let err = ClientFrame::decode(r#"{"type":"shout","client_id":"c9"}"#).unwrap_err();
+        assert_eq!(err.client_id.as_deref(), Some("c9"));
+    }
+
+    #[test]
+    fn server_frames_round_trip() {
+        let frames = [
+            ServerFrame::Resync,
+            ServerFrame::Presence { users: vec!["ann".into()] },
+            ServerFrame::Error {
+                message: "no".into(),
+                code: ErrorCode::UnknownCommand,
+                client_id: None,
+            },
+        ];
+        for frame in frames {
+            let json = frame.to_json();
+            assert_eq!(serde_json::from_str::<ServerFrame>(&json).unwrap(), frame);
+        }
+        assert_eq!(ServerFrame::Resync.to_json(), r#"{"type":"resync"}"#);
+    }
+}

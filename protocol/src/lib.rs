@@ -1,0 +1,16 @@
+//! Types that cross a process boundary, defined once for every crate.
+//!
+//! # Layout
+//!
+//! - [`frames`]: WebSocket frames between the browser (or the load tester) and `chat`.
+//! - [`message`]: a stored chat message, as REST and WebSocket show it.
+//! - [`broker`]: RabbitMQ names and the stock command/reply bodies shared by `chat` and `bot`.
+//! - [`stock_code`]: what a valid `/stock=CODE` looks like, checked on both sides.
+
+pub mod broker;
+pub mod frames;
+pub mod message;
+pub mod stock_code;
+
+pub use frames::{ClientFrame, ClientFrameError, ErrorCode, ServerFrame};
+pub use message::Message;

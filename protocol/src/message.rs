@@ -1,0 +1,31 @@
+//! A stored chat message.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The name every bot reply carries; reserved, nobody can register it.
+pub const BOT_USERNAME: &str = "StockBot";
+
+/// A message as stored in PostgreSQL and shown over REST and WebSocket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// UUIDv7: increases with `created_at` within a room.
+    pub id: Uuid,
+    /// The room the message belongs to.
+    pub chatroom_id: Uuid,
+    /// The author (the bot's own user for bot replies).
+    pub user_id: Uuid,
+    /// The author's name at the time of writing.
+    pub username: String,
+    /// The trimmed text.
+    pub content: String,
+    /// True for stock bot replies.
+    pub is_bot: bool,
+    /// When the room's writer stored it; `(created_at, id)` orders a room.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// The sender's idempotency key, echoed back so it can match its acknowledgement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
