@@ -1,1 +1,104 @@
-//! placeholder
+//! The stock bot: consumes `/stock=CODE` commands from RabbitMQ, asks Stooq,
+//! and publishes one reply per command, within 5 seconds even when Stooq hangs.
+//!
+//! ```text
+//! stock.commands (prefetch 32) ─► handler: Stooq (timeout, retries, breaker)
+//!   ─► csv-core classification ─► reply text ─► chat.responses (confirmed) ─► ack
+//! ```
+//!
+//! # Layout
+//!
+//! - [`config`]: the environment variables, validated at start; `--help` text.
+//! - [`consumer`]: one broker session: prefetch, a task per command, graceful drain.
+//! - `handler`: one command, from delivery to ack after the confirmed reply.
+//! - [`stooq`]: the HTTP client: pooled connections, timeouts, retries, circuit breaker.
+//! - [`parse`]: a Stooq body classified with `csv-core`, without allocating per row.
+//! - [`answer`]: what a lookup came to: quote, unknown symbol, or unavailable (and why).
+//! - [`reply`]: the reply texts of `API.md`.
+//! - [`error`]: the library's error type.
+//!
+//! [`run`] ties them together and reconnects whenever the broker goes away.
+
+pub mod answer;
+pub mod config;
+pub mod consumer;
+pub mod error;
+mod handler;
+pub mod parse;
+pub mod reply;
+pub mod stooq;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::amqp::{self, Backoff};
+use tokio_util::sync::CancellationToken;
+
+pub use crate::config::{Config, ConfigError, LogFormat};
+use crate::consumer::SessionEnd;
+pub use crate::error::Error;
+pub use crate::handler::ANSWER_BUDGET;
+use crate::stooq::Stooq;
+
+/// A session that lasted this long was healthy: the next reconnect starts
+/// its backoff from the beginning.
+const HEALTHY_SESSION: Duration = Duration::from_secs(30);
+
+/// Runs the bot until `shutdown` completes, then stops consuming, lets the
+/// commands in flight finish (or go back to the queue) and returns.
+///
+/// Survives broker restarts: whenever the connection is lost it reconnects
+/// with backoff, re-declares the topology and consumes again.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+    let stooq = Stooq::new(&config.stooq_api_url, config.stooq_api_key.as_deref())?;
+    let token = CancellationToken::new();
+    let supervisor = async {
+        let result = supervise(&config.rabbitmq_url, &stooq, &token).await;
+        token.cancel();
+        result
+    };
+    let watcher = async {
+        tokio::select! {
+            () = shutdown => {
+                tracing::info!("shutdown requested");
+                token.cancel();
+            }
+            () = token.cancelled() => {}
+        }
+    };
+    let (result, ()) = tokio::join!(supervisor, watcher);
+    tracing::info!("bot stopped");
+    result
+}
+
+/// Connects, serves a session, and starts over when the session is lost.
+async fn supervise(
+    url: &str,
+    stooq: &Arc<Stooq>,
+    shutdown: &CancellationToken,
+) -> Result<(), Error> {
+    let mut lost_in_a_row = 0;
+    loop {
+        let connection = tokio::select! {
+            connection = amqp::connect_with_retry(url, "bot", Backoff::RECONNECT) => connection?,
+            () = shutdown.cancelled() => return Ok(()),
+        };
+        let started = tokio::time::Instant::now();
+        match consumer::serve(&connection, stooq, shutdown).await {
+            Ok(SessionEnd::Shutdown) => return Ok(()),
+            Ok(SessionEnd::Lost) => {}
+            Err(error) => {
+                tracing::warn!(%error, "broker session failed");
+                let _ = connection.close(200, "bot session failed".into()).await;
+            }
+        }
+        lost_in_a_row = if started.elapsed() >= HEALTHY_SESSION { 0 } else { lost_in_a_row + 1 };
+        let pause = Backoff::RECONNECT.delay(lost_in_a_row);
+        tracing::info!(?pause, "reconnecting to RabbitMQ");
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = shutdown.cancelled() => return Ok(()),
+        }
+    }
+}

@@ -1,1 +1,36 @@
-//! placeholder
+//! The chat server: accounts, rooms, durable history and live WebSocket chat,
+//! with stock quotes answered by the separate `bot` over RabbitMQ.
+//!
+//! A message travels: socket read → validate → room writer (group commit to
+//! PostgreSQL) → encode once → fan out to the room's sockets. The sender's copy
+//! of the broadcast is its acknowledgement, so whatever a client saw is stored.
+//!
+//! # Layout
+//!
+//! - [`config`]: the environment variables, validated before anything starts.
+//! - `server`: the accept loop, background tasks and the shutdown sequence ([`run`]).
+//! - `http`: middleware, the router and the REST handlers.
+//! - `ws`: the WebSocket handshake, one handler per connection, command parsing.
+//! - `rooms`: live rooms and presence, and the writers that persist then broadcast.
+//! - `store`: PostgreSQL: pool, migrations, one file of queries per table.
+//! - `auth`: Argon2id passwords, session tokens, input rules.
+//! - `stock` and `broker`: where `/stock=` commands go, and the RabbitMQ link
+//!   that carries them out and brings the bot's replies back.
+//! - `error`: [`ApiError`], every REST refusal, turned into a response in one place.
+
+mod auth;
+mod broker;
+pub mod config;
+mod error;
+mod http;
+mod rooms;
+mod server;
+mod state;
+mod stock;
+mod store;
+mod ws;
+
+pub use config::Config;
+pub use error::ApiError;
+pub use server::run;
+pub use store::StoreError;

@@ -182,7 +182,7 @@ mod tests {
 
     #[test]
     fn keeps_client_id_of_a_refused_frame_when_readable() {
-        let err = ClientFrame::decode(r#"{"type":"shout","client_id":"c9"}"#).unwrap_err();
+        let err = ClientFrame::decode(r#"{"type":"shout","client_id":"c9"}"#).expect_err("refused");
         assert_eq!(err.client_id.as_deref(), Some("c9"));
     }
 
@@ -199,7 +199,7 @@ mod tests {
         ];
         for frame in frames {
             let json = frame.to_json();
-            assert_eq!(serde_json::from_str::<ServerFrame>(&json).unwrap(), frame);
+            assert_eq!(serde_json::from_str::<ServerFrame>(&json).expect("decodes"), frame);
         }
         assert_eq!(ServerFrame::Resync.to_json(), r#"{"type":"resync"}"#);
     }

@@ -6,7 +6,11 @@
 //! - [`message`]: a stored chat message, as REST and WebSocket show it.
 //! - [`broker`]: RabbitMQ names and the stock command/reply bodies shared by `chat` and `bot`.
 //! - [`stock_code`]: what a valid `/stock=CODE` looks like, checked on both sides.
+//! - `amqp` (feature `amqp`): connecting to RabbitMQ, declaring the topology,
+//!   confirmed JSON publishing and reconnecting, for `chat` and `bot`.
 
+#[cfg(feature = "amqp")]
+pub mod amqp;
 pub mod broker;
 pub mod frames;
 pub mod message;

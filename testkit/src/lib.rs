@@ -5,5 +5,10 @@
 //! # Layout
 //!
 //! - [`database`]: a fresh database per test, dropped when the test ends.
+//! - [`rabbit`]: a fresh RabbitMQ vhost per test, deleted when the test ends.
+//! - [`stooq`]: a fake Stooq serving the recorded bodies of `fixtures/stooq/`,
+//!   switchable to a quota text, an HTML challenge, a hang or failed requests.
 
 pub mod database;
+pub mod rabbit;
+pub mod stooq;

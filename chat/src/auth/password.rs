@@ -1,0 +1,96 @@
+//! Argon2id password hashing, off the async runtime and bounded in concurrency.
+
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use tokio::sync::Semaphore;
+
+/// OWASP's Argon2id settings: 19 MiB of memory, 2 passes, 1 lane.
+const MEMORY_KIB: u32 = 19 * 1024;
+const PASSES: u32 = 2;
+const LANES: u32 = 1;
+
+/// Hashes and checks passwords without blocking the runtime.
+///
+/// At most `max_concurrent` hashes run at once (each takes ~19 MiB and a core
+/// for tens of milliseconds); further logins wait for a permit.
+#[derive(Clone)]
+pub(crate) struct Passwords {
+    argon: Argon2<'static>,
+    /// Bounds the hashes in flight.
+    permits: Arc<Semaphore>,
+    /// Checked when the user does not exist, so that costs as much as a wrong password.
+    dummy_hash: Arc<str>,
+}
+
+impl Passwords {
+    pub(crate) fn new(max_concurrent: usize) -> Self {
+        // These constant parameters are valid; Params::new only rejects out-of-range values.
+        let params = Params::new(MEMORY_KIB, PASSES, LANES, None).unwrap_or_default();
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let dummy_hash = hash_blocking(&argon, "not the password of anyone").unwrap_or_default();
+        Self {
+            argon,
+            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            dummy_hash: dummy_hash.into(),
+        }
+    }
+
+    /// The PHC string of a new salted hash of `password`.
+    pub(crate) async fn hash(&self, password: String) -> Option<String> {
+        let argon = self.argon.clone();
+        self.run(move || hash_blocking(&argon, &password)).await.flatten()
+    }
+
+    /// True when `password` matches `hash`. With no hash (unknown user) a dummy
+    /// hash is checked instead and the answer is false.
+    pub(crate) async fn verify(&self, password: String, hash: Option<String>) -> bool {
+        let argon = self.argon.clone();
+        let known = hash.is_some();
+        let hash = hash.unwrap_or_else(|| self.dummy_hash.to_string());
+        let matches = self
+            .run(move || {
+                // An unusable stored hash (the bot's "!") still costs one real check.
+                let parsed = PasswordHash::new(&hash);
+                match parsed {
+                    Ok(parsed) => argon.verify_password(password.as_bytes(), &parsed).is_ok(),
+                    Err(_) => {
+                        let _ = hash_blocking(&argon, &password);
+                        false
+                    }
+                }
+            })
+            .await
+            .unwrap_or(false);
+        known && matches
+    }
+
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let _permit = self.permits.acquire().await.ok()?;
+        tokio::task::spawn_blocking(work).await.ok()
+    }
+}
+
+fn hash_blocking(argon: &Argon2<'_>, password: &str) -> Option<String> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).ok()?;
+    let salt = SaltString::encode_b64(&salt).ok()?;
+    argon.hash_password(password.as_bytes(), &salt).ok().map(|h| h.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Passwords;
+
+    #[tokio::test]
+    async fn verifies_only_the_right_password() {
+        let passwords = Passwords::new(2);
+        let hash = passwords.hash("correct horse".into()).await.expect("hash");
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(passwords.verify("correct horse".into(), Some(hash.clone())).await);
+        assert!(!passwords.verify("wrong horse".into(), Some(hash)).await);
+        assert!(!passwords.verify("correct horse".into(), None).await);
+        assert!(!passwords.verify("anything".into(), Some("!".into())).await);
+    }
+}

@@ -1,0 +1,115 @@
+//! RabbitMQ: stock commands out (confirmed), stock replies in (stored once).
+//!
+//! One supervisor task keeps a connection: it connects with backoff, declares
+//! the topology, opens a confirm-mode channel for commands, and consumes
+//! `stock.responses`. When the connection drops it starts again, so a broker
+//! restart costs only the commands sent while it was down (their senders get
+//! `UNAVAILABLE`), and replies wait in their durable queue.
+
+mod replies;
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use protocol::amqp::lapin::{Channel, Connection};
+use protocol::amqp::{self, Backoff, Unroutable};
+use protocol::broker::{COMMANDS_EXCHANGE, STOCK_ROUTING_KEY, StockCommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::rooms::Writers;
+use crate::stock::{StockDesk, StockDeskError};
+
+/// How long a sender waits for the broker to confirm a command.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The chat server's side of RabbitMQ.
+#[derive(Clone, Default)]
+pub(crate) struct Broker {
+    /// The confirm-mode channel commands are published on, while connected.
+    commands: Arc<Mutex<Option<Channel>>>,
+}
+
+impl Broker {
+    /// Starts the supervisor; it runs until `shutdown` is cancelled.
+    pub(crate) fn start(
+        url: String,
+        writers: Writers,
+        shutdown: CancellationToken,
+        tasks: &tokio_util::task::TaskTracker,
+    ) -> Self {
+        let broker = Self::default();
+        let supervisor = broker.clone();
+        tasks.spawn(async move {
+            tokio::select! {
+                () = supervisor.supervise(&url, &writers) => {}
+                () = shutdown.cancelled() => {}
+            }
+            supervisor.set_channel(None);
+        });
+        broker
+    }
+
+    async fn supervise(&self, url: &str, writers: &Writers) {
+        loop {
+            let Ok(connection) = amqp::connect_with_retry(url, "chat", Backoff::RECONNECT).await
+            else {
+                tracing::error!("RABBITMQ_URL is not a valid AMQP URL");
+                return;
+            };
+            if let Err(error) = self.serve(&connection, writers).await {
+                tracing::warn!(%error, "RabbitMQ connection lost; reconnecting");
+            }
+            self.set_channel(None);
+            let _ = connection.close(200, "reconnecting".into()).await;
+        }
+    }
+
+    /// Publishes on a fresh channel and consumes replies until the connection fails.
+    async fn serve(
+        &self,
+        connection: &Connection,
+        writers: &Writers,
+    ) -> Result<(), amqp::lapin::Error> {
+        let channel = amqp::confirm_channel(connection).await?;
+        self.set_channel(Some(channel));
+        replies::consume(connection, writers).await
+    }
+
+    fn set_channel(&self, channel: Option<Channel>) {
+        *self.commands.lock().unwrap_or_else(PoisonError::into_inner) = channel;
+    }
+
+    fn channel(&self) -> Option<Channel> {
+        let guard = self.commands.lock().unwrap_or_else(PoisonError::into_inner);
+        guard.as_ref().filter(|c| c.status().connected()).cloned()
+    }
+}
+
+impl StockDesk for Broker {
+    fn submit(&self, command: StockCommand) -> BoxFuture<'_, Result<(), StockDeskError>> {
+        Box::pin(async move {
+            let channel =
+                self.channel().ok_or_else(|| StockDeskError("not connected to RabbitMQ".into()))?;
+            let publish = amqp::publish_json(
+                &channel,
+                COMMANDS_EXCHANGE,
+                STOCK_ROUTING_KEY,
+                &command,
+                Unroutable::Fail,
+            );
+            match tokio::time::timeout(CONFIRM_TIMEOUT, publish).await {
+                Ok(Ok(())) => {
+                    tracing::info!(command_id = %command.command_id, code = command.code, "stock command sent");
+                    Ok(())
+                }
+                Ok(Err(error)) => Err(StockDeskError(error.to_string())),
+                Err(_) => Err(StockDeskError("RabbitMQ did not confirm in time".into())),
+            }
+        })
+    }
+
+    fn is_connected(&self) -> bool {
+        self.channel().is_some()
+    }
+}

@@ -1,0 +1,81 @@
+//! Consumes `stock.responses`: each reply is stored (once per command) and
+//! broadcast, then acked; a reply that could not be stored goes back to the queue.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use protocol::amqp::lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+};
+use protocol::amqp::lapin::types::FieldTable;
+use protocol::amqp::lapin::{self, Connection, message::Delivery};
+use protocol::broker::{RESPONSES_QUEUE, StockReply};
+use tokio::sync::oneshot;
+
+use crate::rooms::{BotPost, BotPostOutcome, Writers};
+
+/// Replies handled at once per chat instance.
+const PREFETCH: u16 = 64;
+/// Pause before a reply that could not be stored is handed back, so a database
+/// outage does not spin.
+const REQUEUE_DELAY: Duration = Duration::from_millis(500);
+
+/// Consumes replies until the connection fails.
+pub(super) async fn consume(
+    connection: &Connection,
+    writers: &Writers,
+) -> Result<(), lapin::Error> {
+    let channel = connection.create_channel().await?;
+    channel.basic_qos(PREFETCH, BasicQosOptions::default()).await?;
+    let mut deliveries = channel
+        .basic_consume(
+            RESPONSES_QUEUE.into(),
+            "chat".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    while let Some(delivery) = deliveries.next().await {
+        let delivery = delivery?;
+        let writers = writers.clone();
+        tokio::spawn(async move { handle(delivery, &writers).await });
+    }
+    Ok(())
+}
+
+async fn handle(delivery: Delivery, writers: &Writers) {
+    let reply: StockReply = match serde_json::from_slice(&delivery.data) {
+        Ok(reply) => reply,
+        Err(error) => {
+            tracing::error!(%error, "dropping a malformed stock reply");
+            let _ = delivery.ack(BasicAckOptions::default()).await;
+            return;
+        }
+    };
+    let (done, outcome) = oneshot::channel();
+    let post = BotPost {
+        chatroom_id: reply.chatroom_id,
+        content: reply.content,
+        command_id: reply.command_id,
+        done,
+    };
+    let outcome = if writers.post_bot(post).await { outcome.await.ok() } else { None };
+    let result = if let Some(Ok(outcome)) = outcome {
+        match outcome {
+            BotPostOutcome::Stored => {
+                tracing::info!(command_id = %reply.command_id, "stock reply stored")
+            }
+            BotPostOutcome::Duplicate => {
+                tracing::info!(command_id = %reply.command_id, "duplicate stock reply dropped")
+            }
+        }
+        delivery.ack(BasicAckOptions::default()).await
+    } else {
+        tracing::warn!(command_id = %reply.command_id, "stock reply not stored; requeueing");
+        tokio::time::sleep(REQUEUE_DELAY).await;
+        delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await
+    };
+    if let Err(error) = result {
+        tracing::warn!(%error, "acknowledging a stock reply failed; it will be redelivered");
+    }
+}

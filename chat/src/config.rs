@@ -1,0 +1,194 @@
+//! Configuration from the environment, fully validated before any port is bound.
+
+use std::net::SocketAddr;
+
+/// `chat --help`: every variable, its default and meaning.
+pub const HELP: &str = "\
+chat: the chat server (HTTP, WebSocket, the browser page).
+
+Configured by environment variables:
+  CHAT_ADDR        listen address                 [default: 127.0.0.1:8080]
+  DATABASE_URL     PostgreSQL URL; the database is created if missing and
+                   migrated at start   [default: postgres://postgres@127.0.0.1:5432/chat]
+  RABBITMQ_URL     RabbitMQ URL      [default: amqp://guest:guest@127.0.0.1:5672/%2f]
+  ALLOWED_ORIGINS  comma-separated origins allowed to open WebSockets and
+                   send writes        [default: only the server's own origin]
+  COOKIE_SECURE    true|false: mark the session cookie Secure  [default: true]
+  LOG_FORMAT       json|pretty                    [default: json]
+  RUST_LOG         log filter                     [default: info]
+";
+
+const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/chat";
+const DEFAULT_RABBITMQ_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line, for collectors.
+    Json,
+    /// Human-readable, for a terminal.
+    Pretty,
+}
+
+/// The server's whole configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// The PostgreSQL database (created when missing).
+    pub database_url: String,
+    /// The RabbitMQ broker.
+    pub rabbitmq_url: String,
+    /// Origins allowed besides none; `None` means only the server's own origin.
+    pub allowed_origins: Option<Vec<String>>,
+    /// Whether the session cookie carries `Secure`.
+    pub cookie_secure: bool,
+    /// How logs are written.
+    pub log_format: LogFormat,
+}
+
+/// A variable with a value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {variable}={value:?}: {reason}")]
+pub struct ConfigError {
+    /// The variable's name.
+    pub variable: &'static str,
+    /// Its value.
+    pub value: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a test's map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str, default: &str| lookup(name).unwrap_or_else(|| default.to_owned());
+        let invalid = |variable: &'static str, value: &str, reason: &dyn std::fmt::Display| {
+            ConfigError { variable, value: value.to_owned(), reason: reason.to_string() }
+        };
+
+        let addr_text = get("CHAT_ADDR", DEFAULT_ADDR);
+        let addr = addr_text.parse().map_err(|e| invalid("CHAT_ADDR", &addr_text, &e))?;
+
+        let database_url = get("DATABASE_URL", DEFAULT_DATABASE_URL);
+        let parsed: tokio_postgres::Config =
+            database_url.parse().map_err(|e| invalid("DATABASE_URL", &database_url, &e))?;
+        if parsed.get_dbname().is_none() {
+            return Err(invalid("DATABASE_URL", &database_url, &"names no database"));
+        }
+
+        let rabbitmq_url = get("RABBITMQ_URL", DEFAULT_RABBITMQ_URL);
+        if !(rabbitmq_url.starts_with("amqp://") || rabbitmq_url.starts_with("amqps://")) {
+            return Err(invalid(
+                "RABBITMQ_URL",
+                &rabbitmq_url,
+                &"must start with amqp:// or amqps://",
+            ));
+        }
+
+        let allowed_origins = match lookup("ALLOWED_ORIGINS") {
+            None => None,
+            Some(text) => {
+                Some(parse_origins(&text).map_err(|e| invalid("ALLOWED_ORIGINS", &text, &e))?)
+            }
+        };
+
+        let secure_text = get("COOKIE_SECURE", "true");
+        let cookie_secure = parse_bool(&secure_text)
+            .ok_or_else(|| invalid("COOKIE_SECURE", &secure_text, &"expected true or false"))?;
+
+        let format_text = get("LOG_FORMAT", "json");
+        let log_format = match format_text.as_str() {
+            "json" => LogFormat::Json,
+            "pretty" => LogFormat::Pretty,
+            _ => return Err(invalid("LOG_FORMAT", &format_text, &"expected json or pretty")),
+        };
+
+        Ok(Self { addr, database_url, rabbitmq_url, allowed_origins, cookie_secure, log_format })
+    }
+}
+
+fn parse_bool(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Some(true),
+        "false" | "0" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+/// Parses `https://a.example, http://localhost:3000` into exact origins.
+fn parse_origins(text: &str) -> Result<Vec<String>, String> {
+    let origins: Vec<String> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
+        .collect();
+    if origins.is_empty() {
+        return Err("lists no origin".into());
+    }
+    for origin in &origins {
+        let rest = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+            .ok_or_else(|| format!("{origin} is not an http(s) origin"))?;
+        if rest.is_empty() || rest.contains('/') {
+            return Err(format!("{origin} is not scheme://host[:port]"));
+        }
+    }
+    Ok(origins)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_run_against_local_services() {
+        let config = config(&[]).expect("defaults are valid");
+        assert_eq!(config.addr.to_string(), "127.0.0.1:8080");
+        assert!(config.cookie_secure);
+        assert_eq!(config.allowed_origins, None);
+        assert_eq!(config.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        for (var, value) in [
+            ("CHAT_ADDR", "nowhere"),
+            ("DATABASE_URL", "postgres://127.0.0.1:5432"),
+            ("RABBITMQ_URL", "http://x"),
+            ("ALLOWED_ORIGINS", "ftp://x"),
+            ("ALLOWED_ORIGINS", " , "),
+            ("COOKIE_SECURE", "maybe"),
+            ("LOG_FORMAT", "xml"),
+        ] {
+            let err = config(&[(var, value)]).expect_err(value);
+            assert_eq!(err.variable, var);
+            assert!(err.to_string().starts_with(&format!("invalid {var}=")));
+        }
+    }
+
+    #[test]
+    fn origins_are_normalised() {
+        let config = config(&[("ALLOWED_ORIGINS", "https://Chat.example/, http://localhost:3000")])
+            .expect("valid origins");
+        assert_eq!(
+            config.allowed_origins,
+            Some(vec!["https://chat.example".into(), "http://localhost:3000".into()])
+        );
+    }
+}

@@ -1,0 +1,101 @@
+//! Every refusal the REST API can give, turned into a response in one place.
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::Full;
+
+use crate::store::StoreError;
+
+/// A refused or failed request.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The input breaks a documented rule.
+    #[error("{0}")]
+    Validation(String),
+    /// The request body is over the limit.
+    #[error("request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// Wrong username or password.
+    #[error("invalid username or password")]
+    InvalidCredentials,
+    /// No valid session.
+    #[error("authentication required")]
+    Unauthorized,
+    /// A write from a foreign site.
+    #[error("cross-site request refused")]
+    CsrfRejected,
+    /// A WebSocket handshake from an origin that is not allowed.
+    #[error("origin not allowed")]
+    OriginRejected,
+    /// The user has not joined the room.
+    #[error("you are not a member of this chatroom")]
+    NotAMember,
+    /// No such thing.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The path exists, the method does not.
+    #[error("method not allowed")]
+    MethodNotAllowed(&'static str),
+    /// The username is in use (any case).
+    #[error("username is already taken")]
+    UsernameTaken,
+    /// The room name is in use (any case).
+    #[error("a chatroom with this name already exists")]
+    ChatroomExists,
+    /// A WebSocket path was asked for without a WebSocket handshake.
+    #[error("this path needs a WebSocket handshake")]
+    UpgradeRequired,
+    /// A dependency is down; retrying later may work.
+    #[error("service temporarily unavailable")]
+    Unavailable,
+    /// A bug or an unexpected failure; details are in the log, not the response.
+    #[error("internal error")]
+    Internal,
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::Validation(_) => (StatusCode::BAD_REQUEST, "VALIDATION_ERROR"),
+            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
+            ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS"),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
+            ApiError::CsrfRejected => (StatusCode::FORBIDDEN, "CSRF_REJECTED"),
+            ApiError::OriginRejected => (StatusCode::FORBIDDEN, "ORIGIN_REJECTED"),
+            ApiError::NotAMember => (StatusCode::FORBIDDEN, "NOT_A_MEMBER"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
+            ApiError::UsernameTaken => (StatusCode::CONFLICT, "USERNAME_TAKEN"),
+            ApiError::ChatroomExists => (StatusCode::CONFLICT, "CHATROOM_EXISTS"),
+            ApiError::UpgradeRequired => (StatusCode::UPGRADE_REQUIRED, "UPGRADE_REQUIRED"),
+            ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
+            ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
+        }
+    }
+
+    /// The response: the documented status and `{"error", "code"}` body.
+    pub fn into_response(self) -> Response<Full<Bytes>> {
+        let (status, code) = self.status_and_code();
+        let body = serde_json::json!({ "error": self.to_string(), "code": code });
+        let mut response = crate::http::json_response(status, &body);
+        if let ApiError::MethodNotAllowed(allow) = self {
+            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        if let ApiError::Unavailable = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        if error.is_unavailable() {
+            tracing::warn!(%error, "database unavailable");
+            ApiError::Unavailable
+        } else {
+            tracing::error!(%error, "database error");
+            ApiError::Internal
+        }
+    }
+}

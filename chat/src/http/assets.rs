@@ -1,0 +1,51 @@
+//! The browser page and the OpenAPI document, embedded in the binary.
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::Full;
+
+use super::Body;
+use crate::ApiError;
+
+/// Files under `www/assets/`, with their content types.
+const ASSETS: &[(&str, &str, &[u8])] = &[
+    ("app.js", "text/javascript; charset=utf-8", include_bytes!("../../../www/assets/app.js")),
+    ("style.css", "text/css; charset=utf-8", include_bytes!("../../../www/assets/style.css")),
+    ("favicon.svg", "image/svg+xml", include_bytes!("../../../www/assets/favicon.svg")),
+];
+
+/// `GET /`: the chat page.
+pub(super) fn index() -> Response<Body> {
+    static_response(
+        include_bytes!("../../../www/index.html"),
+        "text/html; charset=utf-8",
+        "no-cache",
+    )
+}
+
+/// `GET /assets/{file}`.
+pub(super) fn file(name: &str) -> Result<Response<Body>, ApiError> {
+    ASSETS
+        .iter()
+        .find(|(file, _, _)| *file == name)
+        .map(|(_, content_type, bytes)| static_response(bytes, content_type, "no-cache"))
+        .ok_or(ApiError::NotFound("asset"))
+}
+
+/// `GET /api/v1/openapi.yaml`: the API's description.
+pub(super) fn openapi() -> Response<Body> {
+    static_response(include_bytes!("../../openapi.yaml"), "application/yaml", "no-cache")
+}
+
+fn static_response(
+    bytes: &'static [u8],
+    content_type: &'static str,
+    cache: &'static str,
+) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from_static(bytes)));
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    response
+}

@@ -1,0 +1,27 @@
+//! `/health` (alive) and `/health/ready` (dependencies answer).
+
+use http::{Response, StatusCode};
+
+use super::{Body, json_response};
+use crate::state::App;
+
+/// Liveness: the process serves requests.
+pub(super) fn live() -> Response<Body> {
+    json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
+}
+
+/// Readiness: 200 when PostgreSQL and RabbitMQ answer, else 503 naming the failing part.
+pub(super) async fn ready(app: &App) -> Response<Body> {
+    let database = app.store.ping().await.is_ok();
+    let rabbitmq = app.stock.is_connected();
+    let word = |ok: bool| if ok { "connected" } else { "disconnected" };
+    let (status, label) = if database && rabbitmq {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not_ready")
+    };
+    json_response(
+        status,
+        &serde_json::json!({ "status": label, "database": word(database), "rabbitmq": word(rabbitmq) }),
+    )
+}

@@ -1,0 +1,75 @@
+//! `GET /api/v1/chatrooms/{id}/messages`: a page of history, oldest first.
+
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+use super::request::{authenticate, query_param};
+use super::{Body, json_response};
+use crate::ApiError;
+use crate::state::App;
+use crate::store::{Before, Membership};
+
+/// Messages per page unless `limit` says otherwise.
+const DEFAULT_LIMIT: i64 = 50;
+/// The largest page.
+const MAX_LIMIT: i64 = 100;
+
+/// The newest `limit` messages older than `before` (or the newest overall).
+pub(super) async fn page(
+    app: &App,
+    request: Request<Incoming>,
+    room: &str,
+) -> Result<Response<Body>, ApiError> {
+    let (user, _) = authenticate(app, request.headers()).await?;
+    let room: Uuid =
+        room.parse().map_err(|_| ApiError::Validation("chatroom id is not a UUID".into()))?;
+    match app.store.membership(room, user.id).await? {
+        Membership::NoRoom => return Err(ApiError::NotFound("chatroom")),
+        Membership::Outsider => return Err(ApiError::NotAMember),
+        Membership::Member => {}
+    }
+    let query = request.uri().query();
+    let limit = match query_param(query, "limit") {
+        None => DEFAULT_LIMIT,
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| ApiError::Validation(format!("limit must be 1-{MAX_LIMIT}")))?,
+    };
+    let before = query_param(query, "before").map(|text| parse_before(&text)).transpose()?;
+    let messages =
+        app.store.recent_messages(room, limit, before).await?.ok_or_else(|| {
+            ApiError::Validation("before names no message of this chatroom".into())
+        })?;
+    Ok(json_response(StatusCode::OK, &serde_json::json!({ "messages": messages })))
+}
+
+/// A message id, or an RFC 3339 time (a `+` offset may arrive decoded as a space).
+fn parse_before(text: &str) -> Result<Before, ApiError> {
+    if let Ok(id) = text.parse::<Uuid>() {
+        return Ok(Before::Message(id));
+    }
+    OffsetDateTime::parse(&text.replace(' ', "+"), &Rfc3339)
+        .map(Before::Time)
+        .map_err(|_| ApiError::Validation("before must be a message id or an RFC 3339 time".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn before_is_an_id_or_a_time() {
+        let id = Uuid::now_v7();
+        assert_eq!(parse_before(&id.to_string()).ok(), Some(Before::Message(id)));
+        assert!(matches!(parse_before("2024-01-05T22:00:04Z"), Ok(Before::Time(_))));
+        assert!(matches!(parse_before("2024-01-05T22:00:04 01:00"), Ok(Before::Time(_))));
+        for bad in ["", "yesterday", "2024-13-01T00:00:00Z", "1234"] {
+            assert!(parse_before(bad).is_err(), "{bad}");
+        }
+    }
+}

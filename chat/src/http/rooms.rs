@@ -1,0 +1,57 @@
+//! `/api/v1/chatrooms`: list, create, join.
+
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::request::{authenticate, read_json};
+use super::{Body, json_response};
+use crate::ApiError;
+use crate::auth::validate_room_name;
+use crate::state::App;
+
+#[derive(Deserialize)]
+struct CreateBody {
+    name: String,
+}
+
+/// `GET /chatrooms`: every room.
+pub(super) async fn list(
+    app: &App,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    authenticate(app, request.headers()).await?;
+    let chatrooms = app.store.list_rooms().await?;
+    Ok(json_response(StatusCode::OK, &serde_json::json!({ "chatrooms": chatrooms })))
+}
+
+/// `POST /chatrooms`: 201 with the room; its creator is a member.
+pub(super) async fn create(
+    app: &App,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    let (user, _) = authenticate(app, request.headers()).await?;
+    let body: CreateBody = read_json(request).await?;
+    let name = validate_room_name(&body.name).map_err(|e| ApiError::Validation(e.into()))?;
+    let room =
+        app.store.create_room(name, user.id).await.map_err(|e| {
+            if e.is_unique_violation() { ApiError::ChatroomExists } else { e.into() }
+        })?;
+    tracing::info!(chatroom_id = %room.id, "created room");
+    Ok(json_response(StatusCode::CREATED, &room))
+}
+
+/// `POST /chatrooms/{id}/join`: idempotent.
+pub(super) async fn join(
+    app: &App,
+    request: Request<Incoming>,
+    room: &str,
+) -> Result<Response<Body>, ApiError> {
+    let (user, _) = authenticate(app, request.headers()).await?;
+    let room: Uuid = room.parse().map_err(|_| ApiError::NotFound("chatroom"))?;
+    if !app.store.join_room(room, user.id).await? {
+        return Err(ApiError::NotFound("chatroom"));
+    }
+    Ok(json_response(StatusCode::OK, &serde_json::json!({ "success": true })))
+}

@@ -1,0 +1,74 @@
+//! One WebSocket connection as the rest of the server sees it.
+
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// A frame queued for a connection: encoded once, shared by every recipient.
+#[derive(Debug, Clone)]
+pub(crate) struct Outgoing {
+    /// The JSON text.
+    pub(crate) text: Utf8Bytes,
+    /// Set for stored messages, so a resuming connection can skip what it replayed.
+    pub(crate) message_id: Option<Uuid>,
+}
+
+/// Why the server ends a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CloseReason {
+    /// Its queue overflowed: it is sent `resync` and closed with 1013.
+    SlowConsumer,
+    /// Its session was logged out: closed with 1008.
+    LoggedOut,
+    /// The server is stopping: closed with 1001.
+    ShuttingDown,
+}
+
+/// Asks a connection to close; the first reason given wins.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Closer {
+    reason: Arc<OnceLock<CloseReason>>,
+    token: CancellationToken,
+}
+
+impl Closer {
+    /// Asks the connection to close for `reason` (ignored if already asked).
+    pub(crate) fn close(&self, reason: CloseReason) {
+        let _ = self.reason.set(reason);
+        self.token.cancel();
+    }
+
+    /// Resolves once the connection was asked to close, with the reason.
+    pub(crate) async fn closed(&self) -> CloseReason {
+        self.token.cancelled().await;
+        self.reason.get().copied().unwrap_or(CloseReason::ShuttingDown)
+    }
+}
+
+/// A connection's identity and its bounded queue.
+#[derive(Debug)]
+pub(crate) struct Peer {
+    /// Unique per process; tells two connections of one user apart.
+    pub(crate) id: u64,
+    /// The authenticated user.
+    pub(crate) user_id: Uuid,
+    /// Their name, for presence and typing frames.
+    pub(crate) username: Arc<str>,
+    /// Bounded: when full the peer is too slow and is closed, never waited for.
+    pub(crate) outbox: mpsc::Sender<Outgoing>,
+    /// Ends the connection.
+    pub(crate) closer: Closer,
+}
+
+impl Peer {
+    /// Queues `frame` without waiting; a full queue closes the peer as too slow.
+    pub(crate) fn deliver(&self, frame: &Outgoing) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.outbox.try_send(frame.clone()) {
+            tracing::warn!(peer = self.id, user_id = %self.user_id, "slow consumer: closing");
+            self.closer.close(CloseReason::SlowConsumer);
+        }
+    }
+}

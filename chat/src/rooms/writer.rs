@@ -1,0 +1,237 @@
+//! Room writers: persist, then broadcast.
+//!
+//! A fixed set of shards, each one task with a bounded queue. A shard takes
+//! every pending post (up to [`MAX_BATCH`]), stores them with one multi-row
+//! insert (group commit), and only then encodes each stored message once and
+//! fans it out. A room always maps to the same shard, so a room's order is the
+//! order its shard committed, and ids and times are assigned in that order.
+
+use std::sync::Arc;
+
+use protocol::{ErrorCode, Message, ServerFrame};
+use time::{Duration, OffsetDateTime};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+use super::{Outgoing, Peer, Rooms};
+use crate::store::{NewMessage, Store, StoreError};
+
+/// Writer shards; each has at most one insert in flight.
+const SHARDS: usize = 8;
+/// Posts waiting per shard; a full queue makes senders wait (backpressure on their socket).
+const QUEUE: usize = 4096;
+/// Most messages stored by one insert.
+const MAX_BATCH: usize = 512;
+
+/// A user's message from a socket; the stored copy is broadcast to the room,
+/// which is the sender's acknowledgement.
+pub(crate) struct Post {
+    /// The room.
+    pub(crate) chatroom_id: Uuid,
+    /// The trimmed, validated text.
+    pub(crate) content: String,
+    /// The sender's idempotency key.
+    pub(crate) client_id: Option<String>,
+    /// The sending connection: errors and duplicate acknowledgements go to it alone.
+    pub(crate) sender: Arc<Peer>,
+}
+
+/// A stock bot reply to store at most once per command.
+pub(crate) struct BotPost {
+    /// The room.
+    pub(crate) chatroom_id: Uuid,
+    /// The reply text.
+    pub(crate) content: String,
+    /// The command it answers.
+    pub(crate) command_id: Uuid,
+    /// Told the outcome once the insert has committed or failed.
+    pub(crate) done: oneshot::Sender<Result<BotPostOutcome, StoreError>>,
+}
+
+/// What became of a [`BotPost`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BotPostOutcome {
+    /// Stored and broadcast.
+    Stored,
+    /// A reply to this command was stored before (or its room is gone): dropped.
+    Duplicate,
+}
+
+enum Job {
+    User(Post),
+    Bot(BotPost),
+}
+
+/// The bot's fixed account (see `sql/0001_init.sql`).
+pub(crate) const BOT_USER_ID: Uuid = Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0001);
+
+/// Handles to every writer shard.
+#[derive(Clone)]
+pub(crate) struct Writers {
+    shards: Arc<[mpsc::Sender<Job>]>,
+}
+
+impl Writers {
+    /// Starts the shards on `tasks`; they end when every handle is dropped, after
+    /// storing what is queued.
+    pub(crate) fn start(store: Store, rooms: Arc<Rooms>, tasks: &TaskTracker) -> Self {
+        let shards = (0..SHARDS)
+            .map(|_| {
+                let (tx, rx) = mpsc::channel(QUEUE);
+                tasks.spawn(Shard::new(store.clone(), Arc::clone(&rooms)).run(rx));
+                tx
+            })
+            .collect();
+        Self { shards }
+    }
+
+    fn shard(&self, room: Uuid) -> &mpsc::Sender<Job> {
+        let index = (room.as_u128() % self.shards.len() as u128) as usize;
+        &self.shards[index]
+    }
+
+    /// Queues a user's message, waiting while the shard is full. False when the
+    /// writers have stopped (shutdown).
+    pub(crate) async fn post(&self, post: Post) -> bool {
+        self.shard(post.chatroom_id).send(Job::User(post)).await.is_ok()
+    }
+
+    /// Queues a bot reply, waiting while the shard is full. False when stopped.
+    pub(crate) async fn post_bot(&self, post: BotPost) -> bool {
+        self.shard(post.chatroom_id).send(Job::Bot(post)).await.is_ok()
+    }
+}
+
+struct Shard {
+    store: Store,
+    rooms: Arc<Rooms>,
+    /// The last time handed out: times only increase within a shard.
+    last_time: OffsetDateTime,
+}
+
+impl Shard {
+    fn new(store: Store, rooms: Arc<Rooms>) -> Self {
+        Self { store, rooms, last_time: OffsetDateTime::UNIX_EPOCH }
+    }
+
+    async fn run(mut self, mut queue: mpsc::Receiver<Job>) {
+        let mut jobs = Vec::with_capacity(MAX_BATCH);
+        while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+            let batch: Vec<NewMessage> = jobs.iter().map(|job| self.stamp(job)).collect();
+            match self.store.insert_messages(&batch).await {
+                Ok(mut inserted) => {
+                    inserted.sort_unstable();
+                    for (job, new) in jobs.drain(..).zip(batch) {
+                        let stored = inserted.binary_search(&new.message.id).is_ok();
+                        self.finish(job, new.message, stored).await;
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(%error, count = jobs.len(), "storing messages failed");
+                    let error = Arc::new(error);
+                    for job in jobs.drain(..) {
+                        fail(job, &error);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gives a job its id and time, in commit order.
+    fn stamp(&mut self, job: &Job) -> NewMessage {
+        let now = truncate_to_micros(OffsetDateTime::now_utc());
+        self.last_time = now.max(self.last_time + Duration::microseconds(1));
+        let (chatroom_id, user_id, username, content, client_id, command_id) = match job {
+            Job::User(p) => (
+                p.chatroom_id,
+                p.sender.user_id,
+                p.sender.username.to_string(),
+                p.content.clone(),
+                p.client_id.clone(),
+                None,
+            ),
+            Job::Bot(p) => (
+                p.chatroom_id,
+                BOT_USER_ID,
+                protocol::message::BOT_USERNAME.to_owned(),
+                p.content.clone(),
+                None,
+                Some(p.command_id),
+            ),
+        };
+        NewMessage {
+            message: Message {
+                id: Uuid::now_v7(),
+                chatroom_id,
+                user_id,
+                username,
+                content,
+                is_bot: command_id.is_some(),
+                created_at: self.last_time,
+                client_id,
+            },
+            command_id,
+        }
+    }
+
+    /// Broadcasts a stored message, or answers a duplicate.
+    async fn finish(&self, job: Job, message: Message, stored: bool) {
+        if stored {
+            let frame = Outgoing {
+                message_id: Some(message.id),
+                text: ServerFrame::ChatMessage(message.clone()).to_json().into(),
+            };
+            self.rooms.broadcast(message.chatroom_id, &frame, None);
+        }
+        match job {
+            Job::Bot(post) => {
+                let outcome =
+                    if stored { BotPostOutcome::Stored } else { BotPostOutcome::Duplicate };
+                let _ = post.done.send(Ok(outcome));
+            }
+            Job::User(post) if !stored => self.acknowledge_duplicate(post).await,
+            Job::User(_) => {}
+        }
+    }
+
+    /// A resend of a stored `client_id`: the sender alone gets the stored copy again.
+    async fn acknowledge_duplicate(&self, post: Post) {
+        let Some(client_id) = post.client_id.as_deref() else { return };
+        let found =
+            self.store.message_by_client_id(post.chatroom_id, post.sender.user_id, client_id).await;
+        match found {
+            Ok(Some(message)) => {
+                let text = ServerFrame::ChatMessage(message).to_json().into();
+                post.sender.deliver(&Outgoing { text, message_id: None });
+            }
+            Ok(None) => tracing::error!(client_id, "duplicate message not found"),
+            Err(error) => {
+                tracing::error!(%error, "looking up a duplicate message failed");
+                fail(Job::User(post), &Arc::new(error));
+            }
+        }
+    }
+}
+
+/// Tells a job's origin that nothing was stored.
+fn fail(job: Job, error: &Arc<StoreError>) {
+    match job {
+        Job::User(post) => {
+            let frame = ServerFrame::Error {
+                message: "the message could not be stored; please retry".into(),
+                code: ErrorCode::Unavailable,
+                client_id: post.client_id,
+            };
+            post.sender.deliver(&super::registry::encode(&frame));
+        }
+        Job::Bot(post) => {
+            let _ = post.done.send(Err(StoreError::Unavailable(error.to_string())));
+        }
+    }
+}
+
+fn truncate_to_micros(time: OffsetDateTime) -> OffsetDateTime {
+    let micros = time.microsecond();
+    time.replace_microsecond(micros).unwrap_or(time)
+}

@@ -1,0 +1,120 @@
+//! The accept loop and the shutdown sequence.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::broker::Broker;
+use crate::config::Config;
+use crate::rooms::{Rooms, Writers};
+use crate::state::App;
+use crate::store::{Store, StoreError};
+
+/// A client has this long to send its request headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for requests, sockets and writers to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How often expired sessions are deleted.
+const SESSION_SWEEP: Duration = Duration::from_secs(3600);
+
+/// Connects to PostgreSQL (creating and migrating the database), starts the
+/// room writers and the RabbitMQ link, then serves `listener` until `shutdown`
+/// completes; then stops accepting, closes WebSockets with 1001, stores what
+/// the writers hold, and returns.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StoreError> {
+    let store = Store::connect(&config.database_url).await?;
+    let stop = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let writer_tasks = TaskTracker::new();
+    let rooms = Arc::new(Rooms::default());
+    let writers = Writers::start(store.clone(), Arc::clone(&rooms), &writer_tasks);
+    let broker = Broker::start(config.rabbitmq_url.clone(), writers.clone(), stop.clone(), &tasks);
+    let app = Arc::new(App::new(
+        config,
+        store,
+        rooms,
+        writers,
+        Arc::new(broker),
+        stop.clone(),
+        tasks.clone(),
+    ));
+    tasks.spawn(sweep_sessions(Arc::clone(&app)));
+    tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "listening");
+
+    accept(&listener, &app, shutdown).await;
+
+    tracing::info!("shutting down");
+    drop(listener);
+    stop.cancel();
+    tasks.close();
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait()).await;
+    // Every connection is gone: dropping the last handles lets writers drain and stop.
+    drop(app);
+    writer_tasks.close();
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, writer_tasks.wait()).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn accept(listener: &TcpListener, app: &Arc<App>, shutdown: impl Future<Output = ()>) {
+    let graceful = GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, usually: back off instead of spinning.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = Arc::clone(app);
+        let service = service_fn(move |request| {
+            let app = Arc::clone(&app);
+            async move {
+                Ok::<_, std::convert::Infallible>(crate::http::serve(app, request, peer).await)
+            }
+        });
+        let connection =
+            builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+}
+
+async fn sweep_sessions(app: Arc<App>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(SESSION_SWEEP) => {}
+            () = app.shutdown.cancelled() => return,
+        }
+        match app.store.delete_expired_sessions().await {
+            Ok(count) => tracing::info!(count, "deleted expired sessions"),
+            Err(error) => tracing::warn!(%error, "deleting expired sessions failed"),
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! What every request and connection shares.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::Passwords;
+use crate::config::Config;
+use crate::rooms::{Rooms, Writers};
+use crate::stock::StockDesk;
+use crate::store::Store;
+use crate::ws::SessionSockets;
+
+/// Hashes run at once: one per core of the machine.
+fn hash_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// The server's shared state.
+pub(crate) struct App {
+    /// Validated configuration.
+    pub(crate) config: Config,
+    /// PostgreSQL.
+    pub(crate) store: Store,
+    /// Argon2id, bounded.
+    pub(crate) passwords: Passwords,
+    /// Live rooms and presence.
+    pub(crate) rooms: Arc<Rooms>,
+    /// The room writers (persist, then broadcast).
+    pub(crate) writers: Writers,
+    /// Open sockets per session, for logout.
+    pub(crate) sockets: SessionSockets,
+    /// Where `/stock=` commands go.
+    pub(crate) stock: Arc<dyn StockDesk>,
+    /// Cancelled when the server stops: connections close with 1001.
+    pub(crate) shutdown: CancellationToken,
+    /// WebSocket connections and background tasks, awaited at shutdown.
+    pub(crate) tasks: TaskTracker,
+    /// Numbers connections.
+    pub(crate) next_peer_id: AtomicU64,
+}
+
+impl App {
+    pub(crate) fn new(
+        config: Config,
+        store: Store,
+        rooms: Arc<Rooms>,
+        writers: Writers,
+        stock: Arc<dyn StockDesk>,
+        shutdown: CancellationToken,
+        tasks: TaskTracker,
+    ) -> Self {
+        Self {
+            config,
+            store,
+            passwords: Passwords::new(hash_concurrency()),
+            rooms,
+            writers,
+            sockets: SessionSockets::default(),
+            stock,
+            shutdown,
+            tasks,
+            next_peer_id: AtomicU64::new(1),
+        }
+    }
+}

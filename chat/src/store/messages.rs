@@ -1,0 +1,188 @@
+//! The `messages` table: group-commit inserts, the history window, replay.
+
+use protocol::Message;
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::{Store, StoreError};
+
+/// Columns of a [`Message`], in the order `message_from_row` reads them.
+const MESSAGE_COLUMNS: &str =
+    "id, chatroom_id, user_id, username, content, is_bot, created_at, client_id";
+
+/// A message ready to insert; ids and times are chosen by the room writer.
+#[derive(Debug, Clone)]
+pub(crate) struct NewMessage {
+    /// The message as it will be shown once stored.
+    pub(crate) message: Message,
+    /// The stock command a bot reply answers.
+    pub(crate) command_id: Option<Uuid>,
+}
+
+/// Where a page of history ends (exclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Before {
+    /// Older than this message of the room.
+    Message(Uuid),
+    /// Strictly older than this time.
+    Time(OffsetDateTime),
+}
+
+fn message_from_row(row: &Row) -> Message {
+    Message {
+        id: row.get(0),
+        chatroom_id: row.get(1),
+        user_id: row.get(2),
+        username: row.get(3),
+        content: row.get(4),
+        is_bot: row.get(5),
+        created_at: row.get(6),
+        client_id: row.get(7),
+    }
+}
+
+impl Store {
+    /// Inserts a batch in one statement; returns the ids actually inserted
+    /// (a repeated `client_id` or `command_id`, or a room that does not exist,
+    /// skips that row without failing the others).
+    pub(crate) async fn insert_messages(
+        &self,
+        batch: &[NewMessage],
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "INSERT INTO messages
+                     (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id)
+                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
+                                      $6::bool[], $7::timestamptz[], $8::text[], $9::uuid[])
+                     AS n (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id)
+                 WHERE EXISTS (SELECT 1 FROM chatrooms c WHERE c.id = n.chatroom_id)
+                 ON CONFLICT DO NOTHING
+                 RETURNING id",
+            )
+            .await?;
+        let ids: Vec<Uuid> = batch.iter().map(|n| n.message.id).collect();
+        let rooms: Vec<Uuid> = batch.iter().map(|n| n.message.chatroom_id).collect();
+        let users: Vec<Uuid> = batch.iter().map(|n| n.message.user_id).collect();
+        let names: Vec<&str> = batch.iter().map(|n| n.message.username.as_str()).collect();
+        let contents: Vec<&str> = batch.iter().map(|n| n.message.content.as_str()).collect();
+        let bots: Vec<bool> = batch.iter().map(|n| n.message.is_bot).collect();
+        let times: Vec<OffsetDateTime> = batch.iter().map(|n| n.message.created_at).collect();
+        let client_ids: Vec<Option<&str>> =
+            batch.iter().map(|n| n.message.client_id.as_deref()).collect();
+        let command_ids: Vec<Option<Uuid>> = batch.iter().map(|n| n.command_id).collect();
+        let rows = client
+            .query(
+                &statement,
+                &[
+                    &ids,
+                    &rooms,
+                    &users,
+                    &names,
+                    &contents,
+                    &bots,
+                    &times,
+                    &client_ids,
+                    &command_ids,
+                ],
+            )
+            .await?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    /// The stored message a user already sent with `client_id` in `room`.
+    pub(crate) async fn message_by_client_id(
+        &self,
+        room: Uuid,
+        user: Uuid,
+        client_id: &str,
+    ) -> Result<Option<Message>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages
+                 WHERE chatroom_id = $1 AND user_id = $2 AND client_id = $3"
+            ))
+            .await?;
+        Ok(client
+            .query_opt(&statement, &[&room, &user, &client_id])
+            .await?
+            .as_ref()
+            .map(message_from_row))
+    }
+
+    /// The newest `limit` messages of `room` older than `before`, oldest first.
+    /// `None` when `before` names a message that is not in the room.
+    pub(crate) async fn recent_messages(
+        &self,
+        room: Uuid,
+        limit: i64,
+        before: Option<Before>,
+    ) -> Result<Option<Vec<Message>>, StoreError> {
+        let client = self.client().await?;
+        let newest_first = |condition: &str| {
+            format!(
+                "SELECT * FROM (SELECT {MESSAGE_COLUMNS} FROM messages
+                                WHERE chatroom_id = $1 {condition}
+                                ORDER BY created_at DESC, id DESC LIMIT $2) page
+                 ORDER BY created_at, id"
+            )
+        };
+        let rows = match before {
+            None => {
+                let statement = client.prepare_cached(&newest_first("")).await?;
+                client.query(&statement, &[&room, &limit]).await?
+            }
+            Some(Before::Time(time)) => {
+                let statement = client.prepare_cached(&newest_first("AND created_at < $3")).await?;
+                client.query(&statement, &[&room, &limit, &time]).await?
+            }
+            Some(Before::Message(id)) => {
+                let Some(anchor) = self.message_time(&client, room, id).await? else {
+                    return Ok(None);
+                };
+                let statement =
+                    client.prepare_cached(&newest_first("AND (created_at, id) < ($3, $4)")).await?;
+                client.query(&statement, &[&room, &limit, &anchor, &id]).await?
+            }
+        };
+        Ok(Some(rows.iter().map(message_from_row).collect()))
+    }
+
+    /// Up to `limit` messages of `room` newer than message `after`, oldest first.
+    /// `None` when `after` is not a message of the room.
+    pub(crate) async fn messages_after(
+        &self,
+        room: Uuid,
+        after: Uuid,
+        limit: i64,
+    ) -> Result<Option<Vec<Message>>, StoreError> {
+        let client = self.client().await?;
+        let Some(anchor) = self.message_time(&client, room, after).await? else {
+            return Ok(None);
+        };
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages
+                 WHERE chatroom_id = $1 AND (created_at, id) > ($2, $3)
+                 ORDER BY created_at, id LIMIT $4"
+            ))
+            .await?;
+        let rows = client.query(&statement, &[&room, &anchor, &after, &limit]).await?;
+        Ok(Some(rows.iter().map(message_from_row).collect()))
+    }
+
+    async fn message_time(
+        &self,
+        client: &deadpool_postgres::Object,
+        room: Uuid,
+        id: Uuid,
+    ) -> Result<Option<OffsetDateTime>, StoreError> {
+        let statement = client
+            .prepare_cached("SELECT created_at FROM messages WHERE id = $1 AND chatroom_id = $2")
+            .await?;
+        Ok(client.query_opt(&statement, &[&id, &room]).await?.map(|row| row.get(0)))
+    }
+}

@@ -1,0 +1,308 @@
+//! One WebSocket connection: replay, then live frames both ways.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use protocol::broker::StockCommand;
+use protocol::{ClientFrame, ErrorCode, ServerFrame};
+use tokio::sync::mpsc;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
+use uuid::Uuid;
+
+use super::command::{Input, classify};
+use crate::rooms::{CloseReason, Closer, Outgoing, Peer, Post};
+use crate::state::App;
+use crate::store::User;
+
+/// Frames queued per connection before it counts as too slow (then `resync` + 1013).
+const OUTBOX: usize = 512;
+/// Most messages replayed on `?after=`; beyond that the client is told to resync.
+const MAX_REPLAY: i64 = 500;
+/// Frames written before one flush.
+const WRITE_BURST: usize = 64;
+/// A user's typing frames are passed on at most this often per connection.
+const TYPING_INTERVAL: Duration = Duration::from_secs(1);
+
+type Socket = WebSocketStream<TokioIo<Upgraded>>;
+
+/// An accepted handshake, ready to serve.
+pub(super) struct Connection {
+    pub(super) app: Arc<App>,
+    pub(super) room_id: Uuid,
+    pub(super) user: User,
+    /// The session's token hash: logout closes this connection.
+    pub(super) session: [u8; 32],
+    /// Replay stored messages newer than this one first.
+    pub(super) after: Option<Uuid>,
+}
+
+/// Why the loop ended, and so how the socket closes.
+enum End {
+    /// The client closed or vanished: nothing more to send.
+    Gone,
+    /// The server closes with this code.
+    Close(CloseCode, &'static str),
+    /// Too slow: `resync`, then 1013.
+    Slow,
+}
+
+impl Connection {
+    /// Serves the socket until either side ends it.
+    pub(super) async fn run(self, mut socket: Socket) {
+        let app = Arc::clone(&self.app);
+        let (outbox, queue) = mpsc::channel(OUTBOX);
+        let closer = Closer::default();
+        let peer = Arc::new(Peer {
+            id: app.next_peer_id.fetch_add(1, Ordering::Relaxed),
+            user_id: self.user.id,
+            username: self.user.username.as_str().into(),
+            outbox,
+            closer: closer.clone(),
+        });
+        let span = tracing::info_span!("websocket", user_id = %self.user.id, chatroom_id = %self.room_id, peer = peer.id);
+        let _entered = span.enter();
+        app.sockets.register(self.session, peer.id, closer.clone());
+        let users = app.rooms.join(self.room_id, Arc::clone(&peer));
+        tracing::info!("connected");
+
+        let mut handler = Handler {
+            app: Arc::clone(&app),
+            room_id: self.room_id,
+            peer: Arc::clone(&peer),
+            last_replayed: None,
+            last_typing: None,
+        };
+        let end = handler.serve(&mut socket, queue, &closer, users, self.after).await;
+
+        app.rooms.leave(self.room_id, peer.id);
+        app.sockets.deregister(&self.session, peer.id);
+        close(&mut socket, end).await;
+        tracing::info!("disconnected");
+    }
+}
+
+struct Handler {
+    app: Arc<App>,
+    room_id: Uuid,
+    peer: Arc<Peer>,
+    /// The newest message sent by replay: live copies up to it are skipped.
+    last_replayed: Option<Uuid>,
+    /// When a typing frame was last passed on.
+    last_typing: Option<Instant>,
+}
+
+impl Handler {
+    async fn serve(
+        &mut self,
+        socket: &mut Socket,
+        mut queue: mpsc::Receiver<Outgoing>,
+        closer: &Closer,
+        users: Vec<String>,
+        after: Option<Uuid>,
+    ) -> End {
+        if self.greet(socket, users, after).await.is_err() {
+            return End::Gone;
+        }
+        loop {
+            let step = tokio::select! {
+                biased;
+                reason = closer.closed() => return end_for(reason),
+                () = self.app.shutdown.cancelled() => return end_for(CloseReason::ShuttingDown),
+                frame = queue.recv() => match frame {
+                    Some(frame) => self.write_burst(socket, frame, &mut queue).await,
+                    None => return End::Gone,
+                },
+                incoming = socket.next() => match incoming {
+                    None => return End::Gone,
+                    Some(Ok(message)) => self.on_message(socket, message).await,
+                    Some(Err(tungstenite::Error::Capacity(_))) => {
+                        return End::Close(CloseCode::Size, "frame larger than 64 KiB");
+                    }
+                    Some(Err(error)) => {
+                        tracing::debug!(%error, "read failed");
+                        return End::Gone;
+                    }
+                },
+            };
+            if step.is_err() {
+                return End::Gone;
+            }
+        }
+    }
+
+    /// `presence`, then the replay of what the client missed.
+    async fn greet(
+        &mut self,
+        socket: &mut Socket,
+        users: Vec<String>,
+        after: Option<Uuid>,
+    ) -> Result<(), tungstenite::Error> {
+        socket.feed(text(&ServerFrame::Presence { users })).await?;
+        if let Some(after) = after {
+            match self.app.store.messages_after(self.room_id, after, MAX_REPLAY + 1).await {
+                Ok(Some(missed)) if missed.len() as i64 <= MAX_REPLAY => {
+                    for message in missed {
+                        self.last_replayed = Some(message.id);
+                        socket.feed(text(&ServerFrame::ChatMessage(message))).await?;
+                    }
+                }
+                Ok(_) => socket.feed(text(&ServerFrame::Resync)).await?,
+                Err(error) => {
+                    tracing::warn!(%error, "replay failed");
+                    socket.feed(text(&ServerFrame::Resync)).await?;
+                }
+            }
+        }
+        socket.flush().await
+    }
+
+    /// Writes `first` and whatever else is queued, then flushes once.
+    async fn write_burst(
+        &mut self,
+        socket: &mut Socket,
+        first: Outgoing,
+        queue: &mut mpsc::Receiver<Outgoing>,
+    ) -> Result<(), tungstenite::Error> {
+        let mut next = Some(first);
+        let mut written = 0;
+        while let Some(frame) = next {
+            let replayed = matches!((frame.message_id, self.last_replayed), (Some(id), Some(last)) if id <= last);
+            if !replayed {
+                socket.feed(WsMessage::Text(frame.text)).await?;
+                written += 1;
+            }
+            next = if written < WRITE_BURST { queue.try_recv().ok() } else { None };
+        }
+        socket.flush().await
+    }
+
+    async fn on_message(
+        &mut self,
+        socket: &mut Socket,
+        message: WsMessage,
+    ) -> Result<(), tungstenite::Error> {
+        match message {
+            WsMessage::Text(frame) => self.on_text(socket, frame.as_str()).await,
+            WsMessage::Binary(_) => {
+                refuse(socket, ErrorCode::InvalidFrame, "frames are JSON text".into(), None).await
+            }
+            // Pings are answered by tungstenite; a close is answered on the next read.
+            _ => Ok(()),
+        }
+    }
+
+    async fn on_text(
+        &mut self,
+        socket: &mut Socket,
+        frame: &str,
+    ) -> Result<(), tungstenite::Error> {
+        let (content, client_id) = match ClientFrame::decode(frame) {
+            Err(error) => {
+                return refuse(
+                    socket,
+                    ErrorCode::InvalidFrame,
+                    error.message.into(),
+                    error.client_id,
+                )
+                .await;
+            }
+            Ok(ClientFrame::Typing) => {
+                self.typing();
+                return Ok(());
+            }
+            Ok(ClientFrame::ChatMessage { content, client_id }) => (content, client_id),
+        };
+        match classify(&content) {
+            Input::Refused(code, message) => refuse(socket, code, message.into(), client_id).await,
+            Input::Stock(code) => {
+                let command = StockCommand {
+                    command_id: Uuid::now_v7(),
+                    chatroom_id: self.room_id,
+                    user_id: self.peer.user_id,
+                    code: code.to_owned(),
+                };
+                match self.app.stock.submit(command).await {
+                    Ok(()) => Ok(()),
+                    Err(error) => {
+                        tracing::warn!(%error, "stock command not sent");
+                        let message =
+                            "the stock bot cannot be reached right now; please retry".into();
+                        refuse(socket, ErrorCode::Unavailable, message, client_id).await
+                    }
+                }
+            }
+            Input::Message(text) => {
+                let post = Post {
+                    chatroom_id: self.room_id,
+                    content: text.to_owned(),
+                    client_id,
+                    sender: Arc::clone(&self.peer),
+                };
+                if self.app.writers.post(post).await {
+                    Ok(())
+                } else {
+                    refuse(
+                        socket,
+                        ErrorCode::Unavailable,
+                        "the server is shutting down".into(),
+                        None,
+                    )
+                    .await
+                }
+            }
+        }
+    }
+
+    /// Passes a typing notice to the rest of the room, at most once per interval.
+    fn typing(&mut self) {
+        let now = Instant::now();
+        if self.last_typing.is_some_and(|last| now.duration_since(last) < TYPING_INTERVAL) {
+            return;
+        }
+        self.last_typing = Some(now);
+        let frame = ServerFrame::Typing { username: self.peer.username.to_string() };
+        let frame = Outgoing { text: frame.to_json().into(), message_id: None };
+        self.app.rooms.broadcast(self.room_id, &frame, Some(self.peer.user_id));
+    }
+}
+
+fn end_for(reason: CloseReason) -> End {
+    match reason {
+        CloseReason::SlowConsumer => End::Slow,
+        CloseReason::LoggedOut => End::Close(CloseCode::Policy, "logged out"),
+        CloseReason::ShuttingDown => End::Close(CloseCode::Away, "server shutting down"),
+    }
+}
+
+async fn close(socket: &mut Socket, end: End) {
+    let (code, reason) = match end {
+        End::Gone => return,
+        End::Close(code, reason) => (code, reason),
+        End::Slow => {
+            let _ = socket.feed(text(&ServerFrame::Resync)).await;
+            (CloseCode::Again, "too slow; reload history")
+        }
+    };
+    let frame = CloseFrame { code, reason: reason.into() };
+    let _ = tokio::time::timeout(Duration::from_secs(5), socket.close(Some(frame))).await;
+}
+
+async fn refuse(
+    socket: &mut Socket,
+    code: ErrorCode,
+    message: String,
+    client_id: Option<String>,
+) -> Result<(), tungstenite::Error> {
+    socket.send(text(&ServerFrame::Error { message, code, client_id })).await
+}
+
+fn text(frame: &ServerFrame) -> WsMessage {
+    WsMessage::Text(frame.to_json().into())
+}

@@ -1,0 +1,107 @@
+//! WebSocket chat at `/ws/chat/{id}`: the handshake, one handler per
+//! connection, command parsing, and the sockets of each session.
+
+mod command;
+mod connection;
+mod sockets;
+
+use std::sync::Arc;
+
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use uuid::Uuid;
+
+pub(crate) use sockets::SessionSockets;
+
+use crate::ApiError;
+use crate::http::{Body, origin_allowed};
+use crate::state::App;
+use crate::store::Membership;
+
+/// Largest frame or message a client may send; above it the socket closes with 1009.
+pub(crate) const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// Small buffers: memory per idle connection is what limits how many we hold.
+fn socket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(16 * 1024)
+        .max_write_buffer_size(1024 * 1024)
+        .max_message_size(Some(MAX_FRAME_BYTES))
+        .max_frame_size(Some(MAX_FRAME_BYTES))
+}
+
+/// Checks the handshake (origin, session, room, membership, `?after=`), answers
+/// 101 and starts the connection's handler.
+pub(crate) async fn upgrade(
+    app: Arc<App>,
+    request: Request<Incoming>,
+    room: &str,
+) -> Result<Response<Body>, ApiError> {
+    if !origin_allowed(&app, request.headers()) {
+        return Err(ApiError::OriginRejected);
+    }
+    let (user, token) = crate::http::authenticate(&app, request.headers()).await?;
+    let room_id: Uuid = room.parse().map_err(|_| ApiError::NotFound("chatroom"))?;
+    match app.store.membership(room_id, user.id).await? {
+        Membership::NoRoom => return Err(ApiError::NotFound("chatroom")),
+        Membership::Outsider => return Err(ApiError::NotAMember),
+        Membership::Member => {}
+    }
+    let after = crate::http::query_param(request.uri().query(), "after")
+        .map(|text| text.parse::<Uuid>())
+        .transpose()
+        .map_err(|_| ApiError::Validation("after must be a message id".into()))?;
+    let accept = accept_key(request.headers()).ok_or(ApiError::UpgradeRequired)?;
+
+    let on_upgrade = hyper::upgrade::on(request);
+    let tasks = app.tasks.clone();
+    tasks.spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let stream = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(socket_config()),
+                )
+                .await;
+                let connection =
+                    connection::Connection { app, room_id, user, session: token.hash(), after };
+                connection.run(stream).await;
+            }
+            Err(error) => tracing::debug!(%error, "upgrade failed"),
+        }
+    });
+
+    let mut response = Response::new(Full::default());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    Ok(response)
+}
+
+/// `Sec-WebSocket-Accept` for a valid version-13 upgrade request, else `None`.
+fn accept_key(headers: &HeaderMap) -> Option<HeaderValue> {
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|v| v.trim().eq_ignore_ascii_case(token))
+    };
+    let upgrade =
+        has_token(header::CONNECTION, "upgrade") && has_token(header::UPGRADE, "websocket");
+    let version = headers.get(header::SEC_WEBSOCKET_VERSION).is_some_and(|v| v == "13");
+    let key = headers.get(header::SEC_WEBSOCKET_KEY)?;
+    (upgrade && version)
+        .then(|| HeaderValue::from_str(&derive_accept_key(key.as_bytes())).ok())
+        .flatten()
+}

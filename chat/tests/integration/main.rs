@@ -1,0 +1,11 @@
+//! End-to-end tests: the real server on `127.0.0.1:0` against the machine's
+//! PostgreSQL and RabbitMQ (a database and a vhost per test), driven by a real
+//! HTTP client and a real WebSocket client.
+
+mod support;
+
+mod auth;
+mod hostile;
+mod messages;
+mod rooms;
+mod websocket;

@@ -1,0 +1,274 @@
+//! `/ws/chat/{id}`: the handshake, every frame, and every close code.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use protocol::amqp::lapin::options::{BasicAckOptions, BasicConsumeOptions};
+use protocol::amqp::lapin::types::FieldTable;
+use protocol::broker::StockCommand;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+use crate::support::TestServer;
+
+#[tokio::test]
+async fn the_handshake_checks_session_room_membership_and_origin() {
+    let server = TestServer::start().await;
+    let ann = server.user("ann").await;
+    let bob = server.user("bob").await;
+    let room = ann.create_room("General").await;
+    assert_eq!(server.client().try_connect(&room, "").await.err(), Some(401));
+    assert_eq!(bob.try_connect(&room, "").await.err(), Some(403), "not a member");
+    assert_eq!(ann.try_connect(&uuid::Uuid::now_v7().to_string(), "").await.err(), Some(404));
+    assert_eq!(ann.try_connect("not-a-uuid", "").await.err(), Some(404));
+    assert_eq!(ann.try_connect(&room, "?after=nope").await.err(), Some(400));
+
+    let mut foreign = ann.clone();
+    foreign.origin = Some("https://evil.example".into());
+    assert_eq!(foreign.try_connect(&room, "").await.err(), Some(403));
+    let mut same_site = ann.clone();
+    same_site.origin = Some(format!("http://{}", server.addr));
+    assert!(same_site.try_connect(&room, "").await.is_ok());
+
+    // A plain GET on the WebSocket path is not a handshake.
+    let plain = ann.get(&format!("/ws/chat/{room}")).await;
+    plain.assert_error(reqwest::StatusCode::UPGRADE_REQUIRED, "UPGRADE_REQUIRED");
+}
+
+#[tokio::test]
+async fn two_users_talk_live_with_presence() {
+    let server = TestServer::start().await;
+    let ann = server.user("ann").await;
+    let bob = server.user("bob").await;
+    let room = ann.create_room("General").await;
+    bob.join(&room).await;
+
+    let mut ann_ws = ann.connect(&room, "").await;
+    assert_eq!(ann_ws.next().await, json!({"type": "presence", "users": ["ann"]}));
+    let mut bob_ws = bob.connect(&room, "").await;
+    assert_eq!(bob_ws.next().await, json!({"type": "presence", "users": ["ann", "bob"]}));
+    assert_eq!(ann_ws.next().await, json!({"type": "user_joined", "username": "bob"}));
+
+    ann_ws.say("  hello bob  ", "c-1").await;
+    let ack = ann_ws.next().await;
+    let seen = bob_ws.next().await;
+    assert_eq!(ack, seen);
+    assert_eq!(ack["type"], "chat_message");
+    assert_eq!(ack["content"], "hello bob");
+    assert_eq!(ack["username"], "ann");
+    assert_eq!(ack["is_bot"], false);
+    assert_eq!(ack["client_id"], "c-1");
+    assert_eq!(ack["chatroom_id"], room.as_str());
+    assert_eq!(ack["user_id"], ann.get("/api/v1/auth/me").await.body["id"]);
+    let id: uuid::Uuid = ack["id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(id.get_version_num(), 7);
+
+    // An older client's frame: content and no type.
+    bob_ws.send(json!({"content": "hi ann"})).await;
+    let reply = ann_ws.next().await;
+    assert_eq!(reply["content"], "hi ann");
+    assert!(reply.get("client_id").is_none());
+    assert_eq!(bob_ws.next().await, reply);
+
+    drop(bob_ws);
+    assert_eq!(ann_ws.next().await, json!({"type": "user_left", "username": "bob"}));
+}
+
+#[tokio::test]
+async fn typing_reaches_the_others_only() {
+    let server = TestServer::start().await;
+    let ann = server.user("ann").await;
+    let bob = server.user("bob").await;
+    let room = ann.create_room("General").await;
+    bob.join(&room).await;
+    let mut ann_ws = ann.connect(&room, "").await;
+    let mut bob_ws = bob.connect(&room, "").await;
+    ann_ws.next_of("user_joined").await;
+    ann_ws.send(json!({"type": "typing"})).await;
+    assert_eq!(bob_ws.next_of("typing").await, json!({"type": "typing", "username": "ann"}));
+    ann_ws.say("done typing", "c").await;
+    // Ann's next frame is her acknowledgement, not her own typing notice.
+    assert_eq!(ann_ws.next().await["type"], "chat_message");
+}
+
+#[tokio::test]
+async fn refused_frames_get_their_error_code_and_store_nothing() {
+    let server = TestServer::start().await;
+    let ann = server.user("ann").await;
+    let bob = server.user("bob").await;
+    let room = ann.create_room("General").await;
+    bob.join(&room).await;
+    let mut ws = ann.connect(&room, "").await;
+    let mut bob_ws = bob.connect(&room, "").await;
+    ws.next_of("user_joined").await;
+    let long = "x".repeat(1001);
+    let long_command = format!("/stock={}", "A".repeat(21));
+    let cases = [
+        (
+            json!({"type": "chat_message", "content": "   ", "client_id": "e1"}),
+            "EMPTY_MESSAGE",
+            Some("e1"),
+        ),
+        (
+            json!({"type": "chat_message", "content": long, "client_id": "e2"}),
+            "MESSAGE_TOO_LONG",
+            Some("e2"),
+        ),
+        (
+            json!({"type": "chat_message", "content": "/help", "client_id": "e3"}),
+            "UNKNOWN_COMMAND",
+            Some("e3"),
+        ),
+        (
+            json!({"type": "chat_message", "content": "/stock=AA PL", "client_id": "e4"}),
+            "INVALID_STOCK_CODE",
+            Some("e4"),
+        ),
+        (json!({"type": "chat_message", "content": long_command}), "INVALID_STOCK_CODE", None),
+        (json!({"type": "chat_message", "content": 42}), "INVALID_FRAME", None),
+        (json!({"type": "shout", "content": "hi", "client_id": "e5"}), "INVALID_FRAME", Some("e5")),
+        (json!({"type": "chat_message"}), "INVALID_FRAME", None),
+        (json!({"content": "hi", "client_id": "x".repeat(65)}), "INVALID_FRAME", None),
+        (json!([1, 2]), "INVALID_FRAME", None),
+    ];
+    for (frame, code, client_id) in cases {
+        ws.send(frame.clone()).await;
+        let error = ws.next().await;
+        assert_eq!(error["type"], "error", "{frame}");
+        assert_eq!(error["code"], code, "{frame}");
+        assert_eq!(error["client_id"].as_str(), client_id, "{frame}");
+        assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    ws.send_text("{not json").await;
+    assert_eq!(ws.next().await["code"], "INVALID_FRAME");
+    ws.stream.send_binary_frame().await;
+    assert_eq!(ws.next().await["code"], "INVALID_FRAME");
+
+    // The socket still works, nothing was stored, and bob saw none of it.
+    ws.say("still here", "ok").await;
+    assert_eq!(ws.next().await["content"], "still here");
+    assert_eq!(bob_ws.next_of("chat_message").await["content"], "still here");
+    assert_eq!(ann.history(&room, "").await.len(), 1);
+}
+
+trait SendBinary {
+    async fn send_binary_frame(&mut self);
+}
+
+impl SendBinary
+    for tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>
+{
+    async fn send_binary_frame(&mut self) {
+        use futures_util::SinkExt;
+        self.send(Message::Binary(vec![1, 2, 3].into())).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_stock_command_is_published_to_rabbitmq_and_never_stored() {
+    let server = TestServer::start().await;
+    let ann = server.user("ann").await;
+    let room = ann.create_room("General").await;
+    let mut ws = ann.connect(&room, "").await;
+    ws.say(" /stock=aapl.us ", "s1").await;
+
+    let connection = protocol::amqp::connect(&server.vhost.url(), "test").await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let mut commands = channel
+        .basic_consume(
+            "stock.commands".into(),
+            "test".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let delivery = tokio::time::timeout(Duration::from_secs(15), commands.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let command: StockCommand = serde_json::from_slice(&delivery.data).unwrap();
+    delivery.ack(BasicAckOptions::default()).await.unwrap();
+    assert_eq!(command.code, "aapl.us");
+    assert_eq!(command.chatroom_id.to_string(), room);
+    assert_eq!(
+        command.user_id.to_string(),
+        ann.get("/api/v1/auth/me").await.body["id"].as_str().unwrap()
+    );
+    assert_eq!(delivery.properties.delivery_mode(), &Some(2), "persistent");
+
+    ws.assert_quiet(Duration::from_millis(300)).await;
+    assert!(ann.history(&room, "").await.is_empty(), "the command text is never stored");
+}
+
+#[tokio::test]
+async fn a_frame_over_64_kib_closes_with_1009() {
+    let server = TestServer::start().await;
+    let ann = server.user("ann").await;
+    let room = ann.create_room("General").await;
+    let mut ws = ann.connect(&room, "").await;
+    ws.next_of("presence").await;
+    ws.say(&"x".repeat(65 * 1024), "big").await;
+    assert_eq!(ws.closed().await.0, Some(CloseCode::Size));
+    assert!(ann.history(&room, "").await.is_empty());
+}
+
+#[tokio::test]
+async fn logout_closes_the_sessions_sockets_with_1008() {
+    let server = TestServer::start().await;
+    let ann = server.user("ann").await;
+    let mut other_session = server.client();
+    other_session.login("ann").await;
+    let room = ann.create_room("General").await;
+    let mut first = ann.connect(&room, "").await;
+    let mut second = ann.connect(&room, "").await;
+    let mut kept = other_session.connect(&room, "").await;
+    ann.post("/api/v1/auth/logout", json!({})).await;
+    assert_eq!(first.closed().await.0, Some(CloseCode::Policy));
+    assert_eq!(second.closed().await.0, Some(CloseCode::Policy));
+    kept.say("still in", "k").await;
+    assert_eq!(kept.next_of("chat_message").await["content"], "still in");
+}
+
+#[tokio::test]
+async fn shutdown_closes_sockets_with_1001() {
+    let mut server = TestServer::start().await;
+    let ann = server.user("ann").await;
+    let room = ann.create_room("General").await;
+    let mut ws = ann.connect(&room, "").await;
+    ws.say("before shutdown", "b").await;
+    ws.next_of("chat_message").await;
+    server.stop().await;
+    assert_eq!(ws.closed().await.0, Some(CloseCode::Away));
+}
+
+#[tokio::test]
+async fn a_client_too_slow_to_read_gets_resync_and_1013() {
+    let server = TestServer::start().await;
+    let ann = server.user("ann").await;
+    let bob = server.user("bob").await;
+    let room = ann.create_room("General").await;
+    bob.join(&room).await;
+    let mut slow = bob.connect(&room, "").await;
+    let mut fast = ann.connect(&room, "").await;
+    let text = "y".repeat(1000);
+    // Bob reads nothing while ann floods the room: his socket buffers fill, then his queue.
+    let sender = tokio::spawn(async move {
+        for i in 0..6000 {
+            fast.say(&text, &format!("f{i}")).await;
+        }
+        fast
+    });
+    let (code, frames) = slow.closed().await;
+    assert_eq!(code, Some(CloseCode::Again));
+    assert_eq!(frames.last(), Some(&json!({"type": "resync"})));
+    let mut fast = sender.await.unwrap();
+    fast.say("room still works", "after").await;
+    loop {
+        if fast.next_of("chat_message").await["content"] == "room still works" {
+            break;
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! RabbitMQ plumbing shared by `chat` and `bot` (cargo feature `amqp`).
+//!
+//! - [`connect`] opens one connection; [`connect_with_retry`] keeps trying with
+//!   exponential backoff and jitter, then declares the whole [topology](declare_topology).
+//!   A process survives a broker restart by calling it again whenever its
+//!   connection is lost and restarting its consumers on the new connection.
+//! - [`confirm_channel`] opens a channel in publisher-confirm mode, and
+//!   [`publish_json`] publishes a persistent JSON message on it and waits for
+//!   the broker's confirm.
+//!
+//! [`lapin`] is re-exported so that every crate uses the same version.
+
+use std::fmt;
+use std::time::Duration;
+
+pub use lapin;
+use lapin::options::{
+    BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions,
+};
+use lapin::types::FieldTable;
+use lapin::uri::AMQPUri;
+use lapin::{
+    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
+};
+use rand::Rng;
+use serde::Serialize;
+
+use crate::broker::{
+    COMMANDS_EXCHANGE, COMMANDS_QUEUE, EVENTS_EXCHANGE, RESPONSES_EXCHANGE, RESPONSES_QUEUE,
+    STOCK_ROUTING_KEY,
+};
+
+/// AMQP `delivery_mode` of a message the broker writes to disk.
+const PERSISTENT: u8 = 2;
+/// Content type of every message this system publishes.
+const JSON: &str = "application/json";
+
+/// Opens a connection to `url` (`amqp://user:pass@host:port/vhost`), named
+/// `name` in the broker's management UI. Runs on the current tokio runtime.
+pub async fn connect(url: &str, name: &str) -> Result<Connection, lapin::Error> {
+    let properties = ConnectionProperties::default().with_connection_name(name.into());
+    Connection::connect(url, properties).await
+}
+
+/// Connects to `url`, retrying with `backoff` for as long as the broker is
+/// unreachable or refuses us, then declares the whole topology on the new
+/// connection. Fails at once only when `url` is not an AMQP URL.
+///
+/// Cancel-safe: drop the future to give up (e.g. on shutdown).
+pub async fn connect_with_retry(
+    url: &str,
+    name: &str,
+    backoff: Backoff,
+) -> Result<Connection, lapin::Error> {
+    if let Err(reason) = url.parse::<AMQPUri>() {
+        let reason = format!("invalid AMQP URL: {reason}");
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, reason).into());
+    }
+    let mut attempt = 0;
+    loop {
+        let connected = async {
+            let connection = connect(url, name).await?;
+            let channel = connection.create_channel().await?;
+            declare_topology(&channel).await?;
+            channel.close(200, "topology declared".into()).await?;
+            Ok::<_, lapin::Error>(connection)
+        };
+        match connected.await {
+            Ok(connection) => {
+                tracing::info!(attempt, "connected to RabbitMQ");
+                return Ok(connection);
+            }
+            Err(error) => {
+                let delay = backoff.delay(attempt);
+                tracing::warn!(%error, attempt, ?delay, "cannot reach RabbitMQ; retrying");
+                tokio::time::sleep(delay).await;
+                attempt = attempt.saturating_add(1);
+            }
+        }
+    }
+}
+
+/// Declares every exchange, queue and binding of the system, idempotently.
+///
+/// Both `chat` and `bot` call it on each new connection, so no message is
+/// unroutable whichever process starts first:
+/// durable topic `chat.commands` → durable queue `stock.commands` (key `stock`),
+/// durable fanout `chat.responses` → durable queue `stock.responses`,
+/// durable fanout `chat.events`.
+pub async fn declare_topology(channel: &Channel) -> Result<(), lapin::Error> {
+    let exchange = ExchangeDeclareOptions { durable: true, ..Default::default() };
+    let queue = QueueDeclareOptions { durable: true, ..Default::default() };
+    let none = FieldTable::default;
+
+    channel
+        .exchange_declare(COMMANDS_EXCHANGE.into(), ExchangeKind::Topic, exchange, none())
+        .await?;
+    channel.queue_declare(COMMANDS_QUEUE.into(), queue, none()).await?;
+    let (commands_queue, commands_exchange) = (COMMANDS_QUEUE.into(), COMMANDS_EXCHANGE.into());
+    let bind = QueueBindOptions::default();
+    channel
+        .queue_bind(commands_queue, commands_exchange, STOCK_ROUTING_KEY.into(), bind, none())
+        .await?;
+
+    channel
+        .exchange_declare(RESPONSES_EXCHANGE.into(), ExchangeKind::Fanout, exchange, none())
+        .await?;
+    channel.queue_declare(RESPONSES_QUEUE.into(), queue, none()).await?;
+    let (responses_queue, responses_exchange) = (RESPONSES_QUEUE.into(), RESPONSES_EXCHANGE.into());
+    channel.queue_bind(responses_queue, responses_exchange, "".into(), bind, none()).await?;
+
+    channel.exchange_declare(EVENTS_EXCHANGE.into(), ExchangeKind::Fanout, exchange, none()).await
+}
+
+/// Opens a channel in publisher-confirm mode, for [`publish_json`].
+pub async fn confirm_channel(connection: &Connection) -> Result<Channel, lapin::Error> {
+    let channel = connection.create_channel().await?;
+    channel.confirm_select(ConfirmSelectOptions::default()).await?;
+    Ok(channel)
+}
+
+/// What the broker should do with a message no queue is bound to receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unroutable {
+    /// Return it: [`publish_json`] fails with [`PublishError::Returned`].
+    Fail,
+    /// Drop it silently (e.g. an event nobody is listening to).
+    Drop,
+}
+
+/// Publishes `body` as persistent JSON to `exchange` with `routing_key` and
+/// waits until the broker has confirmed it (taken responsibility for it).
+///
+/// `channel` must come from [`confirm_channel`].
+pub async fn publish_json<T: Serialize + ?Sized>(
+    channel: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    body: &T,
+    unroutable: Unroutable,
+) -> Result<(), PublishError> {
+    let payload = serde_json::to_vec(body).map_err(PublishError::Encode)?;
+    let options =
+        BasicPublishOptions { mandatory: unroutable == Unroutable::Fail, ..Default::default() };
+    let properties =
+        BasicProperties::default().with_content_type(JSON.into()).with_delivery_mode(PERSISTENT);
+    let confirmation = channel
+        .basic_publish(exchange.into(), routing_key.into(), options, &payload, properties)
+        .await?
+        .await?;
+    match confirmation {
+        Confirmation::Ack(None) => Ok(()),
+        Confirmation::Ack(Some(returned)) => Err(PublishError::Returned {
+            reply_code: returned.reply_code,
+            reply_text: returned.reply_text.to_string(),
+        }),
+        Confirmation::Nack(_) => Err(PublishError::Nacked),
+        Confirmation::NotRequested => Err(PublishError::NotConfirmMode),
+    }
+}
+
+/// Why [`publish_json`] could not hand a message to the broker.
+#[derive(Debug)]
+pub enum PublishError {
+    /// The body could not be serialised to JSON.
+    Encode(serde_json::Error),
+    /// The channel or connection failed (closed, broker gone).
+    Broker(lapin::Error),
+    /// The broker refused to take responsibility for the message.
+    Nacked,
+    /// The message reached no queue and came back.
+    Returned {
+        /// The AMQP reply code, e.g. 312 `NO_ROUTE`.
+        reply_code: u16,
+        /// The broker's explanation.
+        reply_text: String,
+    },
+    /// The channel is not in confirm mode; see [`confirm_channel`].
+    NotConfirmMode,
+}
+
+impl From<lapin::Error> for PublishError {
+    fn from(error: lapin::Error) -> Self {
+        PublishError::Broker(error)
+    }
+}
+
+impl fmt::Display for PublishError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PublishError::Encode(error) => write!(f, "cannot encode message: {error}"),
+            PublishError::Broker(error) => write!(f, "broker connection failed: {error}"),
+            PublishError::Nacked => f.write_str("broker refused the message (nack)"),
+            PublishError::Returned { reply_code, reply_text } => {
+                write!(f, "message returned as unroutable: {reply_code} {reply_text}")
+            }
+            PublishError::NotConfirmMode => f.write_str("channel is not in confirm mode"),
+        }
+    }
+}
+
+impl std::error::Error for PublishError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PublishError::Encode(error) => Some(error),
+            PublishError::Broker(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// Exponential backoff with jitter: attempt `n` waits between half and all
+/// of `min(initial * 2^n, max)`, so that many clients do not retry in step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// The ceiling of the first delay.
+    pub initial: Duration,
+    /// The ceiling of any delay.
+    pub max: Duration,
+}
+
+impl Backoff {
+    /// Reconnecting to the broker: 200 ms at first, at most 10 s apart.
+    pub const RECONNECT: Backoff =
+        Backoff { initial: Duration::from_millis(200), max: Duration::from_secs(10) };
+
+    /// How long to wait before retry number `attempt` (0 for the first retry).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let factor = 1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX);
+        let ceiling = self.initial.saturating_mul(factor).min(self.max);
+        let half = ceiling / 2;
+        half + rand::rng().random_range(Duration::ZERO..=half)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_jittered_and_capped() {
+        let backoff = Backoff { initial: Duration::from_millis(100), max: Duration::from_secs(1) };
+        for _ in 0..100 {
+            let first = backoff.delay(0);
+            assert!((Duration::from_millis(50)..=Duration::from_millis(100)).contains(&first));
+            let third = backoff.delay(2);
+            assert!((Duration::from_millis(200)..=Duration::from_millis(400)).contains(&third));
+            let late = backoff.delay(40);
+            assert!((Duration::from_millis(500)..=Duration::from_secs(1)).contains(&late));
+        }
+    }
+
+    #[test]
+    fn publish_errors_read_as_sentences() {
+        let returned = PublishError::Returned { reply_code: 312, reply_text: "NO_ROUTE".into() };
+        assert_eq!(returned.to_string(), "message returned as unroutable: 312 NO_ROUTE");
+        assert_eq!(PublishError::Nacked.to_string(), "broker refused the message (nack)");
+    }
+}
