@@ -38,7 +38,6 @@ impl Handler {
     /// Handles one delivery from `stock.commands` to its ack (or nack).
     pub(crate) async fn handle(self: Arc<Self>, delivery: Delivery) {
         let received = Instant::now();
-        ack(&delivery).await; // MUTATION
         let command = match serde_json::from_slice::<StockCommand>(&delivery.data) {
             Ok(command) => command,
             Err(error) => {

@@ -78,7 +78,7 @@ pub(crate) fn origin_allowed(app: &App, headers: &HeaderMap) -> bool {
     let Ok(origin) = origin.to_str() else { return false };
     let origin = origin.to_ascii_lowercase();
     match &app.config.allowed_origins {
-        Some(allowed) => allowed.iter().any(|a| *a == origin),
+        Some(allowed) => allowed.contains(&origin),
         None => {
             let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
             let Some(host) = host.map(str::to_ascii_lowercase) else { return false };

@@ -2,10 +2,14 @@
 //! PostgreSQL and RabbitMQ (a database and a vhost per test), driven by a real
 //! HTTP client and a real WebSocket client.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 mod auth;
+mod binary;
 mod hostile;
 mod messages;
 mod rooms;
+mod stock;
 mod websocket;

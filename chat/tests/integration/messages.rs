@@ -172,3 +172,28 @@ async fn history_survives_a_restart() {
     let history = ann.history(&room, "").await;
     assert_eq!(contents(&history), contents(&acks));
 }
+
+#[tokio::test]
+async fn a_thousand_messages_between_two_clients_arrive_once_and_in_order() {
+    let server = TestServer::start().await;
+    let ann = server.user("ann").await;
+    let bob = server.user("bob").await;
+    let room = ann.create_room("General").await;
+    bob.join(&room).await;
+    let mut ann_ws = ann.connect(&room, "").await;
+    let mut bob_ws = bob.connect(&room, "").await;
+    ann_ws.next_of("user_joined").await;
+
+    let started = std::time::Instant::now();
+    for i in 0..1000 {
+        ann_ws.say(&format!("n{i}"), &format!("n{i}")).await;
+    }
+    for i in 0..1000 {
+        assert_eq!(bob_ws.next_of("chat_message").await["content"], format!("n{i}"));
+    }
+    // A figure for the log (run with --no-capture), never a pass/fail bound.
+    println!("1000 messages ann -> bob: {:?}", started.elapsed());
+    assert_eq!(ann.history(&room, "?limit=100").await.len(), 100);
+    let stored = server.db.query_strings("SELECT count(*) FROM messages").await;
+    assert_eq!(stored, vec![Some("1000".to_owned())]);
+}

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use protocol::amqp::lapin::options::{BasicAckOptions, BasicConsumeOptions};
 use protocol::amqp::lapin::types::FieldTable;
 use protocol::broker::StockCommand;
@@ -142,7 +142,7 @@ async fn refused_frames_get_their_error_code_and_store_nothing() {
     }
     ws.send_text("{not json").await;
     assert_eq!(ws.next().await["code"], "INVALID_FRAME");
-    ws.stream.send_binary_frame().await;
+    ws.stream.send(Message::Binary(vec![1, 2, 3].into())).await.unwrap();
     assert_eq!(ws.next().await["code"], "INVALID_FRAME");
 
     // The socket still works, nothing was stored, and bob saw none of it.
@@ -150,19 +150,6 @@ async fn refused_frames_get_their_error_code_and_store_nothing() {
     assert_eq!(ws.next().await["content"], "still here");
     assert_eq!(bob_ws.next_of("chat_message").await["content"], "still here");
     assert_eq!(ann.history(&room, "").await.len(), 1);
-}
-
-trait SendBinary {
-    async fn send_binary_frame(&mut self);
-}
-
-impl SendBinary
-    for tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>
-{
-    async fn send_binary_frame(&mut self) {
-        use futures_util::SinkExt;
-        self.send(Message::Binary(vec![1, 2, 3].into())).await.unwrap();
-    }
 }
 
 #[tokio::test]
@@ -246,7 +233,6 @@ async fn shutdown_closes_sockets_with_1001() {
 
 #[tokio::test]
 async fn a_client_too_slow_to_read_gets_resync_and_1013() {
-    use futures_util::SinkExt;
     let server = TestServer::start().await;
     let ann = server.user("ann").await;
     let bob = server.user("bob").await;
