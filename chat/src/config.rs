@@ -1,6 +1,9 @@
 //! Configuration from the environment, fully validated before any port is bound.
 
 use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::limits::{RateLimit, parse_limit};
 
 /// `chat --help`: every variable, its default and meaning.
 pub const HELP: &str = "\
@@ -14,6 +17,12 @@ Configured by environment variables:
   ALLOWED_ORIGINS  comma-separated origins allowed to open WebSockets and
                    send writes        [default: only the server's own origin]
   COOKIE_SECURE    true|false: mark the session cookie Secure  [default: true]
+  RATE_LIMIT_LOGIN     logins per client IP, N/<seconds>s or off   [default: 5/300s]
+  RATE_LIMIT_MESSAGES  messages per user                           [default: 60/60s]
+  RATE_LIMIT_STOCK     stock commands per user                     [default: 10/60s]
+  MAX_CONNECTIONS  open HTTP and WebSocket connections at most  [default: 50000]
+  WS_IDLE_TIMEOUT  seconds a WebSocket may stay silent (pings are sent at a
+                   third of it) before it is closed       [default: 90]
   LOG_FORMAT       json|pretty                    [default: json]
   RUST_LOG         log filter                     [default: info]
 ";
@@ -31,6 +40,17 @@ pub enum LogFormat {
     Pretty,
 }
 
+/// The rate limits; `None` is `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Login attempts per client IP.
+    pub login: Option<RateLimit>,
+    /// Chat messages per user.
+    pub messages: Option<RateLimit>,
+    /// Stock commands per user.
+    pub stock: Option<RateLimit>,
+}
+
 /// The server's whole configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -46,6 +66,12 @@ pub struct Config {
     pub cookie_secure: bool,
     /// How logs are written.
     pub log_format: LogFormat,
+    /// Abuse limits.
+    pub rate_limits: RateLimits,
+    /// Most connections open at once (HTTP and WebSocket).
+    pub max_connections: usize,
+    /// A WebSocket silent this long is closed.
+    pub ws_idle_timeout: Duration,
 }
 
 /// A variable with a value that cannot be used.
@@ -110,7 +136,42 @@ impl Config {
             _ => return Err(invalid("LOG_FORMAT", &format_text, &"expected json or pretty")),
         };
 
-        Ok(Self { addr, database_url, rabbitmq_url, allowed_origins, cookie_secure, log_format })
+        let limit = |variable: &'static str, default: &str| {
+            let text = get(variable, default);
+            parse_limit(&text).map_err(|e| invalid(variable, &text, &e))
+        };
+        let rate_limits = RateLimits {
+            login: limit("RATE_LIMIT_LOGIN", "5/300s")?,
+            messages: limit("RATE_LIMIT_MESSAGES", "60/60s")?,
+            stock: limit("RATE_LIMIT_STOCK", "10/60s")?,
+        };
+
+        let connections_text = get("MAX_CONNECTIONS", "50000");
+        let max_connections = connections_text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| invalid("MAX_CONNECTIONS", &connections_text, &"expected a positive integer"))?;
+
+        let idle_text = get("WS_IDLE_TIMEOUT", "90");
+        let ws_idle_timeout = idle_text
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .map(Duration::from_secs)
+            .ok_or_else(|| invalid("WS_IDLE_TIMEOUT", &idle_text, &"expected whole seconds, at least 1"))?;
+
+        Ok(Self {
+            addr,
+            database_url,
+            rabbitmq_url,
+            allowed_origins,
+            cookie_secure,
+            log_format,
+            rate_limits,
+            max_connections,
+            ws_idle_timeout,
+        })
     }
 }
 
@@ -175,6 +236,11 @@ mod tests {
             ("ALLOWED_ORIGINS", " , "),
             ("COOKIE_SECURE", "maybe"),
             ("LOG_FORMAT", "xml"),
+            ("RATE_LIMIT_LOGIN", "5 per minute"),
+            ("RATE_LIMIT_MESSAGES", "0/60s"),
+            ("RATE_LIMIT_STOCK", "10/0s"),
+            ("MAX_CONNECTIONS", "0"),
+            ("WS_IDLE_TIMEOUT", "soon"),
         ] {
             let err = config(&[(var, value)]).expect_err(value);
             assert_eq!(err.variable, var);

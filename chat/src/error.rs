@@ -45,6 +45,12 @@ pub enum ApiError {
     /// A WebSocket path was asked for without a WebSocket handshake.
     #[error("this path needs a WebSocket handshake")]
     UpgradeRequired,
+    /// Over a rate limit; retry after the duration.
+    #[error("too many requests; retry later")]
+    RateLimited(std::time::Duration),
+    /// The client took too long to send its body.
+    #[error("the request body took too long to arrive")]
+    RequestTimeout,
     /// A dependency is down; retrying later may work.
     #[error("service temporarily unavailable")]
     Unavailable,
@@ -68,6 +74,8 @@ impl ApiError {
             ApiError::UsernameTaken => (StatusCode::CONFLICT, "USERNAME_TAKEN"),
             ApiError::ChatroomExists => (StatusCode::CONFLICT, "CHATROOM_EXISTS"),
             ApiError::UpgradeRequired => (StatusCode::UPGRADE_REQUIRED, "UPGRADE_REQUIRED"),
+            ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
+            ApiError::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "REQUEST_TIMEOUT"),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
         }
@@ -78,11 +86,18 @@ impl ApiError {
         let (status, code) = self.status_and_code();
         let body = serde_json::json!({ "error": self.to_string(), "code": code });
         let mut response = crate::http::json_response(status, &body);
-        if let ApiError::MethodNotAllowed(allow) = self {
-            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
-        }
-        if let ApiError::Unavailable = self {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        match self {
+            ApiError::MethodNotAllowed(allow) => {
+                response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            ApiError::Unavailable => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::RateLimited(wait) => {
+                let seconds = crate::limits::retry_after_secs(wait);
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            _ => {}
         }
         response
     }

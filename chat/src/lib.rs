@@ -16,6 +16,7 @@
 //! - `auth`: Argon2id passwords, session tokens, input rules.
 //! - `stock` and `broker`: where `/stock=` commands go, and the RabbitMQ link
 //!   that carries them out and brings the bot's replies back.
+//! - `limits`: rate limits (governor); `metrics`: Prometheus at `/metrics`.
 //! - `error`: [`ApiError`], every REST refusal, turned into a response in one place.
 
 mod auth;
@@ -23,6 +24,8 @@ mod broker;
 pub mod config;
 mod error;
 mod http;
+mod limits;
+mod metrics;
 mod rooms;
 mod server;
 mod state;
@@ -32,5 +35,6 @@ mod ws;
 
 pub use config::Config;
 pub use error::ApiError;
+pub use limits::RateLimit;
 pub use server::run;
 pub use store::StoreError;

@@ -1,7 +1,7 @@
 //! The accept loop and the shutdown sequence.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use hyper::service::service_fn;
@@ -9,6 +9,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -22,6 +23,8 @@ use crate::store::{Store, StoreError};
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for requests, sockets and writers to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How often idle rate-limit keys are forgotten.
+const LIMITS_SWEEP: Duration = Duration::from_secs(30);
 /// How often expired sessions are deleted.
 const SESSION_SWEEP: Duration = Duration::from_secs(3600);
 
@@ -51,6 +54,8 @@ pub async fn run(
         tasks.clone(),
     ));
     tasks.spawn(sweep_sessions(Arc::clone(&app)));
+    tasks.spawn(sweep_limits(Arc::clone(&app)));
+    crate::metrics::handle();
     tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "listening");
 
     accept(&listener, &app, shutdown).await;
@@ -74,6 +79,14 @@ async fn accept(listener: &TcpListener, app: &Arc<App>, shutdown: impl Future<Ou
     builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
     tokio::pin!(shutdown);
     loop {
+        // At the cap, stop accepting: new clients wait in the listen backlog.
+        let permit = tokio::select! {
+            permit = Arc::clone(&app.connections).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -88,8 +101,10 @@ async fn accept(listener: &TcpListener, app: &Arc<App>, shutdown: impl Future<Ou
         };
         let _ = stream.set_nodelay(true);
         let app = Arc::clone(app);
-        let service = service_fn(move |request| {
+        let slot = ConnectionSlot(Arc::new(Mutex::new(Some(permit))));
+        let service = service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
             let app = Arc::clone(&app);
+            request.extensions_mut().insert(slot.clone());
             async move {
                 Ok::<_, std::convert::Infallible>(crate::http::serve(app, request, peer).await)
             }
@@ -104,6 +119,28 @@ async fn accept(listener: &TcpListener, app: &Arc<App>, shutdown: impl Future<Ou
         });
     }
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+}
+
+/// A TCP connection's place under the connection cap, held by the HTTP
+/// connection and handed to the WebSocket that upgrades it.
+#[derive(Clone)]
+pub(crate) struct ConnectionSlot(Arc<Mutex<Option<OwnedSemaphorePermit>>>);
+
+impl ConnectionSlot {
+    /// Takes the permit (once) to keep it beyond the HTTP connection.
+    pub(crate) fn take(&self) -> Option<OwnedSemaphorePermit> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+/// Forgets rate-limit state of quiet keys, so limiter memory stays bounded.
+async fn sweep_limits(app: Arc<App>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(LIMITS_SWEEP) => app.limits.forget_idle(),
+            () = app.shutdown.cancelled() => return,
+        }
+    }
 }
 
 async fn sweep_sessions(app: Arc<App>) {

@@ -3,11 +3,13 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Passwords;
 use crate::config::Config;
+use crate::limits::Limits;
 use crate::rooms::{Rooms, Writers};
 use crate::stock::StockDesk;
 use crate::store::Store;
@@ -38,6 +40,10 @@ pub(crate) struct App {
     pub(crate) shutdown: CancellationToken,
     /// WebSocket connections and background tasks, awaited at shutdown.
     pub(crate) tasks: TaskTracker,
+    /// Rate limits.
+    pub(crate) limits: Limits,
+    /// One permit per open connection (HTTP or WebSocket): the connection cap.
+    pub(crate) connections: Arc<Semaphore>,
     /// Numbers connections.
     pub(crate) next_peer_id: AtomicU64,
 }
@@ -53,6 +59,8 @@ impl App {
         tasks: TaskTracker,
     ) -> Self {
         Self {
+            limits: Limits::new(&config.rate_limits),
+            connections: Arc::new(Semaphore::new(config.max_connections)),
             config,
             store,
             passwords: Passwords::new(hash_concurrency()),

@@ -756,7 +756,7 @@ function renderMessage(message, { clientId = null } = {}) {
     'data-status': clientId ? 'pending' : 'sent',
   },
   h('div', { class: 'message-meta' },
-    h('span', { class: 'message-author', text: message.username || 'unknown' }),
+    h('span', { class: 'message-author', 'data-testid': 'message-author', text: message.username || 'unknown' }),
     isBot ? h('span', { class: 'badge', text: 'bot' }) : null,
     h('time', {
       class: 'message-time',
@@ -765,7 +765,7 @@ function renderMessage(message, { clientId = null } = {}) {
       text: formatTime(created),
     }),
     clientId ? h('span', { class: 'message-status', text: 'sending…' }) : null),
-  h('p', { class: 'message-content', text: String(message.content ?? '') }));
+  h('p', { class: 'message-content', 'data-testid': 'message-content', text: String(message.content ?? '') }));
   return li;
 }
 

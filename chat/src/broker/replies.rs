@@ -63,6 +63,9 @@ async fn handle(delivery: Delivery, writers: &Writers) {
     let result = if let Some(Ok(outcome)) = outcome {
         match outcome {
             BotPostOutcome::Stored => {
+                if let Some(age) = crate::metrics::age_of_v7(reply.command_id) {
+                    metrics::histogram!(crate::metrics::STOCK_DURATION).record(age.as_secs_f64());
+                }
                 tracing::info!(command_id = %reply.command_id, "stock reply stored")
             }
             BotPostOutcome::Duplicate => {

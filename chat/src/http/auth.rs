@@ -5,7 +5,7 @@ use hyper::body::Incoming;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::request::{authenticate, read_json};
+use super::request::{authenticate, check_login_limit, read_json};
 use super::{Body, json_response};
 use crate::ApiError;
 use crate::auth::{
@@ -52,6 +52,7 @@ pub(super) async fn login(
     app: &App,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
+    check_login_limit(app, &request)?;
     let body: LoginBody = read_json(request).await?;
     let found = app.store.find_credentials(&body.username).await?;
     let (user, hash) = match found {

@@ -5,6 +5,17 @@ use http::{Response, StatusCode};
 use super::{Body, json_response};
 use crate::state::App;
 
+/// `GET /metrics`: Prometheus text.
+pub(super) fn metrics() -> Response<Body> {
+    let text = crate::metrics::handle().render();
+    let mut response = Response::new(http_body_util::Full::new(bytes::Bytes::from(text)));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}
+
 /// Liveness: the process serves requests.
 pub(super) fn live() -> Response<Body> {
     json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" }))

@@ -26,7 +26,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use tracing::Instrument;
 
-pub(crate) use request::{authenticate, origin_allowed, query_param};
+pub(crate) use request::{ClientAddr, authenticate, origin_allowed, query_param};
 
 use crate::ApiError;
 use crate::state::App;
@@ -45,18 +45,23 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
 /// Serves one request: the entry point hyper calls.
 pub(crate) async fn serve(
     app: Arc<App>,
-    request: Request<Incoming>,
+    mut request: Request<Incoming>,
     peer: SocketAddr,
 ) -> Response<Body> {
     let started = Instant::now();
     let request_id = request_id(&request);
+    let method = request.method().clone();
+    let route = router::route_label(request.uri().path());
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
-        method = %request.method(),
+        method = %method,
         path = %request.uri().path(),
         %peer,
+        user_id = tracing::field::Empty,
+        chatroom_id = tracing::field::Empty,
     );
+    request.extensions_mut().insert(ClientAddr(peer.ip()));
     let outcome =
         AssertUnwindSafe(router::route(app, request)).catch_unwind().instrument(span.clone()).await;
     let mut response = match outcome {
@@ -67,13 +72,14 @@ pub(crate) async fn serve(
             ApiError::Internal.into_response()
         }
     };
-    span.in_scope(|| {
-        tracing::info!(
-            status = response.status().as_u16(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "served"
-        )
-    });
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    span.in_scope(|| tracing::info!(status, elapsed_ms = elapsed.as_millis() as u64, "served"));
+    let labels = [("method", method.to_string()), ("route", route.to_owned())];
+    metrics::histogram!(crate::metrics::HTTP_DURATION, &labels).record(elapsed.as_secs_f64());
+    let [method, route] = labels;
+    let labels = [method, route, ("status", status.to_string())];
+    metrics::counter!(crate::metrics::HTTP_REQUESTS, &labels).increment(1);
     add_security_headers(&mut response, &request_id);
     response
 }

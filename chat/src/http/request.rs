@@ -10,6 +10,13 @@ use crate::auth::SessionToken;
 use crate::state::App;
 use crate::store::User;
 
+/// How long a client may take to send its body.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The client's IP address, put in each request's extensions by the server.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientAddr(pub(crate) std::net::IpAddr);
+
 /// Largest JSON body accepted; the biggest legitimate one is a registration.
 pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024;
 
@@ -25,9 +32,10 @@ pub(crate) async fn read_json<T: DeserializeOwned>(
     if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
         return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
     }
-    let body = Limited::new(request.into_body(), MAX_BODY_BYTES)
-        .collect()
+    let collect = Limited::new(request.into_body(), MAX_BODY_BYTES).collect();
+    let body = tokio::time::timeout(BODY_TIMEOUT, collect)
         .await
+        .map_err(|_| ApiError::RequestTimeout)?
         .map_err(|e| {
             if e.is::<http_body_util::LengthLimitError>() {
                 ApiError::PayloadTooLarge(MAX_BODY_BYTES)
@@ -61,6 +69,17 @@ pub(crate) async fn authenticate(
     let user = app.store.session_user(&token.hash()).await?.ok_or(ApiError::Unauthorized)?;
     tracing::Span::current().record("user_id", tracing::field::display(user.id));
     Ok((user, token))
+}
+
+/// Counts a login attempt from the request's client IP; 429 when over the limit.
+pub(crate) fn check_login_limit(app: &App, request: &Request<Incoming>) -> Result<(), ApiError> {
+    let Some(ClientAddr(ip)) = request.extensions().get::<ClientAddr>().copied() else {
+        return Ok(());
+    };
+    app.limits.login.check(&ip).map_err(|wait| {
+        metrics::counter!(crate::metrics::RATE_LIMITED, "limit" => "login").increment(1);
+        ApiError::RateLimited(wait)
+    })
 }
 
 /// A query parameter, percent-decoded; the last one wins.

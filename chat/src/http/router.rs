@@ -27,6 +27,7 @@ pub(super) async fn route(
             assets::file(file)
         }
         ["health"] => allow(&method, "GET").map(|()| health::live()),
+        ["metrics"] => allow(&method, "GET").map(|()| health::metrics()),
         ["health", "ready"] => {
             allow(&method, "GET")?;
             Ok(health::ready(&app).await)
@@ -78,6 +79,28 @@ async fn api(
             messages::page(&app, request, room).await
         }
         _ => Err(ApiError::NotFound("route")),
+    }
+}
+
+/// The route template of `path`, for metric labels (never the raw path).
+pub(super) fn route_label(path: &str) -> &'static str {
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    match segments.as_slice() {
+        [""] => "/",
+        ["assets", _] => "/assets/{file}",
+        ["health"] => "/health",
+        ["health", "ready"] => "/health/ready",
+        ["metrics"] => "/metrics",
+        ["api", "v1", "openapi.yaml"] => "/api/v1/openapi.yaml",
+        ["api", "v1", "auth", "register"] => "/api/v1/auth/register",
+        ["api", "v1", "auth", "login"] => "/api/v1/auth/login",
+        ["api", "v1", "auth", "logout"] => "/api/v1/auth/logout",
+        ["api", "v1", "auth", "me"] => "/api/v1/auth/me",
+        ["api", "v1", "chatrooms"] => "/api/v1/chatrooms",
+        ["api", "v1", "chatrooms", _, "join"] => "/api/v1/chatrooms/{id}/join",
+        ["api", "v1", "chatrooms", _, "messages"] => "/api/v1/chatrooms/{id}/messages",
+        ["ws", "chat", _] => "/ws/chat/{id}",
+        _ => "other",
     }
 }
 

@@ -119,6 +119,7 @@ impl Shard {
         let mut jobs = Vec::with_capacity(MAX_BATCH);
         while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
             let batch: Vec<NewMessage> = jobs.iter().map(|job| self.stamp(job)).collect();
+            metrics::histogram!(crate::metrics::WRITER_BATCH).record(batch.len() as f64);
             match self.store.insert_messages(&batch).await {
                 Ok(mut inserted) => {
                     inserted.sort_unstable();
@@ -178,6 +179,7 @@ impl Shard {
     /// Broadcasts a stored message, or answers a duplicate.
     async fn finish(&self, job: Job, message: Message, stored: bool) {
         if stored {
+            metrics::counter!(crate::metrics::MESSAGES_SENT).increment(1);
             let frame = Outgoing {
                 message_id: Some(message.id),
                 text: ServerFrame::ChatMessage(message.clone()).to_json().into(),

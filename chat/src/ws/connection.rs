@@ -10,6 +10,7 @@ use hyper_util::rt::TokioIo;
 use protocol::broker::StockCommand;
 use protocol::{ClientFrame, ErrorCode, ServerFrame};
 use tokio::sync::mpsc;
+use tracing::Instrument;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -25,6 +26,10 @@ use crate::store::User;
 const OUTBOX: usize = 512;
 /// Most messages replayed on `?after=`; beyond that the client is told to resync.
 const MAX_REPLAY: i64 = 500;
+/// How long a closing socket waits for the client to hang up.
+const LINGER: Duration = Duration::from_secs(2);
+/// Most input discarded while lingering.
+const LINGER_BYTES: usize = 1024 * 1024;
 /// Frames written before one flush.
 const WRITE_BURST: usize = 64;
 /// A user's typing frames are passed on at most this often per connection.
@@ -41,6 +46,8 @@ pub(super) struct Connection {
     pub(super) session: [u8; 32],
     /// Replay stored messages newer than this one first.
     pub(super) after: Option<Uuid>,
+    /// This connection's place under the connection cap.
+    pub(super) permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// Why the loop ended, and so how the socket closes.
@@ -54,8 +61,19 @@ enum End {
 }
 
 impl Connection {
-    /// Serves the socket until either side ends it.
-    pub(super) async fn run(self, mut socket: Socket) {
+    /// Serves the socket until either side ends it, in a span naming the user,
+    /// the room and the connection.
+    pub(super) async fn run(self, socket: Socket) {
+        let span = tracing::info_span!(
+            "websocket",
+            user_id = %self.user.id,
+            chatroom_id = %self.room_id,
+            peer = tracing::field::Empty,
+        );
+        self.serve_socket(socket).instrument(span).await;
+    }
+
+    async fn serve_socket(self, mut socket: Socket) {
         let app = Arc::clone(&self.app);
         let (outbox, queue) = mpsc::channel(OUTBOX);
         let closer = Closer::default();
@@ -66,24 +84,27 @@ impl Connection {
             outbox,
             closer: closer.clone(),
         });
-        let span = tracing::info_span!("websocket", user_id = %self.user.id, chatroom_id = %self.room_id, peer = peer.id);
-        let _entered = span.enter();
+        tracing::Span::current().record("peer", peer.id);
         app.sockets.register(self.session, peer.id, closer.clone());
         let users = app.rooms.join(self.room_id, Arc::clone(&peer));
         tracing::info!("connected");
 
+        metrics::gauge!(crate::metrics::WS_ACTIVE).increment(1.0);
         let mut handler = Handler {
             app: Arc::clone(&app),
             room_id: self.room_id,
             peer: Arc::clone(&peer),
             last_replayed: None,
             last_typing: None,
+            last_heard: Instant::now(),
         };
         let end = handler.serve(&mut socket, queue, &closer, users, self.after).await;
 
         app.rooms.leave(self.room_id, peer.id);
         app.sockets.deregister(&self.session, peer.id);
         close(&mut socket, end).await;
+        metrics::gauge!(crate::metrics::WS_ACTIVE).decrement(1.0);
+        drop(self.permit);
         tracing::info!("disconnected");
     }
 }
@@ -96,6 +117,8 @@ struct Handler {
     last_replayed: Option<Uuid>,
     /// When a typing frame was last passed on.
     last_typing: Option<Instant>,
+    /// When the client last sent anything (pongs included): silence closes it.
+    last_heard: Instant,
 }
 
 impl Handler {
@@ -110,18 +133,30 @@ impl Handler {
         if self.greet(socket, users, after).await.is_err() {
             return End::Gone;
         }
+        let idle_timeout = self.app.config.ws_idle_timeout;
+        let mut ping = tokio::time::interval(idle_timeout / 3);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let step = tokio::select! {
                 biased;
                 reason = closer.closed() => return end_for(reason),
                 () = self.app.shutdown.cancelled() => return end_for(CloseReason::ShuttingDown),
+                _ = ping.tick() => {
+                    if self.last_heard.elapsed() >= idle_timeout {
+                        return End::Close(CloseCode::Away, "idle timeout");
+                    }
+                    socket.send(WsMessage::Ping(Default::default())).await
+                }
                 frame = queue.recv() => match frame {
                     Some(frame) => self.write_burst(socket, frame, &mut queue).await,
                     None => return End::Gone,
                 },
                 incoming = socket.next() => match incoming {
                     None => return End::Gone,
-                    Some(Ok(message)) => self.on_message(socket, message).await,
+                    Some(Ok(message)) => {
+                        self.last_heard = Instant::now();
+                        self.on_message(socket, message).await
+                    }
                     Some(Err(tungstenite::Error::Capacity(_))) => {
                         return End::Close(CloseCode::Size, "frame larger than 64 KiB");
                     }
@@ -222,6 +257,9 @@ impl Handler {
         match classify(&content) {
             Input::Refused(code, message) => refuse(socket, code, message.into(), client_id).await,
             Input::Stock(code) => {
+                if let Err(wait) = self.app.limits.stock.check(&self.peer.user_id) {
+                    return rate_limited(socket, "stock", wait, client_id).await;
+                }
                 let command = StockCommand {
                     command_id: Uuid::now_v7(),
                     chatroom_id: self.room_id,
@@ -229,8 +267,13 @@ impl Handler {
                     code: code.to_owned(),
                 };
                 match self.app.stock.submit(command).await {
-                    Ok(()) => Ok(()),
+                    Ok(()) => {
+                        metrics::counter!(crate::metrics::STOCK_REQUESTS, "outcome" => "sent").increment(1);
+                        Ok(())
+                    }
                     Err(error) => {
+                        metrics::counter!(crate::metrics::STOCK_REQUESTS, "outcome" => "unavailable")
+                            .increment(1);
                         tracing::warn!(%error, "stock command not sent");
                         let message =
                             "the stock bot cannot be reached right now; please retry".into();
@@ -239,6 +282,9 @@ impl Handler {
                 }
             }
             Input::Message(text) => {
+                if let Err(wait) = self.app.limits.messages.check(&self.peer.user_id) {
+                    return rate_limited(socket, "messages", wait, client_id).await;
+                }
                 let post = Post {
                     chatroom_id: self.room_id,
                     content: text.to_owned(),
@@ -291,7 +337,40 @@ async fn close(socket: &mut Socket, end: End) {
         }
     };
     let frame = CloseFrame { code, reason: reason.into() };
-    let _ = tokio::time::timeout(Duration::from_secs(5), socket.close(Some(frame))).await;
+    let _ = tokio::time::timeout(LINGER, socket.close(Some(frame))).await;
+    linger(socket).await;
+}
+
+/// After our close frame, read and discard what the client still sends (its
+/// close reply, or the rest of an oversized frame) until it hangs up: closing
+/// a socket with unread input resets it, and the client would never see our
+/// close frame. Bounded in time and bytes.
+async fn linger(socket: &mut Socket) {
+    use tokio::io::AsyncReadExt;
+    let raw = socket.get_mut();
+    let mut scratch = [0u8; 8 * 1024];
+    let mut budget = LINGER_BYTES;
+    let drain = async {
+        while budget > 0 {
+            match raw.read(&mut scratch).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => budget = budget.saturating_sub(n),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
+}
+
+async fn rate_limited(
+    socket: &mut Socket,
+    limit: &'static str,
+    wait: Duration,
+    client_id: Option<String>,
+) -> Result<(), tungstenite::Error> {
+    metrics::counter!(crate::metrics::RATE_LIMITED, "limit" => limit).increment(1);
+    let seconds = crate::limits::retry_after_secs(wait);
+    let message = format!("too many {limit}; retry in {seconds} s");
+    refuse(socket, ErrorCode::RateLimited, message, client_id).await
 }
 
 async fn refuse(

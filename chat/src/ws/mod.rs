@@ -58,6 +58,12 @@ pub(crate) async fn upgrade(
         .transpose()
         .map_err(|_| ApiError::Validation("after must be a message id".into()))?;
     let accept = accept_key(request.headers()).ok_or(ApiError::UpgradeRequired)?;
+    // The socket keeps its TCP connection's place under the connection cap.
+    let permit = request
+        .extensions()
+        .get::<crate::server::ConnectionSlot>()
+        .and_then(crate::server::ConnectionSlot::take)
+        .ok_or(ApiError::Internal)?;
 
     let on_upgrade = hyper::upgrade::on(request);
     let tasks = app.tasks.clone();
@@ -71,7 +77,7 @@ pub(crate) async fn upgrade(
                 )
                 .await;
                 let connection =
-                    connection::Connection { app, room_id, user, session: token.hash(), after };
+                    connection::Connection { app, room_id, user, session: token.hash(), after, permit };
                 connection.run(stream).await;
             }
             Err(error) => tracing::debug!(%error, "upgrade failed"),

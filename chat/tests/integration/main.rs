@@ -7,8 +7,10 @@
 mod support;
 
 mod auth;
+mod browser;
 mod binary;
 mod hostile;
+mod limits;
 mod messages;
 mod rooms;
 mod stock;

@@ -46,6 +46,10 @@ impl TestServer {
             ("RABBITMQ_URL".into(), vhost.url()),
             ("COOKIE_SECURE".into(), "false".into()),
             ("CHAT_ADDR".into(), "127.0.0.1:0".into()),
+            // Tests log in and post far faster than people; limits have their own tests.
+            ("RATE_LIMIT_LOGIN".into(), "off".into()),
+            ("RATE_LIMIT_MESSAGES".into(), "off".into()),
+            ("RATE_LIMIT_STOCK".into(), "off".into()),
         ]);
         for (k, v) in extra {
             vars.insert(k.to_string(), v.to_string());

@@ -1,0 +1,167 @@
+//! The command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Simulated WebSocket users against a running `chat`: open-loop sends,
+/// latency histograms, and a check of every delivery.
+///
+/// Start the server with its rate limits off:
+/// RATE_LIMIT_LOGIN=off RATE_LIMIT_MESSAGES=off RATE_LIMIT_STOCK=off target/release/chat
+#[derive(Debug, Parser)]
+#[command(name = "loadtest", version)]
+pub struct Cli {
+    /// Worker threads of the tool's one tokio runtime (default: one per core).
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Offer one workload and report latency, throughput and delivery checks.
+    Run(RunArgs),
+    /// Raise the offered rate step by step: the highest rate at which
+    /// everything is delivered and p99 send→delivery stays within the SLO.
+    Capacity(CapacityArgs),
+    /// A bare tokio-tungstenite fan-out server speaking the chat's frames
+    /// (no auth, storage or limits): the ceiling of this stack.
+    ServeBaseline(BaselineArgs),
+}
+
+/// Where to run and with whom: shared by `run` and `capacity`.
+#[derive(Debug, Clone, Args)]
+pub struct TargetArgs {
+    /// The chat server's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// Simulated users, one WebSocket each.
+    #[arg(long, default_value_t = 100)]
+    pub users: u32,
+    /// Rooms; user n is in room n % rooms.
+    #[arg(long, default_value_t = 10)]
+    pub rooms: u32,
+    /// Bytes of content per message (at least the ~30-byte stamp; at most 1000).
+    #[arg(long, default_value_t = 100)]
+    pub payload: usize,
+    /// The chat server's process id, to report its peak RSS and CPU time.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Also run the identical workload against a baseline started by the tool.
+    #[arg(long)]
+    pub compare_baseline: bool,
+    /// Write the figures here as JSON, and the latency plot beside it (.svg).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Names users `lt_<prefix>_<n>` and rooms `lt_<prefix>_room_<r>`; reused across runs.
+    #[arg(long, default_value = "a")]
+    pub prefix: String,
+    /// Logins/registrations in flight at once (each costs the server an Argon2 hash).
+    #[arg(long, default_value_t = 4)]
+    pub setup_concurrency: usize,
+    /// Where session cookies are kept between runs (default: in the temp directory).
+    #[arg(long)]
+    pub session_cache: Option<PathBuf>,
+    /// Longest wait for the last deliveries after sending stops, seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub drain: f64,
+}
+
+/// `loadtest run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Who, where, and what to write.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Messages per second offered, over all users.
+    #[arg(long, default_value_t = 100.0)]
+    pub rate: f64,
+    /// Seconds of sending.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+}
+
+/// `loadtest capacity`.
+#[derive(Debug, Clone, Args)]
+pub struct CapacityArgs {
+    /// Who, where, and what to write.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The p99 send→delivery bound, milliseconds.
+    #[arg(long, default_value_t = 100.0)]
+    pub slo_p99_ms: f64,
+    /// The first rate tried, messages per second.
+    #[arg(long, default_value_t = 100.0)]
+    pub start_rate: f64,
+    /// Each passing step multiplies the rate by this.
+    #[arg(long, default_value_t = 1.5)]
+    pub factor: f64,
+    /// Never offer more than this.
+    #[arg(long, default_value_t = 100_000.0)]
+    pub max_rate: f64,
+    /// Bisection steps between the last passing and the first failing rate.
+    #[arg(long, default_value_t = 3)]
+    pub refine: u32,
+    /// Seconds of sending per step.
+    #[arg(long, default_value_t = 10.0)]
+    pub step_duration: f64,
+    /// Seconds of rest between steps.
+    #[arg(long, default_value_t = 2.0)]
+    pub pause: f64,
+}
+
+/// `loadtest serve-baseline`.
+#[derive(Debug, Clone, Args)]
+pub struct BaselineArgs {
+    /// Where to listen (port 0: any free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    pub addr: SocketAddr,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn command_line_is_consistent_and_parses_the_documented_form() {
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from([
+            "loadtest",
+            "run",
+            "--url",
+            "http://127.0.0.1:8080",
+            "--users",
+            "1000",
+            "--rooms",
+            "10",
+            "--rate",
+            "1000",
+            "--duration",
+            "30",
+            "--payload",
+            "64",
+            "--server-pid",
+            "42",
+            "--compare-baseline",
+            "--json",
+            "out.json",
+        ])
+        .unwrap();
+        let Command::Run(run) = cli.command else { panic!("not run") };
+        assert_eq!(
+            (run.target.users, run.target.rooms, run.rate, run.duration),
+            (1000, 10, 1000.0, 30.0)
+        );
+        assert_eq!((run.target.payload, run.target.server_pid), (64, Some(42)));
+        assert!(run.target.compare_baseline);
+        let cli = Cli::try_parse_from(["loadtest", "capacity", "--slo-p99-ms", "50"]).unwrap();
+        assert!(matches!(cli.command, Command::Capacity(c) if c.slo_p99_ms == 50.0));
+    }
+}

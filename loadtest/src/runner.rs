@@ -1,0 +1,375 @@
+//! One measured run of a workload against one target: connect everyone,
+//! send on the open-loop schedule, drain, and add it all up.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{StreamExt, stream};
+use indicatif::ProgressBar;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::client::{self, Dial, Member, Outcome, Shared, Socket};
+use crate::delivery::Tally;
+use crate::probe::{Probe, Usage};
+use crate::progress;
+use crate::stats::{Latencies, Percentiles, Recorder, Report};
+use crate::workload::Workload;
+
+/// Handshakes in flight at once.
+const CONNECT_CONCURRENCY: usize = 64;
+/// Scheduled sends a connection may have queued before the generator skips
+/// its next ones (counted as errors): only a stuck connection gets there.
+const JOB_QUEUE: usize = 1024;
+/// Time between the start signal and the first intended send, so every task is running.
+const LEAD: Duration = Duration::from_millis(100);
+/// How often the drain checks whether everything arrived.
+const DRAIN_POLL: Duration = Duration::from_millis(20);
+/// How often the progress line is refreshed.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+/// What a run is aimed at.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    /// `server` or `baseline`, for the progress bars.
+    pub(crate) label: &'static str,
+    /// Where to connect.
+    pub(crate) addr: SocketAddr,
+    /// `ws://host:port`, without a path.
+    pub(crate) ws_base: String,
+    /// Session cookies per user (the chat server); `None` for the baseline,
+    /// which is told the username in the query instead.
+    pub(crate) cookies: Option<Arc<[String]>>,
+    /// Room ids, per room index.
+    pub(crate) room_ids: Arc<[Uuid]>,
+    /// Whose memory and CPU to report.
+    pub(crate) pid: Option<u32>,
+}
+
+impl Target {
+    fn dial(&self, workload: &Workload, user: u32) -> Dial {
+        let room = self.room_ids[workload.room_of(user) as usize];
+        match &self.cookies {
+            Some(cookies) => Dial {
+                addr: self.addr,
+                url: format!("{}/ws/chat/{room}", self.ws_base),
+                cookie: Some(cookies[user as usize].clone()),
+            },
+            None => Dial {
+                addr: self.addr,
+                url: format!("{}/ws/chat/{room}?user=u{user}", self.ws_base),
+                cookie: None,
+            },
+        }
+    }
+}
+
+/// A run's report and the histograms behind it (for the plot).
+#[derive(Debug, Clone)]
+pub(crate) struct Measured {
+    /// The figures.
+    pub(crate) report: Report,
+    /// The full latency distributions.
+    pub(crate) latencies: Latencies,
+}
+
+/// Runs `workload` against `target` once.
+pub(crate) async fn measure(target: &Target, workload: &Workload) -> anyhow::Result<Measured> {
+    let mut probe = target.pid.map(Probe::spawn).transpose()?;
+    let recorder = Arc::new(Recorder::new(16));
+    let (sockets, connect_failures) = connect_all(target, workload, &recorder).await;
+    let mut connected_per_room = vec![0u64; workload.rooms as usize];
+    for user in (0..workload.users).filter(|&u| sockets[u as usize].is_some()) {
+        connected_per_room[workload.room_of(user) as usize] += 1;
+    }
+
+    let shared = Arc::new(Shared {
+        nonce: rand::random(),
+        payload: workload.payload_bytes,
+        users: workload.users,
+        rooms: workload.rooms,
+        epoch: Instant::now() + LEAD,
+        recorder: Arc::clone(&recorder),
+        stop: CancellationToken::new(),
+    });
+    let mut tasks = JoinSet::new();
+    let mut senders: Vec<Option<mpsc::Sender<u64>>> = Vec::with_capacity(sockets.len());
+    for (user, socket) in (0..workload.users).zip(sockets) {
+        let Some(socket) = socket else {
+            senders.push(None);
+            continue;
+        };
+        let room = workload.room_of(user);
+        let member = Member {
+            user,
+            room,
+            room_size: workload.room_size(room),
+            room_connected: connected_per_room[room as usize],
+        };
+        let (tx, rx) = mpsc::channel(JOB_QUEUE);
+        senders.push(Some(tx));
+        tasks.spawn(client::drive(socket, member, Arc::clone(&shared), rx));
+    }
+    if let Some(probe) = &mut probe {
+        probe.start_cpu();
+    }
+
+    let skipped = offer(target, workload, &shared, senders).await;
+    let drain_started = Instant::now();
+    drain(target, workload, &shared, skipped).await;
+    let drain_s = drain_started.elapsed().as_secs_f64();
+    let usage = probe.map(Probe::finish);
+    shared.stop.cancel();
+    let mut outcomes = Vec::with_capacity(workload.users as usize);
+    while let Some(done) = tasks.join_next().await {
+        outcomes.push(done?);
+    }
+    let totals = Totals::of(workload, &outcomes, connect_failures, skipped);
+    let latencies = recorder.latencies();
+    let report = totals.report(workload, &recorder, &latencies, usage);
+    if drain_s >= workload.drain_s {
+        eprintln!("{}: drain timed out after {drain_s:.1}s", target.label);
+    }
+    Ok(Measured { report, latencies })
+}
+
+/// Opens every user's WebSocket, a bounded number at a time; records the
+/// connect times. Returns the sockets by user (`None`: failed) and the failures.
+async fn connect_all(
+    target: &Target,
+    workload: &Workload,
+    recorder: &Recorder,
+) -> (Vec<Option<Socket>>, u64) {
+    let bar = progress::counter(&format!("{} connect", target.label), u64::from(workload.users));
+    let mut sockets: Vec<Option<Socket>> = (0..workload.users).map(|_| None).collect();
+    let mut samples = crate::stats::Samples::default();
+    let mut failures = 0;
+    let mut first_error = None;
+    let mut attempts = stream::iter(0..workload.users)
+        .map(|user| {
+            let dial = target.dial(workload, user);
+            async move { (user, client::connect(&dial).await) }
+        })
+        .buffer_unordered(CONNECT_CONCURRENCY);
+    while let Some((user, result)) = attempts.next().await {
+        match result {
+            Ok((socket, took)) => {
+                samples.connect.push(took.as_micros() as u64);
+                sockets[user as usize] = Some(socket);
+            }
+            Err(error) => {
+                failures += 1;
+                first_error.get_or_insert(error);
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    recorder.record(0, &mut samples);
+    if let Some(error) = first_error {
+        eprintln!("{}: {failures} connections failed; the first: {error:#}", target.label);
+    }
+    (sockets, failures)
+}
+
+/// Hands every scheduled message to its sender's connection at its intended
+/// time (open loop: a late send keeps its intended time). Returns how many
+/// could not be handed over (the connection was gone or stuck).
+async fn offer(
+    target: &Target,
+    workload: &Workload,
+    shared: &Shared,
+    senders: Vec<Option<mpsc::Sender<u64>>>,
+) -> u64 {
+    let total = workload.total_messages();
+    let bar = progress::timer(&format!("{} run", target.label), workload.duration_s.ceil() as u64);
+    let mut skipped = 0;
+    let mut next = 0;
+    let mut shown = Instant::now();
+    while next < total {
+        let (_, intended_us) = workload.schedule(next);
+        tokio::time::sleep_until(shared.epoch + Duration::from_micros(intended_us)).await;
+        let due = workload.due_by(shared.epoch.elapsed().as_micros() as u64);
+        while next < due {
+            let (user, intended_us) = workload.schedule(next);
+            let handed =
+                senders[user as usize].as_ref().is_some_and(|tx| tx.try_send(intended_us).is_ok());
+            skipped += u64::from(!handed);
+            next += 1;
+        }
+        if shown.elapsed() >= PROGRESS_EVERY {
+            shown = Instant::now();
+            show(&bar, shared.epoch.elapsed(), shared);
+        }
+    }
+    bar.finish_and_clear();
+    skipped
+}
+
+fn show(bar: &ProgressBar, elapsed: Duration, shared: &Shared) {
+    let recorder = &shared.recorder;
+    bar.set_position(elapsed.as_secs());
+    bar.set_message(format!(
+        "sent {}  delivered {}/{}",
+        Recorder::get(&recorder.sent),
+        Recorder::get(&recorder.delivered),
+        Recorder::get(&recorder.expected)
+    ));
+}
+
+/// Waits until every handed-over message was sent, acknowledged and
+/// delivered everywhere, or until the drain time is up.
+async fn drain(target: &Target, workload: &Workload, shared: &Shared, skipped: u64) {
+    let recorder = &shared.recorder;
+    let bar = progress::timer(&format!("{} drain", target.label), workload.drain_s.ceil() as u64);
+    let drain_started = Instant::now();
+    let deadline = drain_started + Duration::from_secs_f64(workload.drain_s);
+    let offered = workload.total_messages() - skipped;
+    while Instant::now() < deadline {
+        let sent = Recorder::get(&recorder.sent);
+        if sent >= offered
+            && Recorder::get(&recorder.acked) >= sent
+            && Recorder::get(&recorder.delivered) >= Recorder::get(&recorder.expected)
+        {
+            break;
+        }
+        show(&bar, drain_started.elapsed(), shared);
+        tokio::time::sleep(DRAIN_POLL).await;
+    }
+    bar.finish_and_clear();
+}
+
+/// The run's totals, from what every connection returned.
+struct Totals {
+    tally: Tally,
+    connected: u64,
+    connect_failures: u64,
+    sent: u64,
+    errors: u64,
+    last_delivery_us: u64,
+}
+
+impl Totals {
+    fn of(workload: &Workload, outcomes: &[Outcome], connect_failures: u64, skipped: u64) -> Self {
+        let mut sent_by_user = vec![0u32; workload.users as usize];
+        for outcome in outcomes {
+            sent_by_user[outcome.user as usize] = outcome.sent;
+        }
+        let mut tally = Tally::default();
+        for outcome in outcomes {
+            let room = workload.room_of(outcome.user);
+            for (member, stream) in (0..).zip(&outcome.streams) {
+                let sender = workload.member(room, member);
+                tally += stream.tally(sent_by_user[sender as usize]);
+            }
+        }
+        Self {
+            tally,
+            connected: outcomes.len() as u64,
+            connect_failures,
+            sent: sent_by_user.iter().map(|&s| u64::from(s)).sum(),
+            errors: outcomes.iter().map(|o| o.errors).sum::<u64>() + skipped + tally.unexpected,
+            last_delivery_us: outcomes.iter().map(|o| o.last_delivery_us).max().unwrap_or(0),
+        }
+    }
+
+    fn report(
+        &self,
+        workload: &Workload,
+        recorder: &Recorder,
+        latencies: &Latencies,
+        usage: Option<Usage>,
+    ) -> Report {
+        let delivering_s = self.last_delivery_us as f64 / 1e6;
+        Report {
+            connected: self.connected,
+            connect_failures: self.connect_failures,
+            sent: self.sent,
+            acked: Recorder::get(&recorder.acked),
+            expected_deliveries: self.tally.expected,
+            delivered: self.tally.delivered,
+            lost: self.tally.lost,
+            duplicated: self.tally.duplicated,
+            reordered: self.tally.reordered,
+            errors: self.errors,
+            sent_per_s: self.sent as f64 / workload.duration_s,
+            deliveries_per_s: if delivering_s > 0.0 {
+                self.tally.delivered as f64 / delivering_s
+            } else {
+                0.0
+            },
+            server_rss_bytes: usage.and_then(|u| u.peak_rss_bytes),
+            server_cpu_s: usage.and_then(|u| u.cpu_s),
+            connect_ms: Percentiles::of(&latencies.connect),
+            ack_ms: Percentiles::of(&latencies.ack),
+            delivery_ms: Percentiles::of(&latencies.delivery),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::Stream;
+
+    fn workload() -> Workload {
+        Workload {
+            url: String::new(),
+            users: 4,
+            rooms: 2,
+            rate_msgs_per_s: 10.0,
+            duration_s: 1.0,
+            payload_bytes: 64,
+            drain_s: 1.0,
+        }
+    }
+
+    fn outcome(user: u32, sent: u32, seen: &[&[u32]]) -> Outcome {
+        let streams = seen
+            .iter()
+            .map(|seqs| {
+                let mut stream = Stream::default();
+                for &seq in *seqs {
+                    stream.observe(seq);
+                }
+                stream
+            })
+            .collect();
+        Outcome { user, sent, errors: 0, streams, last_delivery_us: 1_000_000 }
+    }
+
+    #[test]
+    fn totals_match_each_receiver_to_its_senders() {
+        // Room 0: users 0 and 2 (members 0 and 1). Room 1: users 1 and 3.
+        let outcomes = [
+            outcome(0, 2, &[&[0, 1], &[0, 1, 2]]),
+            outcome(2, 3, &[&[0, 1], &[0, 2, 1, 2]]),
+            outcome(1, 1, &[&[0], &[]]),
+            outcome(3, 1, &[&[0], &[0]]),
+        ];
+        let totals = Totals::of(&workload(), &outcomes, 0, 0);
+        // Room 0 sent 5, to 2 receivers: 10; room 1 sent 2, to 2: 4.
+        assert_eq!(totals.tally.expected, 14);
+        assert_eq!(totals.tally.lost, 1);
+        assert_eq!(totals.tally.delivered, 13);
+        assert_eq!(totals.tally.duplicated, 1);
+        assert_eq!(totals.tally.reordered, 1);
+        assert_eq!(totals.sent, 7);
+        assert_eq!(totals.connected, 4);
+    }
+
+    #[test]
+    fn a_failed_connection_neither_sends_nor_is_expected_to_receive() {
+        let outcomes =
+            [outcome(0, 1, &[&[0], &[]]), outcome(1, 0, &[&[], &[]]), outcome(3, 0, &[&[], &[]])];
+        let totals = Totals::of(&workload(), &outcomes, 1, 3);
+        assert_eq!(totals.tally.expected, 1);
+        assert_eq!(totals.tally.lost, 0);
+        assert_eq!(totals.errors, 3);
+        assert_eq!(totals.connected, 3);
+    }
+}

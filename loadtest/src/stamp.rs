@@ -1,0 +1,119 @@
+//! What a load-test message carries so that every receiver can check it on
+//! its own: the run, the sender, the sender's sequence number, and the time
+//! the message was meant to be sent.
+//!
+//! ```text
+//! content:   "lt <nonce hex> <sender> <seq> <intended µs> xxxxxxxx…"   (padded to --payload bytes)
+//! client_id: "<nonce hex>-<sender>-<seq>"
+//! ```
+//!
+//! The nonce is random per run: users and rooms are reused across runs, and a
+//! `client_id` seen before would be answered with the old stored copy.
+
+use std::fmt::Write as _;
+
+/// Every stamped content starts with this word.
+const TAG: &str = "lt";
+
+/// The identity and schedule of one load-test message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    /// The sender's user index in the run (not its room-local index).
+    pub(crate) sender: u32,
+    /// 0, 1, 2… per sender, in the order it sent them.
+    pub(crate) seq: u32,
+    /// When it was meant to be sent, in µs since the run's epoch: latency is
+    /// counted from here, so a sender that fell behind cannot hide it.
+    pub(crate) intended_us: u64,
+}
+
+impl Stamp {
+    /// The message text: the stamp, then `x` padding up to `payload` bytes
+    /// (never shorter than the stamp itself).
+    pub(crate) fn content(&self, nonce: u32, payload: usize) -> String {
+        let mut text = String::with_capacity(payload.max(48));
+        let _ = write!(text, "{TAG} {nonce:08x} {} {} {}", self.sender, self.seq, self.intended_us);
+        if text.len() + 1 < payload {
+            text.push(' ');
+            text.extend(std::iter::repeat_n('x', payload - text.len()));
+        }
+        text
+    }
+
+    /// The idempotency key of this message in this run.
+    pub(crate) fn client_id(&self, nonce: u32) -> String {
+        format!("{nonce:08x}-{}-{}", self.sender, self.seq)
+    }
+
+    /// Reads a stamp back from a delivered content; `None` for anything that
+    /// is not a message of the run `nonce` (other runs, people, the bot).
+    pub(crate) fn parse(nonce: u32, content: &str) -> Option<Self> {
+        let mut words = content.split_ascii_whitespace();
+        if words.next()? != TAG || u32::from_str_radix(words.next()?, 16).ok()? != nonce {
+            return None;
+        }
+        Some(Self {
+            sender: words.next()?.parse().ok()?,
+            seq: words.next()?.parse().ok()?,
+            intended_us: words.next()?.parse().ok()?,
+        })
+    }
+}
+
+/// The text of a client `chat_message` frame.
+///
+/// `protocol::ClientFrame` can only be decoded, so the frame is written here;
+/// a test decodes it with `ClientFrame::decode` to keep the two in step. Both
+/// strings come from [`Stamp`]: ASCII letters, digits, spaces and `-`, which
+/// JSON does not escape.
+pub(crate) fn chat_frame(content: &str, client_id: &str) -> String {
+    debug_assert!(!content.contains(['"', '\\']) && !client_id.contains(['"', '\\']));
+    let mut frame = String::with_capacity(content.len() + client_id.len() + 52);
+    frame.push_str(r#"{"type":"chat_message","content":""#);
+    frame.push_str(content);
+    frame.push_str(r#"","client_id":""#);
+    frame.push_str(client_id);
+    frame.push_str(r#""}"#);
+    frame
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::ClientFrame;
+
+    use super::*;
+
+    const NONCE: u32 = 0x00c0_ffee;
+
+    #[test]
+    fn content_round_trips_and_is_padded_to_the_payload() {
+        let stamp = Stamp { sender: 917, seq: 42, intended_us: 9_876_543 };
+        let content = stamp.content(NONCE, 200);
+        assert_eq!(content.len(), 200);
+        assert!(content.starts_with("lt 00c0ffee 917 42 9876543 xx"));
+        assert_eq!(Stamp::parse(NONCE, &content), Some(stamp));
+        // A payload smaller than the stamp gives the bare stamp.
+        assert_eq!(stamp.content(NONCE, 5), "lt 00c0ffee 917 42 9876543");
+        assert_eq!(Stamp::parse(NONCE, &stamp.content(NONCE, 5)), Some(stamp));
+    }
+
+    #[test]
+    fn foreign_contents_are_not_stamps() {
+        let stamp = Stamp { sender: 1, seq: 2, intended_us: 3 };
+        assert_eq!(Stamp::parse(NONCE + 1, &stamp.content(NONCE, 64)), None);
+        for other in ["", "hello", "lt", "lt 00c0ffee", "lt 00c0ffee 1 2", "lt 00c0ffee a 2 3"] {
+            assert_eq!(Stamp::parse(NONCE, other), None, "{other:?}");
+        }
+    }
+
+    #[test]
+    fn frame_decodes_as_the_protocol_chat_message() {
+        let stamp = Stamp { sender: 3, seq: 7, intended_us: 1000 };
+        let (content, client_id) = (stamp.content(NONCE, 100), stamp.client_id(NONCE));
+        assert!(client_id.chars().count() <= protocol::frames::MAX_CLIENT_ID_CHARS);
+        assert_eq!(
+            ClientFrame::decode(&chat_frame(&content, &client_id)),
+            Ok(ClientFrame::ChatMessage { content, client_id: Some(client_id) })
+        );
+    }
+}
