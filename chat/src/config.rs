@@ -147,19 +147,16 @@ impl Config {
         };
 
         let connections_text = get("MAX_CONNECTIONS", "50000");
-        let max_connections = connections_text
-            .parse::<usize>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| invalid("MAX_CONNECTIONS", &connections_text, &"expected a positive integer"))?;
+        let max_connections =
+            connections_text.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                invalid("MAX_CONNECTIONS", &connections_text, &"expected a positive integer")
+            })?;
 
         let idle_text = get("WS_IDLE_TIMEOUT", "90");
-        let ws_idle_timeout = idle_text
-            .parse::<u64>()
-            .ok()
-            .filter(|n| *n >= 1)
-            .map(Duration::from_secs)
-            .ok_or_else(|| invalid("WS_IDLE_TIMEOUT", &idle_text, &"expected whole seconds, at least 1"))?;
+        let ws_idle_timeout =
+            idle_text.parse::<u64>().ok().filter(|n| *n >= 1).map(Duration::from_secs).ok_or_else(
+                || invalid("WS_IDLE_TIMEOUT", &idle_text, &"expected whole seconds, at least 1"),
+            )?;
 
         Ok(Self {
             addr,

@@ -30,7 +30,8 @@ impl FromStr for RateLimit {
         const SHAPE: &str = "expected N/<seconds>s (e.g. 60/60s) or off";
         let (count, period) = text.split_once('/').ok_or(SHAPE)?;
         let count: NonZeroU32 = count.trim().parse().map_err(|_| SHAPE)?;
-        let seconds: u64 = period.trim().strip_suffix('s').ok_or(SHAPE)?.parse().map_err(|_| SHAPE)?;
+        let seconds: u64 =
+            period.trim().strip_suffix('s').ok_or(SHAPE)?.parse().map_err(|_| SHAPE)?;
         if seconds == 0 {
             return Err("the period must be at least 1s");
         }
@@ -60,7 +61,9 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
     /// Counts one event for `key`; `Err` carries how long until one is allowed again.
     pub(crate) fn check(&self, key: &K) -> Result<(), Duration> {
         let Some(limiter) = &self.inner else { return Ok(()) };
-        limiter.check_key(key).map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+        limiter
+            .check_key(key)
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
     fn forget_idle(&self) {

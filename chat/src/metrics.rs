@@ -25,7 +25,8 @@ pub(crate) const WRITER_BATCH: &str = "room_writer_batch_size";
 /// Requests and frames refused by a rate limit, by limit.
 pub(crate) const RATE_LIMITED: &str = "rate_limited_total";
 
-const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const LATENCY_BUCKETS: &[f64] =
+    &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
 
 /// The process's recorder; installed by the first caller.
@@ -34,7 +35,9 @@ pub(crate) fn handle() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
-            .and_then(|b| b.set_buckets_for_metric(Matcher::Full(WRITER_BATCH.into()), BATCH_BUCKETS));
+            .and_then(|b| {
+                b.set_buckets_for_metric(Matcher::Full(WRITER_BATCH.into()), BATCH_BUCKETS)
+            });
         let recorder = match builder {
             Ok(builder) => builder.build_recorder(),
             Err(_) => PrometheusBuilder::new().build_recorder(),
@@ -53,7 +56,11 @@ fn describe() {
     metrics::describe_gauge!(WS_ACTIVE, "Open WebSocket connections");
     metrics::describe_counter!(MESSAGES_SENT, "Messages stored and broadcast");
     metrics::describe_counter!(STOCK_REQUESTS, "Stock commands received");
-    metrics::describe_histogram!(STOCK_DURATION, metrics::Unit::Seconds, "Stock command to stored reply");
+    metrics::describe_histogram!(
+        STOCK_DURATION,
+        metrics::Unit::Seconds,
+        "Stock command to stored reply"
+    );
     metrics::describe_histogram!(WRITER_BATCH, "Messages per group-commit insert");
     metrics::describe_counter!(RATE_LIMITED, "Requests and frames refused by a rate limit");
 }

@@ -362,6 +362,41 @@ mod tests {
         assert_eq!(totals.connected, 4);
     }
 
+    /// End to end against the in-process baseline: every message reaches
+    /// every member of its room once, in order, and the figures add up.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_run_against_the_baseline_is_clean() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(crate::baseline::serve(listener, std::future::pending()));
+        let target = Target {
+            label: "baseline",
+            addr,
+            ws_base: format!("ws://{addr}"),
+            cookies: None,
+            room_ids: (0..3).map(Uuid::from_u128).collect(),
+            pid: Some(std::process::id()),
+        };
+        let workload = Workload {
+            users: 12,
+            rooms: 3,
+            rate_msgs_per_s: 200.0,
+            duration_s: 0.5,
+            drain_s: 5.0,
+            ..workload()
+        };
+        let report = measure(&target, &workload).await.unwrap().report;
+        assert_eq!(report.connected, 12);
+        assert_eq!(report.sent, 100);
+        assert_eq!(report.acked, 100);
+        assert_eq!(report.expected_deliveries, 400);
+        assert_eq!(report.delivered, 400);
+        assert!(report.is_clean(), "{report:#?}");
+        assert!(report.server_rss_bytes.is_some() && report.server_cpu_s.is_some());
+        let delivery = report.delivery_ms.unwrap();
+        assert!(delivery.p50 <= delivery.p99 && delivery.p99 <= delivery.max);
+    }
+
     #[test]
     fn a_failed_connection_neither_sends_nor_is_expected_to_receive() {
         let outcomes =

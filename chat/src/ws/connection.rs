@@ -10,11 +10,11 @@ use hyper_util::rt::TokioIo;
 use protocol::broker::StockCommand;
 use protocol::{ClientFrame, ErrorCode, ServerFrame};
 use tokio::sync::mpsc;
-use tracing::Instrument;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::command::{Input, classify};
@@ -268,7 +268,8 @@ impl Handler {
                 };
                 match self.app.stock.submit(command).await {
                     Ok(()) => {
-                        metrics::counter!(crate::metrics::STOCK_REQUESTS, "outcome" => "sent").increment(1);
+                        metrics::counter!(crate::metrics::STOCK_REQUESTS, "outcome" => "sent")
+                            .increment(1);
                         Ok(())
                     }
                     Err(error) => {

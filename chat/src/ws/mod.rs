@@ -76,8 +76,14 @@ pub(crate) async fn upgrade(
                     Some(socket_config()),
                 )
                 .await;
-                let connection =
-                    connection::Connection { app, room_id, user, session: token.hash(), after, permit };
+                let connection = connection::Connection {
+                    app,
+                    room_id,
+                    user,
+                    session: token.hash(),
+                    after,
+                    permit,
+                };
                 connection.run(stream).await;
             }
             Err(error) => tracing::debug!(%error, "upgrade failed"),

@@ -20,11 +20,14 @@ async fn logins_are_limited_per_client_ip_with_retry_after() {
     let client = server.client();
     client.register("ann").await;
     for _ in 0..3 {
-        let reply = client.post("/api/v1/auth/login", json!({"username": "ann", "password": "wrong password"})).await;
+        let reply = client
+            .post("/api/v1/auth/login", json!({"username": "ann", "password": "wrong password"}))
+            .await;
         reply.assert_error(StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS");
     }
     // Even the right password is refused now: the attempts are used up.
-    let reply = client.post("/api/v1/auth/login", json!({"username": "ann", "password": PASSWORD})).await;
+    let reply =
+        client.post("/api/v1/auth/login", json!({"username": "ann", "password": PASSWORD})).await;
     reply.assert_error(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED");
     let retry_after: u64 = reply.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=100).contains(&retry_after), "{retry_after}");
@@ -32,7 +35,8 @@ async fn logins_are_limited_per_client_ip_with_retry_after() {
 
 #[tokio::test]
 async fn messages_and_stock_commands_are_limited_per_user() {
-    let server = server_with(&[("RATE_LIMIT_MESSAGES", "3/60s"), ("RATE_LIMIT_STOCK", "2/60s")]).await;
+    let server =
+        server_with(&[("RATE_LIMIT_MESSAGES", "3/60s"), ("RATE_LIMIT_STOCK", "2/60s")]).await;
     let ann = server.user("ann").await;
     let bob = server.user("bob").await;
     let room = ann.create_room("General").await;
@@ -82,9 +86,14 @@ async fn a_silent_websocket_is_pinged_then_closed() {
     let room = ann.create_room("General").await;
     let mut ws = ann.connect(&room, "").await;
     // Read the raw bytes, so no pong is ever sent, until the server hangs up.
-    let tokio_tungstenite::MaybeTlsStream::Plain(tcp) = ws.stream.get_mut() else { panic!("plain TCP") };
+    let tokio_tungstenite::MaybeTlsStream::Plain(tcp) = ws.stream.get_mut() else {
+        panic!("plain TCP")
+    };
     let mut bytes = Vec::new();
-    tokio::time::timeout(Duration::from_secs(15), tcp.read_to_end(&mut bytes)).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(15), tcp.read_to_end(&mut bytes))
+        .await
+        .unwrap()
+        .unwrap();
     // Server frames are unmasked: a ping is 0x89, a close is 0x88 then the code.
     assert!(bytes.windows(2).any(|w| w == [0x89, 0x00]), "the server pings before giving up");
     let away = 1001u16.to_be_bytes();

@@ -7,11 +7,12 @@
 mod support;
 
 mod auth;
-mod browser;
 mod binary;
+mod browser;
 mod hostile;
 mod limits;
 mod messages;
+mod quotes;
 mod rooms;
 mod stock;
 mod websocket;

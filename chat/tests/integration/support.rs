@@ -128,6 +128,48 @@ impl Drop for TestServer {
     }
 }
 
+/// A stock bot running in-process against a server's vhost and a fake Stooq.
+pub struct TestBot {
+    pub stooq: testkit::stooq::FakeStooq,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TestBot {
+    pub async fn start(server: &TestServer) -> Self {
+        let stooq = testkit::stooq::FakeStooq::start().await;
+        let vars: HashMap<&str, String> =
+            HashMap::from([("RABBITMQ_URL", server.vhost.url()), ("STOOQ_API_URL", stooq.url())]);
+        let config = bot::Config::from_lookup(|name| vars.get(name).cloned()).expect("bot config");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            bot::run(config, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("bot runs");
+        });
+        Self { stooq, stop: Some(stop), task: Some(task) }
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(PATIENCE, task).await.expect("bot stops in time").unwrap();
+        }
+    }
+}
+
+impl Drop for TestBot {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
 /// An HTTP client holding one session cookie.
 #[derive(Clone)]
 pub struct Client {

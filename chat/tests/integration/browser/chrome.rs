@@ -174,10 +174,8 @@ impl Drop for Chromedriver {
         if let Some(mut child) = self.child.take() {
             // The whole group: chromedriver and the browsers it started.
             let group = format!("-{}", child.id());
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &group])
-                .stderr(Stdio::null())
-                .status();
+            let _ =
+                Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
             let _ = child.kill();
             let _ = child.wait();
         }

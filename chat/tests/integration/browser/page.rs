@@ -162,7 +162,8 @@ impl Page {
     /// Opens (joins) the room `name` from the room list, refreshing the list
     /// until the room shows up in it.
     pub(crate) async fn join_room(&self, name: &str) {
-        let script = "const rooms = Array.from(document.querySelectorAll('[data-testid=\"room\"]'));
+        let script =
+            "const rooms = Array.from(document.querySelectorAll('[data-testid=\"room\"]'));
                       if (rooms.some((r) => r.textContent === arguments[0])) return true;
                       document.getElementById('refresh-rooms').click();
                       return false;";
@@ -194,7 +195,8 @@ impl Page {
 
     /// The connection-state indicator's `data-state`.
     pub(crate) async fn connection_state(&self) -> String {
-        let script = "return document.querySelector('[data-testid=\"connection-state\"]').dataset.state;";
+        let script =
+            "return document.querySelector('[data-testid=\"connection-state\"]').dataset.state;";
         self.js(script, vec![]).await.as_str().unwrap_or_default().to_owned()
     }
 
@@ -210,7 +212,8 @@ impl Page {
         let input = self.visible("message-input").await;
         input.send_keys(text).await.expect("type the message");
         input.send_keys(&String::from(char::from(Key::Enter))).await.expect("press Enter");
-        let script = "return document.querySelector('[data-testid=\"message-input\"]').value === '';";
+        let script =
+            "return document.querySelector('[data-testid=\"message-input\"]').value === '';";
         self.wait_for("the message box to empty after Enter", script, vec![]).await;
     }
 
@@ -233,10 +236,15 @@ impl Page {
                 return shown;
             }
             if tokio::time::Instant::now() > deadline {
-                let list: Vec<String> =
-                    shown.iter().map(|m| format!("{}: {} ({})", m.author, m.content, m.status)).collect();
-                self.fail(&format!("waited in vain for {what}; messages shown:\n{}", list.join("\n")))
-                    .await;
+                let list: Vec<String> = shown
+                    .iter()
+                    .map(|m| format!("{}: {} ({})", m.author, m.content, m.status))
+                    .collect();
+                self.fail(&format!(
+                    "waited in vain for {what}; messages shown:\n{}",
+                    list.join("\n")
+                ))
+                .await;
             }
             tokio::time::sleep(POLL).await;
         }
