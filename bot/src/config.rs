@@ -1,6 +1,8 @@
 //! The bot's configuration: read from the environment and fully validated
 //! before anything connects, so a bad value stops it with one clear line.
 
+use std::net::SocketAddr;
+
 use hyper::Uri;
 use protocol::amqp::lapin::uri::AMQPUri;
 use tracing_subscriber::EnvFilter;
@@ -9,6 +11,8 @@ use tracing_subscriber::EnvFilter;
 pub const DEFAULT_RABBITMQ_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 /// The real quote service.
 pub const DEFAULT_STOOQ_API_URL: &str = "https://stooq.com";
+/// Where `GET /metrics` and `GET /health` are served; beside chat's 8080.
+pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9090";
 /// Log everything at `info` and above.
 pub const DEFAULT_RUST_LOG: &str = "info";
 
@@ -19,11 +23,13 @@ bot: answers /stock=CODE commands from RabbitMQ with quotes from Stooq.
 Usage: bot [--help]
 
 Configured by environment variables (an empty value counts as unset):
-  RABBITMQ_URL    AMQP URL of the broker [default: amqp://guest:guest@127.0.0.1:5672/%2f]
-  STOOQ_API_URL   base URL of the quote service [default: https://stooq.com]
-  STOOQ_API_KEY   optional key, sent as &apikey= [default: unset]
-  LOG_FORMAT      json or pretty [default: json]
-  RUST_LOG        log filter, e.g. info or bot=debug [default: info]
+  RABBITMQ_URL      AMQP URL of the broker [default: amqp://guest:guest@127.0.0.1:5672/%2f]
+  STOOQ_API_URL     base URL of the quote service [default: https://stooq.com]
+  STOOQ_API_KEY     optional key, sent as &apikey= [default: unset]
+  BOT_METRICS_ADDR  IP:port serving GET /metrics (Prometheus text) and GET /health,
+                    or off [default: 127.0.0.1:9090]
+  LOG_FORMAT        json or pretty [default: json]
+  RUST_LOG          log filter, e.g. info or bot=debug [default: info]
 
 Stops gracefully on SIGTERM or SIGINT.
 ";
@@ -46,6 +52,8 @@ pub struct Config {
     pub stooq_api_url: String,
     /// Sent as `&apikey=` when set; only URL-safe characters.
     pub stooq_api_key: Option<String>,
+    /// Where the metrics endpoint listens; `None` when `BOT_METRICS_ADDR=off`.
+    pub metrics_addr: Option<SocketAddr>,
     /// `LOG_FORMAT`.
     pub log_format: LogFormat,
     /// `RUST_LOG`, a valid `tracing` filter.
@@ -90,6 +98,17 @@ impl Config {
             return Err(invalid("STOOQ_API_KEY", reason));
         }
 
+        let metrics_addr = match get("BOT_METRICS_ADDR").as_deref() {
+            Some("off") => None,
+            value => {
+                let value = value.unwrap_or(DEFAULT_METRICS_ADDR);
+                let addr = value.parse::<SocketAddr>().map_err(|_| {
+                    invalid("BOT_METRICS_ADDR", format!("expected IP:port or off, got {value:?}"))
+                })?;
+                Some(addr)
+            }
+        };
+
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("json") => LogFormat::Json,
             Some("pretty") => LogFormat::Pretty,
@@ -106,7 +125,14 @@ impl Config {
             return Err(invalid("RUST_LOG", format!("{error} in {log_filter:?}")));
         }
 
-        Ok(Self { rabbitmq_url, stooq_api_url, stooq_api_key, log_format, log_filter })
+        Ok(Self {
+            rabbitmq_url,
+            stooq_api_url,
+            stooq_api_key,
+            metrics_addr,
+            log_format,
+            log_filter,
+        })
     }
 }
 
@@ -145,6 +171,7 @@ mod tests {
         assert_eq!(config.rabbitmq_url, DEFAULT_RABBITMQ_URL);
         assert_eq!(config.stooq_api_url, "https://stooq.com");
         assert_eq!(config.stooq_api_key, None);
+        assert_eq!(config.metrics_addr, Some(SocketAddr::from(([127, 0, 0, 1], 9090))));
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(config.log_filter, "info");
     }
@@ -155,13 +182,21 @@ mod tests {
             ("RABBITMQ_URL", "amqp://u:p@rabbit:5672/chat"),
             ("STOOQ_API_URL", "http://127.0.0.1:9000/"),
             ("STOOQ_API_KEY", "s3cr-et"),
+            ("BOT_METRICS_ADDR", "[::1]:0"),
             ("LOG_FORMAT", "pretty"),
             ("RUST_LOG", "bot=debug,lapin=warn"),
         ])
         .expect("valid");
         assert_eq!(config.stooq_api_url, "http://127.0.0.1:9000");
         assert_eq!(config.stooq_api_key.as_deref(), Some("s3cr-et"));
+        assert_eq!(config.metrics_addr, Some(SocketAddr::from(([0, 0, 0, 0, 0, 0, 0, 1], 0))));
         assert_eq!(config.log_format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn metrics_can_be_turned_off() {
+        let off = config(&[("BOT_METRICS_ADDR", "off")]).expect("valid");
+        assert_eq!(off.metrics_addr, None);
     }
 
     #[test]
@@ -172,6 +207,9 @@ mod tests {
             ("STOOQ_API_URL", "ftp://stooq.com"),
             ("STOOQ_API_URL", "https://stooq.com/?x=1"),
             ("STOOQ_API_KEY", "a&b=c"),
+            ("BOT_METRICS_ADDR", "localhost:9090"),
+            ("BOT_METRICS_ADDR", "127.0.0.1"),
+            ("BOT_METRICS_ADDR", "OFF "),
             ("LOG_FORMAT", "xml"),
             ("RUST_LOG", "bot=loud"),
         ] {
@@ -187,7 +225,9 @@ mod tests {
 
     #[test]
     fn help_lists_every_variable() {
-        for name in ["RABBITMQ_URL", "STOOQ_API_URL", "STOOQ_API_KEY", "LOG_FORMAT", "RUST_LOG"] {
+        let names =
+            ["RABBITMQ_URL", "STOOQ_API_URL", "STOOQ_API_KEY", "BOT_METRICS_ADDR", "LOG_FORMAT"];
+        for name in names.into_iter().chain(["RUST_LOG"]) {
             assert!(HELP.contains(name), "{name}");
         }
     }

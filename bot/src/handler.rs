@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::metrics::Outcome;
 use crate::reply;
 use crate::stooq::Stooq;
 
@@ -43,6 +44,7 @@ impl Handler {
             Err(error) => {
                 tracing::warn!(%error, bytes = delivery.data.len(), "dropping a malformed command");
                 ack(&delivery).await;
+                crate::metrics::command_dropped();
                 return;
             }
         };
@@ -56,14 +58,14 @@ impl Handler {
     }
 
     async fn reply(&self, command: StockCommand, delivery: Delivery, received: Instant) {
-        let content = if protocol::stock_code::is_valid(&command.code) {
+        let (content, outcome) = if protocol::stock_code::is_valid(&command.code) {
             let deadline = received + ANSWER_BUDGET - PUBLISH_RESERVE;
             let answer = self.stooq.lookup(&command.code, deadline).await;
             tracing::debug!(?answer, "looked up");
-            reply::text(&command.code, &answer)
+            (reply::text(&command.code, &answer), Outcome::of(&answer))
         } else {
             tracing::info!("invalid stock code");
-            reply::invalid_code(&command.code)
+            (reply::invalid_code(&command.code), Outcome::Invalid)
         };
         let reply = StockReply {
             command_id: command.command_id,
@@ -73,6 +75,7 @@ impl Handler {
         match publish_json(&self.publisher, RESPONSES_EXCHANGE, "", &reply, Unroutable::Fail).await
         {
             Ok(()) => {
+                crate::metrics::command_answered(outcome, received.elapsed());
                 ack(&delivery).await;
                 tracing::info!(elapsed_ms = received.elapsed().as_millis(), "replied");
             }

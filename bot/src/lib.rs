@@ -14,16 +14,20 @@
 //! - [`stooq`]: the HTTP client: pooled connections, timeouts, retries, circuit breaker.
 //! - [`parse`]: a Stooq body classified with `csv-core`, without allocating per row.
 //! - [`answer`]: what a lookup came to: quote, unknown symbol, or unavailable (and why).
+//! - [`metrics`]: the Prometheus metrics, and the small HTTP server of
+//!   `GET /metrics` and `GET /health` on `BOT_METRICS_ADDR`.
 //! - [`reply`]: the reply texts of `API.md`.
 //! - [`error`]: the library's error type.
 //!
-//! [`run`] ties them together and reconnects whenever the broker goes away.
+//! [`run_with_metrics`] ties them together and reconnects whenever the broker
+//! goes away; [`run`] binds the metrics address itself.
 
 pub mod answer;
 pub mod config;
 pub mod consumer;
 pub mod error;
 mod handler;
+pub mod metrics;
 pub mod parse;
 pub mod reply;
 pub mod stooq;
@@ -33,6 +37,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::amqp::{self, Backoff};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use crate::config::{Config, ConfigError, LogFormat};
@@ -48,11 +53,42 @@ const HEALTHY_SESSION: Duration = Duration::from_secs(30);
 /// Runs the bot until `shutdown` completes, then stops consuming, lets the
 /// commands in flight finish (or go back to the queue) and returns.
 ///
+/// Serves the metrics on `config.metrics_addr`, when set. The address being
+/// taken does not stop the bot (it is logged and the bot runs without the
+/// endpoint): an embedding such as a test may run several bots in one
+/// process. The `bot` binary binds it first and refuses to start instead,
+/// through [`run_with_metrics`].
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+    let listener = match config.metrics_addr {
+        Some(addr) => match TcpListener::bind(addr).await {
+            Ok(listener) => Some(listener),
+            Err(error) => {
+                tracing::error!(%addr, %error, "cannot serve metrics; running without them");
+                None
+            }
+        },
+        None => None,
+    };
+    run_with_metrics(config, listener, shutdown).await
+}
+
+/// Runs the bot as [`run`] does, serving `GET /metrics` and `GET /health` on
+/// `metrics` (when given) until the commands in flight are done.
+///
 /// Survives broker restarts: whenever the connection is lost it reconnects
 /// with backoff, re-declares the topology and consumes again.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+pub async fn run_with_metrics(
+    config: Config,
+    metrics: Option<TcpListener>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Error> {
     let stooq = Stooq::new(&config.stooq_api_url, config.stooq_api_key.as_deref())?;
+    if metrics.is_some() {
+        // Installed before the first command, so that every command is counted.
+        crate::metrics::handle();
+    }
     let token = CancellationToken::new();
+    let endpoint_stop = CancellationToken::new();
     let supervisor = async {
         let result = supervise(&config.rabbitmq_url, &stooq, &token).await;
         token.cancel();
@@ -67,7 +103,18 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             () = token.cancelled() => {}
         }
     };
-    let (result, ()) = tokio::join!(supervisor, watcher);
+    let bot = async {
+        let (result, ()) = tokio::join!(supervisor, watcher);
+        // The endpoint outlives the drain, so the last commands are seen.
+        endpoint_stop.cancel();
+        result
+    };
+    let endpoint = async {
+        if let Some(listener) = metrics {
+            crate::metrics::endpoint::serve(listener, endpoint_stop.clone()).await;
+        }
+    };
+    let (result, ()) = tokio::join!(bot, endpoint);
     tracing::info!("bot stopped");
     result
 }

@@ -1,10 +1,11 @@
-//! The `bot` binary: reads the configuration, sets up logging, and runs the
-//! bot until SIGTERM or SIGINT. See `bot --help`.
+//! The `bot` binary: reads the configuration, sets up logging, binds the
+//! metrics address, and runs the bot until SIGTERM or SIGINT. See `bot --help`.
 
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use bot::{Config, LogFormat};
+use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
@@ -29,6 +30,14 @@ async fn try_main() -> anyhow::Result<()> {
     }
     let config = Config::from_env()?;
     init_tracing(&config)?;
+    let metrics = match config.metrics_addr {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on BOT_METRICS_ADDR {addr}"))?,
+        ),
+        None => None,
+    };
     let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let shutdown = async move {
         tokio::select! {
@@ -37,7 +46,7 @@ async fn try_main() -> anyhow::Result<()> {
         }
     };
     tracing::info!(stooq = %config.stooq_api_url, "bot starting");
-    bot::run(config, shutdown).await?;
+    bot::run_with_metrics(config, metrics, shutdown).await?;
     Ok(())
 }
 

@@ -262,3 +262,6 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties;

@@ -206,10 +206,15 @@ impl User {
                 &stamp.client_id(shared.nonce),
             );
             socket.feed(WsMessage::Text(frame.into())).await?;
+            let lag_us = (shared.epoch.elapsed().as_micros() as u64).saturating_sub(intended_us);
+            self.samples.send_lag.push(lag_us);
             self.outcome.sent += 1;
             Recorder::add(&shared.recorder.sent, 1);
             Recorder::add(&shared.recorder.expected, self.member.room_connected);
             next = jobs.try_recv().ok();
+        }
+        if self.samples.is_full() {
+            shared.recorder.record(self.member.user as usize, &mut self.samples);
         }
         socket.flush().await
     }

@@ -11,6 +11,8 @@ use crate::stats::Report;
 use crate::targets::{self, rest};
 use crate::workload::Workload;
 
+/// The lowest rate `capacity` tries, messages per second.
+const MIN_RATE: f64 = 1.0;
 /// Rest between the server's run and the baseline's, seconds.
 const BETWEEN_TARGETS_S: f64 = 2.0;
 
@@ -28,6 +30,11 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let baseline_report = baseline.as_ref().map(|b| &b.report);
     println!("{}", report::table(&workload, &server.report, baseline_report));
+    for (label, measured) in [("server", Some(&server)), ("baseline", baseline.as_ref())] {
+        if let Some(measured) = measured {
+            println!("{}", report::footer(label, measured));
+        }
+    }
     if let Some(path) = &args.target.json {
         let output =
             RunOutput { workload: &workload, server: &server.report, baseline: baseline_report };
@@ -113,27 +120,42 @@ pub(crate) async fn capacity(args: CapacityArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Raises the rate by `--factor` while steps pass, then bisects between the
-/// last pass and the first failure.
+/// The capacity search for one target: every step is a measured run.
 async fn search(
     target: &Target,
     workload: &Workload,
     args: &CapacityArgs,
 ) -> anyhow::Result<Capacity> {
     let mut steps = Vec::new();
+    let capacity =
+        highest_passing(args, async |rate| step(target, workload, rate, args, &mut steps).await)
+            .await?;
+    Ok(Capacity { capacity_msgs_per_s: capacity, steps })
+}
+
+/// Raises the rate by `--factor` while steps pass (or, if the first step
+/// fails, lowers it until one passes), then bisects `--refine` times between
+/// the highest pass and the lowest failure. Returns the highest pass.
+async fn highest_passing(
+    args: &CapacityArgs,
+    mut passes_at: impl AsyncFnMut(f64) -> anyhow::Result<bool>,
+) -> anyhow::Result<Option<f64>> {
     let (mut passed, mut failed) = (None::<f64>, None::<f64>);
     let mut rate = args.start_rate.min(args.max_rate);
     loop {
-        let ok = step(target, workload, rate, args, &mut steps).await?;
-        if !ok {
+        if passes_at(rate).await? {
+            passed = Some(rate);
+            if rate >= args.max_rate || failed.is_some() {
+                break;
+            }
+            rate = (rate * args.factor).round().min(args.max_rate);
+        } else {
             failed = Some(rate);
-            break;
+            if passed.is_some() || rate <= MIN_RATE {
+                break;
+            }
+            rate = (rate / args.factor).round().max(MIN_RATE);
         }
-        passed = Some(rate);
-        if rate >= args.max_rate {
-            break;
-        }
-        rate = (rate * args.factor).round().min(args.max_rate);
     }
     if let (Some(mut low), Some(mut high)) = (passed, failed) {
         for _ in 0..args.refine {
@@ -141,7 +163,7 @@ async fn search(
             if mid <= low || mid >= high {
                 break;
             }
-            if step(target, workload, mid, args, &mut steps).await? {
+            if passes_at(mid).await? {
                 low = mid;
             } else {
                 high = mid;
@@ -149,7 +171,7 @@ async fn search(
         }
         passed = Some(low);
     }
-    Ok(Capacity { capacity_msgs_per_s: passed, steps })
+    Ok(passed)
 }
 
 /// Runs one step at `rate`, prints it, and records it.
@@ -195,6 +217,8 @@ pub(crate) async fn serve_baseline(args: BaselineArgs) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
     use crate::stats::Percentiles;
 
@@ -219,6 +243,47 @@ mod tests {
             ack_ms: Some(p),
             delivery_ms: Some(p),
         }
+    }
+
+    fn search_args(start_rate: f64, refine: u32) -> CapacityArgs {
+        let cli = crate::Cli::try_parse_from(["loadtest", "capacity"]).unwrap();
+        let crate::cli::Command::Capacity(args) = cli.command else { unreachable!() };
+        CapacityArgs { start_rate, factor: 2.0, max_rate: 10_000.0, refine, ..args }
+    }
+
+    /// Runs the search against a server that holds up to `limit`; returns
+    /// the capacity found and the rates tried.
+    async fn search_with_limit(args: &CapacityArgs, limit: f64) -> (Option<f64>, Vec<f64>) {
+        let mut tried = Vec::new();
+        let found = highest_passing(args, async |rate| {
+            tried.push(rate);
+            Ok(rate <= limit)
+        })
+        .await
+        .unwrap();
+        (found, tried)
+    }
+
+    #[tokio::test]
+    async fn search_climbs_then_bisects() {
+        let (found, tried) = search_with_limit(&search_args(100.0, 3), 1000.0).await;
+        assert_eq!(tried, [100.0, 200.0, 400.0, 800.0, 1600.0, 1200.0, 1000.0, 1100.0]);
+        assert_eq!(found, Some(1000.0));
+    }
+
+    #[tokio::test]
+    async fn search_descends_when_the_first_step_fails() {
+        let (found, tried) = search_with_limit(&search_args(1000.0, 2), 300.0).await;
+        assert_eq!(tried, [1000.0, 500.0, 250.0, 375.0, 313.0]);
+        assert_eq!(found, Some(250.0));
+    }
+
+    #[tokio::test]
+    async fn search_stops_at_the_bounds() {
+        let (found, tried) = search_with_limit(&search_args(4000.0, 3), 1e9).await;
+        assert_eq!((found, tried), (Some(10_000.0), vec![4000.0, 8000.0, 10_000.0]));
+        let (found, tried) = search_with_limit(&search_args(4.0, 3), 0.5).await;
+        assert_eq!((found, tried), (None, vec![4.0, 2.0, 1.0]));
     }
 
     #[test]

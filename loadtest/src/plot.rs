@@ -11,7 +11,7 @@ use hdrhistogram::Histogram;
 const WIDTH: f64 = 800.0;
 const HEIGHT: f64 = 480.0;
 const LEFT: f64 = 70.0;
-const RIGHT: f64 = 20.0;
+const RIGHT: f64 = 40.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 50.0;
 /// The rightmost percentile shown: 99.999%.
@@ -23,6 +23,8 @@ pub(crate) struct Curve<'a> {
     pub(crate) label: &'a str,
     /// An SVG color.
     pub(crate) color: &'a str,
+    /// Drawn dashed (acknowledgements), so the delivery line under it shows.
+    pub(crate) dashed: bool,
     /// µs samples.
     pub(crate) histogram: &'a Histogram<u64>,
 }
@@ -117,20 +119,21 @@ pub(crate) fn svg(title: &str, curves: &[Curve<'_>]) -> String {
         TOP + plot_h / 2.0
     );
     for (i, (curve, line)) in curves.iter().zip(&lines).enumerate() {
+        let dash = if curve.dashed { r#" stroke-dasharray="6 4""# } else { "" };
         let mut path = String::new();
         for &(nines, ms) in line {
             let _ = write!(path, "{:.1},{:.1} ", x(nines), y(ms));
         }
         let _ = writeln!(
             out,
-            r#"<polyline fill="none" stroke="{}" stroke-width="2" points="{}"/>"#,
+            r#"<polyline fill="none" stroke="{}" stroke-width="2"{dash} points="{}"/>"#,
             curve.color,
             path.trim_end()
         );
         let ly = TOP + 16.0 + 18.0 * i as f64;
         let _ = writeln!(
             out,
-            r#"<line x1="{:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{}" stroke-width="3"/>"#,
+            r#"<line x1="{:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{}" stroke-width="3"{dash}/>"#,
             LEFT + 12.0,
             LEFT + 36.0,
             curve.color
@@ -182,8 +185,8 @@ mod tests {
         histogram.record(1500).unwrap();
         let empty = latency_histogram();
         let curves = [
-            Curve { label: "a<b", color: "red", histogram: &histogram },
-            Curve { label: "empty", color: "blue", histogram: &empty },
+            Curve { label: "a<b", color: "red", dashed: false, histogram: &histogram },
+            Curve { label: "empty", color: "blue", dashed: true, histogram: &empty },
         ];
         let svg = svg("t & t", &curves);
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));

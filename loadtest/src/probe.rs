@@ -40,11 +40,22 @@ fn read_cpu_ticks(pid: u32) -> Option<u64> {
     cpu_ticks(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
 
+/// CPU seconds this process (the generator) has used so far.
+pub(crate) fn own_cpu_s() -> Option<f64> {
+    Some(cpu_ticks(&std::fs::read_to_string("/proc/self/stat").ok()?)? as f64 / CLOCK_TICKS_PER_S)
+}
+
+/// The command name of `pid`, to show which process is being measured.
+pub(crate) fn command_name(pid: u32) -> Option<String> {
+    Some(std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?.trim().to_owned())
+}
+
 /// Watches one process for the length of a run: its peak RSS, sampled, and
 /// its CPU time between [`Probe::start_cpu`] and [`Probe::finish`].
 pub(crate) struct Probe {
     pid: u32,
     peak_rss: Arc<AtomicU64>,
+    rss_at_start: u64,
     cpu_at_start: Option<u64>,
     stop: CancellationToken,
 }
@@ -52,6 +63,8 @@ pub(crate) struct Probe {
 /// What a [`Probe`] saw.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Usage {
+    /// Resident size before the run's connections opened, bytes.
+    pub(crate) rss_at_start_bytes: u64,
     /// Peak resident size, bytes.
     pub(crate) peak_rss_bytes: Option<u64>,
     /// CPU seconds, user + system.
@@ -78,7 +91,7 @@ impl Probe {
                 }
             }
         });
-        Ok(Self { pid, peak_rss, cpu_at_start: None, stop })
+        Ok(Self { pid, peak_rss, rss_at_start: first, cpu_at_start: None, stop })
     }
 
     /// Marks the start of the CPU measurement.
@@ -96,7 +109,11 @@ impl Probe {
             (Some(start), Some(end)) => Some(end.saturating_sub(start) as f64 / CLOCK_TICKS_PER_S),
             _ => None,
         };
-        Usage { peak_rss_bytes: Some(self.peak_rss.load(Ordering::Relaxed)), cpu_s }
+        Usage {
+            rss_at_start_bytes: self.rss_at_start,
+            peak_rss_bytes: Some(self.peak_rss.load(Ordering::Relaxed)),
+            cpu_s,
+        }
     }
 }
 
@@ -125,5 +142,7 @@ mod tests {
         let pid = std::process::id();
         assert!(read_rss(pid).is_some_and(|rss| rss > 0));
         assert!(read_cpu_ticks(pid).is_some());
+        assert!(own_cpu_s().is_some());
+        assert!(command_name(pid).is_some_and(|name| !name.is_empty()));
     }
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::plot::{self, Curve};
 use crate::runner::Measured;
-use crate::stats::Report;
+use crate::stats::{Percentiles, Report};
 use crate::workload::Workload;
 
 /// The JSON of `loadtest run`: `{"workload": …, "server": R, "baseline": R or null}`.
@@ -25,6 +25,9 @@ pub struct RunOutput<'a> {
 
 /// Writes `value` as pretty JSON to `path`.
 pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     let json = serde_json::to_vec_pretty(value)?;
     std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))
 }
@@ -41,26 +44,20 @@ pub(crate) fn write_svg(
     server: &Measured,
     baseline: Option<&Measured>,
 ) -> anyhow::Result<()> {
-    let mut curves = vec![
-        Curve {
-            label: "server send→delivery",
-            color: "#d62728",
-            histogram: &server.latencies.delivery,
-        },
-        Curve { label: "server send→ack", color: "#ff9896", histogram: &server.latencies.ack },
-    ];
-    if let Some(baseline) = baseline {
-        curves.push(Curve {
-            label: "baseline send→delivery",
-            color: "#1f77b4",
-            histogram: &baseline.latencies.delivery,
-        });
-        curves.push(Curve {
-            label: "baseline send→ack",
-            color: "#aec7e8",
-            histogram: &baseline.latencies.ack,
-        });
+    let mut curves = Vec::new();
+    for (target, measured, colors) in [
+        ("server", Some(server), ["#d62728", "#ff9896"]),
+        ("baseline", baseline, ["#1f77b4", "#aec7e8"]),
+    ] {
+        let Some(measured) = measured else { continue };
+        let latencies = &measured.latencies;
+        curves.push((format!("{target} send→delivery"), colors[0], false, &latencies.delivery));
+        curves.push((format!("{target} send→ack"), colors[1], true, &latencies.ack));
     }
+    let curves: Vec<Curve<'_>> = curves
+        .iter()
+        .map(|(label, color, dashed, histogram)| Curve { label, color, dashed: *dashed, histogram })
+        .collect();
     let title = format!(
         "{} users, {} rooms, {} msg/s, {} s, {} B",
         workload.users,
@@ -187,6 +184,32 @@ pub fn table(workload: &Workload, server: &Report, baseline: Option<&Report>) ->
     render(workload, &rows, baseline.is_some())
 }
 
+/// Lines under the table, per target: what each connection cost the
+/// server's memory, and the generator's own CPU time and lateness (which are
+/// inside the latencies above: if they are large, the generator is the limit).
+pub(crate) fn footer(label: &str, measured: &Measured) -> String {
+    let mut out = String::new();
+    let report = &measured.report;
+    if let (Some(before), Some(peak)) = (measured.rss_before_bytes, report.server_rss_bytes)
+        && report.connected > 0
+    {
+        let per_connection = peak.saturating_sub(before) as f64 / report.connected as f64 / 1024.0;
+        let _ = writeln!(
+            out,
+            "{label}: RSS {:.1} MiB before connecting, {:.1} MiB peak: {per_connection:.1} KiB per connection",
+            before as f64 / 1048576.0,
+            peak as f64 / 1048576.0,
+        );
+    }
+    let lag = Percentiles::of(&measured.latencies.send_lag).map_or_else(
+        || "-".into(),
+        |p| format!("p50 {:.2} / p99 {:.2} / max {:.2} ms", p.p50, p.p99, p.max),
+    );
+    let cpu = measured.generator_cpu_s.map_or_else(|| "-".into(), |s| format!("{s:.2} s"));
+    let _ = write!(out, "{label}: generator CPU {cpu}, send lag {lag}");
+    out
+}
+
 fn render(workload: &Workload, rows: &[Row], with_baseline: bool) -> String {
     let width = |f: fn(&Row) -> &str, title: &str| {
         rows.iter().map(|r| f(r).chars().count()).max().unwrap_or(0).max(title.chars().count())
@@ -218,7 +241,6 @@ fn render(workload: &Workload, rows: &[Row], with_baseline: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::Percentiles;
 
     fn report(p99: f64) -> Report {
         let p = Percentiles { p50: 1.0, p90: 2.0, p99, p999: 4.0, max: 5.0 };

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::client::{self, Dial, Member, Outcome, Shared, Socket};
 use crate::delivery::Tally;
-use crate::probe::{Probe, Usage};
+use crate::probe::{self, Probe, Usage};
 use crate::progress;
 use crate::stats::{Latencies, Percentiles, Recorder, Report};
 use crate::workload::Workload;
@@ -75,6 +75,12 @@ pub(crate) struct Measured {
     pub(crate) report: Report,
     /// The full latency distributions.
     pub(crate) latencies: Latencies,
+    /// CPU seconds the generator itself used from the first send to the
+    /// end of the drain: if it nears the cores it has, it is the bottleneck.
+    pub(crate) generator_cpu_s: Option<f64>,
+    /// The server's resident size before the connections opened, bytes:
+    /// with the peak, what each connection costs.
+    pub(crate) rss_before_bytes: Option<u64>,
 }
 
 /// Runs `workload` against `target` once.
@@ -117,12 +123,14 @@ pub(crate) async fn measure(target: &Target, workload: &Workload) -> anyhow::Res
     if let Some(probe) = &mut probe {
         probe.start_cpu();
     }
+    let own_cpu_at_start = probe::own_cpu_s();
 
     let skipped = offer(target, workload, &shared, senders).await;
     let drain_started = Instant::now();
     drain(target, workload, &shared, skipped).await;
     let drain_s = drain_started.elapsed().as_secs_f64();
     let usage = probe.map(Probe::finish);
+    let generator_cpu_s = probe::own_cpu_s().zip(own_cpu_at_start).map(|(end, start)| end - start);
     shared.stop.cancel();
     let mut outcomes = Vec::with_capacity(workload.users as usize);
     while let Some(done) = tasks.join_next().await {
@@ -134,7 +142,8 @@ pub(crate) async fn measure(target: &Target, workload: &Workload) -> anyhow::Res
     if drain_s >= workload.drain_s {
         eprintln!("{}: drain timed out after {drain_s:.1}s", target.label);
     }
-    Ok(Measured { report, latencies })
+    let rss_before_bytes = usage.map(|u| u.rss_at_start_bytes);
+    Ok(Measured { report, latencies, generator_cpu_s, rss_before_bytes })
 }
 
 /// Opens every user's WebSocket, a bounded number at a time; records the

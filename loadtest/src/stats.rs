@@ -117,6 +117,9 @@ pub(crate) struct Latencies {
     pub(crate) ack: Histogram<u64>,
     /// Send → every copy.
     pub(crate) delivery: Histogram<u64>,
+    /// Intended → actual send time: the generator's own lateness (timer
+    /// granularity, a busy runtime), included in the two above.
+    pub(crate) send_lag: Histogram<u64>,
 }
 
 impl Default for Latencies {
@@ -125,6 +128,7 @@ impl Default for Latencies {
             connect: latency_histogram(),
             ack: latency_histogram(),
             delivery: latency_histogram(),
+            send_lag: latency_histogram(),
         }
     }
 }
@@ -135,6 +139,7 @@ impl Latencies {
         let _ = self.connect.add(&other.connect);
         let _ = self.ack.add(&other.ack);
         let _ = self.delivery.add(&other.delivery);
+        let _ = self.send_lag.add(&other.send_lag);
     }
 }
 
@@ -181,6 +186,9 @@ impl Recorder {
         for &us in &batch.delivery {
             latencies.delivery.saturating_record(us);
         }
+        for &us in &batch.send_lag {
+            latencies.send_lag.saturating_record(us);
+        }
         batch.clear();
     }
 
@@ -213,22 +221,28 @@ pub(crate) struct Samples {
     pub(crate) ack: Vec<u64>,
     /// Send → copy.
     pub(crate) delivery: Vec<u64>,
+    /// Intended → actual send.
+    pub(crate) send_lag: Vec<u64>,
 }
 
 impl Samples {
     fn is_empty(&self) -> bool {
-        self.connect.is_empty() && self.ack.is_empty() && self.delivery.is_empty()
+        self.connect.is_empty()
+            && self.ack.is_empty()
+            && self.delivery.is_empty()
+            && self.send_lag.is_empty()
     }
 
     fn clear(&mut self) {
         self.connect.clear();
         self.ack.clear();
         self.delivery.clear();
+        self.send_lag.clear();
     }
 
     /// Whether the batch is big enough to flush.
     pub(crate) fn is_full(&self) -> bool {
-        self.delivery.len() >= SAMPLE_BATCH
+        self.delivery.len() >= SAMPLE_BATCH || self.send_lag.len() >= SAMPLE_BATCH
     }
 }
 

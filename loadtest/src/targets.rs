@@ -72,6 +72,11 @@ pub(crate) async fn prepare(args: &TargetArgs) -> anyhow::Result<Targets> {
         rooms: args.rooms,
         concurrency: args.setup_concurrency,
     };
+    if let Some(pid) = args.server_pid {
+        let name = crate::probe::command_name(pid)
+            .with_context(|| format!("--server-pid {pid}: no such process"))?;
+        eprintln!("measuring server process {pid} ({name})");
+    }
     let prepared = setup::prepare(&plan).await?;
     let room_ids: Arc<[_]> = prepared.room_ids.into();
     let server = Target {

@@ -46,11 +46,16 @@ struct WireClientFrame<'a> {
 impl ClientFrame {
     /// Decodes one text frame. A frame with `content` and no `type` is a chat message.
     pub fn decode(text: &str) -> Result<Self, ClientFrameError> {
-        let wire: WireClientFrame<'_> =
-            serde_json::from_str(text).map_err(|_| ClientFrameError {
-                message: "frame is not a JSON object of the documented shape".into(),
-                client_id: None,
-            })?;
+        let not_a_frame = || ClientFrameError {
+            message: "frame is not a JSON object of the documented shape".into(),
+            client_id: None,
+        };
+        // serde also reads a struct from an array of its fields in order
+        // (`[null,"hi"]`); only an object is a frame.
+        if !text.trim_start_matches([' ', '\t', '\n', '\r']).starts_with('{') {
+            return Err(not_a_frame());
+        }
+        let wire: WireClientFrame<'_> = serde_json::from_str(text).map_err(|_| not_a_frame())?;
         let client_id = wire.client_id;
         let refuse = |message: &'static str, client_id: Option<String>| ClientFrameError {
             message: message.into(),
@@ -172,6 +177,9 @@ mod tests {
             r#"{"type":7,"content":"hi"}"#,
             r#"{"content":"hi","client_id":""}"#,
             r#"{"content":"hi","client_id":12}"#,
+            r#"[null,"hi"]"#,
+            r#"["chat_message","hi","c1"]"#,
+            r#" ["typing"]"#,
         ] {
             assert!(ClientFrame::decode(bad).is_err(), "{bad}");
         }
@@ -204,3 +212,6 @@ mod tests {
         assert_eq!(ServerFrame::Resync.to_json(), r#"{"type":"resync"}"#);
     }
 }
+
+#[cfg(test)]
+mod properties;

@@ -33,7 +33,10 @@
  *   A handshake that never opened is diagnosed through REST (401 → login,
  *   403 → join again, 404 → room gone). Close code 1008 means logged out.
  *   A "resync" frame reloads the last 50 through REST and reconnects.
- *   Pending messages are (re)sent whenever a socket opens.
+ *   Pending messages are (re)sent whenever a socket opens. When the browser
+ *   reports the network back ("online"), a waiting reconnect happens at once,
+ *   and a socket that stayed open through the outage is replaced, since it
+ *   may have died silently (the replay makes that free of gaps and repeats).
  *
  * Safety
  *   User data only ever reaches the DOM through textContent / text nodes
@@ -400,6 +403,7 @@ function createRoomSession(info) {
     online: new Set(),
     typing: new Map(),        // username → timeout id
     lastTypingSentAt: 0,
+    wentOffline: false,       // the browser reported offline since the socket opened
   };
 }
 
@@ -566,6 +570,7 @@ function onSocketOpen(room, ws) {
   if (ws !== room.ws || !isCurrent(room)) return;
   room.wsOpened = true;
   room.everConnected = true;
+  room.wentOffline = false;
   setConnectionState(navigator.onLine === false ? 'offline' : 'connected');
   flushPending(room);
 }
@@ -634,23 +639,38 @@ function scheduleReconnect(room) {
   }, delay);
 }
 
-/** Skip the wait: the network is back. */
+/**
+ * The browser says the network is back. A socket that stayed open through
+ * the outage may be dead without knowing it (nothing tells a browser when a
+ * path dies silently), and whatever was sent to it meanwhile is lost: replace
+ * it; the new one asks for ?after=<newest id>, so the server replays what was
+ * missed, and nothing is shown twice. Otherwise skip the backoff wait.
+ */
 function reconnectNow() {
   const room = state.room;
-  if (!room) return;
+  if (!room || !isCurrent(room)) return;
+  const wentOffline = room.wentOffline;
+  room.wentOffline = false;
   if (room.ws && room.wsOpened) {
-    setConnectionState('connected');
-    return;
+    if (!wentOffline) {
+      setConnectionState('connected');
+      return;
+    }
+    retireSocket(room, 'network changed');
+    clearAllTyping(room);
   }
-  if (room.reconnectTimer) {
-    clearTimeout(room.reconnectTimer);
-    room.reconnectTimer = null;
-    connect(room);
-  }
+  if (room.ws || room.connecting) return; // a handshake is under way
+  clearTimeout(room.reconnectTimer);
+  room.reconnectTimer = null;
+  room.attempts = 0;
+  connect(room);
 }
 
 function onBrowserOffline() {
-  if (state.room) setConnectionState('offline');
+  const room = state.room;
+  if (!room) return;
+  room.wentOffline = true;
+  setConnectionState('offline');
 }
 
 /* ------------------------------------------------------------------ */

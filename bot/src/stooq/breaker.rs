@@ -53,6 +53,7 @@ impl Breaker {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if !matches!(*state, State::Closed { .. }) {
             tracing::info!("circuit closed: Stooq answers again");
+            crate::metrics::circuit_open(false);
         }
         *state = State::Closed { failures: 0 };
     }
@@ -67,6 +68,7 @@ impl Breaker {
             }
             State::Closed { .. } | State::HalfOpen { .. } => {
                 tracing::warn!(cool_down = ?self.cool_down, "circuit open: not asking Stooq for a while");
+                crate::metrics::circuit_open(true);
                 open
             }
             State::Open { until } => State::Open { until },

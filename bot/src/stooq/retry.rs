@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use super::breaker::Breaker;
 use crate::answer::{Answer, Unavailable};
+use crate::metrics::StooqResult;
 
 /// How hard one lookup tries.
 #[derive(Debug, Clone, Copy)]
@@ -62,7 +63,9 @@ where
             return Answer::Unavailable(Unavailable::CircuitOpen);
         }
         let outcome = tokio::time::timeout(left.min(policy.attempt_timeout), attempt()).await;
-        match outcome.unwrap_or(Attempt::Retry(Unavailable::Timeout)) {
+        let outcome = outcome.unwrap_or(Attempt::Retry(Unavailable::Timeout));
+        crate::metrics::stooq_request(result_of(&outcome));
+        match outcome {
             Attempt::Done(answer) => {
                 match answer {
                     Answer::Quote(_) | Answer::NotFound => breaker.succeeded(),
@@ -78,6 +81,15 @@ where
         }
     }
     Answer::Unavailable(last)
+}
+
+/// How an attempt counts in `stooq_requests_total`.
+fn result_of(attempt: &Attempt) -> StooqResult {
+    match attempt {
+        Attempt::Done(Answer::Quote(_) | Answer::NotFound) => StooqResult::Ok,
+        Attempt::Retry(Unavailable::Timeout) => StooqResult::Timeout,
+        Attempt::Done(Answer::Unavailable(_)) | Attempt::Retry(_) => StooqResult::Error,
+    }
 }
 
 #[cfg(test)]

@@ -68,19 +68,36 @@ fn help_lists_the_configuration() {
     let output = Command::new(env!("CARGO_BIN_EXE_bot")).arg("--help").output().expect("run bot");
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
-    for name in ["RABBITMQ_URL", "STOOQ_API_URL", "STOOQ_API_KEY", "LOG_FORMAT", "RUST_LOG"] {
+    let names =
+        ["RABBITMQ_URL", "STOOQ_API_URL", "STOOQ_API_KEY", "BOT_METRICS_ADDR", "LOG_FORMAT"];
+    for name in names.into_iter().chain(["RUST_LOG"]) {
         assert!(help.contains(name), "{name} missing from:\n{help}");
     }
 }
 
 #[test]
 fn bad_configuration_stops_with_one_line_naming_the_variable() {
+    for (name, value) in [("STOOQ_API_URL", "not a url"), ("BOT_METRICS_ADDR", "localhost")] {
+        let output =
+            Command::new(env!("CARGO_BIN_EXE_bot")).env(name, value).output().expect("run bot");
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(name), "{stderr}");
+    }
+}
+
+#[test]
+fn a_taken_metrics_address_stops_the_binary_with_one_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let addr = taken.local_addr().expect("its address").to_string();
     let output = Command::new(env!("CARGO_BIN_EXE_bot"))
-        .env("STOOQ_API_URL", "not a url")
+        .env("BOT_METRICS_ADDR", &addr)
+        .env("RUST_LOG", "off")
         .output()
         .expect("run bot");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("STOOQ_API_URL"), "{stderr}");
+    assert!(stderr.contains("BOT_METRICS_ADDR") && stderr.contains(&addr), "{stderr}");
 }

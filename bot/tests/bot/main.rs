@@ -6,9 +6,11 @@
 //! - `replies`: one reply per kind of Stooq answer, and bad commands.
 //! - `faults`: a hanging or failing Stooq: budget, retries, circuit breaker.
 //! - `lifecycle`: graceful shutdown, SIGKILL and redelivery, lost broker, the binary's CLI.
+//! - `metrics`: `GET /metrics` counts commands and Stooq requests; `GET /health`.
 
 mod faults;
 mod lifecycle;
+mod metrics;
 mod replies;
 mod support;
 

@@ -15,6 +15,7 @@ use protocol::broker::{
 };
 use testkit::rabbit::TestVhost;
 use testkit::stooq::FakeStooq;
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -79,6 +80,8 @@ impl Harness {
             rabbitmq_url: self.vhost.url(),
             stooq_api_url: self.stooq.url(),
             stooq_api_key: None,
+            // Tests that scrape bind their own listener: see `InProcessBot::spawn_with_metrics`.
+            metrics_addr: None,
             log_format: LogFormat::Pretty,
             log_filter: "info".into(),
         }
@@ -187,6 +190,15 @@ impl InProcessBot {
         Self { stop, task }
     }
 
+    /// Runs the bot serving its metrics on `listener` (bound by the test on port 0).
+    pub(crate) fn spawn_with_metrics(config: Config, listener: TcpListener) -> Self {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(bot::run_with_metrics(config, Some(listener), async {
+            let _ = stopped.await;
+        }));
+        Self { stop, task }
+    }
+
     /// Asks the bot to shut down gracefully and waits until it has.
     pub(crate) async fn stop(self) {
         let _ = self.stop.send(());
@@ -208,6 +220,8 @@ impl BotProcess {
             .env("RABBITMQ_URL", harness.vhost.url())
             .env("STOOQ_API_URL", harness.stooq.url())
             .env_remove("STOOQ_API_KEY")
+            // Any free port: several bots run at once.
+            .env("BOT_METRICS_ADDR", "127.0.0.1:0")
             .env("LOG_FORMAT", "json")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())

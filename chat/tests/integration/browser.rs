@@ -9,10 +9,10 @@
 
 mod chrome;
 mod page;
+mod proxy;
 
 use std::path::Path;
 
-use bot::{Config as BotConfig, LogFormat};
 use serde_json::json;
 use testkit::database::TestDatabase;
 use testkit::rabbit::TestVhost;
@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 
 use self::chrome::Chromedriver;
 use self::page::{Page, Shown, contents};
+use self::proxy::{Network, Proxy};
 use crate::support::{PATIENCE, TestServer, Ws};
 
 /// Starts chromedriver, or returns from the test (skipping it) when the
@@ -36,7 +37,7 @@ macro_rules! chromedriver_or_skip {
 }
 
 /// Asserts that `shown` holds each of `expected` exactly once, in that
-/// order, confirmed (stored), and nothing else between them.
+/// order, and that every message shown is confirmed (stored, not pending).
 fn assert_exactly_once_in_order(who: &str, shown: &[Shown], expected: &[&str]) {
     for content in expected {
         let count = shown.iter().filter(|m| m.content == *content).count();
@@ -97,5 +98,292 @@ async fn two_people_register_meet_in_a_room_and_talk_live() {
     }
 
     alice.close().await;
+    bob.close().await;
+}
+
+/// The stock bot library, running in this process against the test's vhost
+/// and a fake Stooq; stopped gracefully by [`InProcessBot::stop`].
+struct InProcessBot {
+    /// Completes the bot's shutdown future.
+    stop: oneshot::Sender<()>,
+    /// The running `bot::run`.
+    task: JoinHandle<Result<(), bot::Error>>,
+}
+
+impl InProcessBot {
+    fn spawn(server: &TestServer, stooq: &FakeStooq) -> Self {
+        let vars = [
+            ("RABBITMQ_URL", server.vhost.url()),
+            ("STOOQ_API_URL", stooq.url()),
+            ("BOT_METRICS_ADDR", "off".to_owned()),
+            ("LOG_FORMAT", "pretty".to_owned()),
+        ];
+        let config = bot::Config::from_lookup(|name| {
+            vars.iter().find(|(key, _)| *key == name).map(|(_, value)| value.clone())
+        })
+        .expect("a valid bot configuration");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(bot::run(config, async {
+            let _ = stopped.await;
+        }));
+        Self { stop, task }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let result = tokio::time::timeout(PATIENCE, self.task).await;
+        result.expect("the bot stops in time").expect("the bot task").expect("the bot ran");
+    }
+}
+
+/// The bot's answer to `/stock=AAPL.US` from `testkit/fixtures/stooq/quote-aapl.csv`.
+const AAPL_QUOTE: &str = "AAPL.US quote is $181.18 per share";
+
+#[tokio::test]
+async fn a_stock_command_gets_the_bots_quote_on_both_screens() {
+    let driver = chromedriver_or_skip!("a_stock_command_gets_the_bots_quote_on_both_screens");
+    let server = TestServer::start().await;
+    let stooq = FakeStooq::start().await;
+    let bot = InProcessBot::spawn(&server, &stooq);
+    let alice = Page::open(&driver, "alice", &server.url("/")).await;
+    let bob = Page::open(&driver, "bob", &server.url("/")).await;
+    alice.register().await;
+    alice.create_room("Investors").await;
+    bob.register().await;
+    bob.join_room("Investors").await;
+
+    alice.say("Morning Bob! How is Apple doing?").await;
+    bob.wait_message("Morning Bob! How is Apple doing?").await;
+    bob.say("No idea, ask the bot:").await;
+    alice.wait_message("No idea, ask the bot:").await;
+    bob.say("/stock=AAPL.US").await;
+
+    for page in [&alice, &bob] {
+        let shown = page
+            .wait_messages("the bot's quote", |shown| {
+                shown.iter().any(|m| m.content == AAPL_QUOTE && m.id.is_some())
+            })
+            .await;
+        let quotes: Vec<&Shown> = shown.iter().filter(|m| m.content == AAPL_QUOTE).collect();
+        assert_eq!(quotes.len(), 1, "[{}] one quote: {shown:?}", page.who);
+        assert!(quotes[0].bot, "[{}] the quote is marked data-bot=true", page.who);
+        assert_eq!(quotes[0].author, "StockBot", "[{}]", page.who);
+        assert!(
+            shown.iter().filter(|m| m.content != AAPL_QUOTE).all(|m| !m.bot),
+            "[{}] only the quote is a bot message: {shown:?}",
+            page.who
+        );
+        assert!(
+            !shown.iter().any(|m| m.content.starts_with("/stock")),
+            "[{}] the command itself is not shown as a message",
+            page.who
+        );
+        assert_eq!(
+            contents(&shown),
+            ["Morning Bob! How is Apple doing?", "No idea, ask the bot:", AAPL_QUOTE],
+            "[{}] order",
+            page.who
+        );
+    }
+
+    // The README's picture: a chat in progress, two people and a bot reply.
+    alice.say("Thanks, bot. Lunch at noon?").await;
+    bob.wait_message("Thanks, bot. Lunch at noon?").await;
+    let png = alice.screenshot().await;
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshot.png");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, png).unwrap();
+
+    alice.close().await;
+    bob.close().await;
+    bot.stop().await;
+}
+
+#[tokio::test]
+async fn markup_in_a_message_shows_as_text_and_runs_nothing() {
+    let driver = chromedriver_or_skip!("markup_in_a_message_shows_as_text_and_runs_nothing");
+    let server = TestServer::start().await;
+    let alice = Page::open(&driver, "alice", &server.url("/")).await;
+    let bob = Page::open(&driver, "bob", &server.url("/")).await;
+    alice.register().await;
+    alice.create_room("Sandbox").await;
+    bob.register().await;
+    bob.join_room("Sandbox").await;
+
+    let hostile = [
+        "<img src=x onerror=window.__pwned=1>",
+        "<script>window.__pwned=1</script>",
+        "<b onmouseover=window.__pwned=1>bold?</b> & &amp; &lt;",
+    ];
+    for text in hostile {
+        alice.say(text).await;
+    }
+    // A newcomer's page renders the same messages from the REST history.
+    let carol = Page::open(&driver, "carol", &server.url("/")).await;
+    carol.register().await;
+    carol.join_room("Sandbox").await;
+
+    let inert = "const list = document.querySelector('[data-testid=\"messages\"]');
+                 return {
+                     pwned: typeof window.__pwned,
+                     elements: list.querySelectorAll('img, script, b').length,
+                 };";
+    for page in [&alice, &bob, &carol] {
+        let shown = page.wait_message(hostile[2]).await;
+        assert_exactly_once_in_order(&page.who, &shown, &hostile);
+        assert_eq!(contents(&shown), hostile, "[{}] shown literally", page.who);
+        let state = page.js(inert, vec![]).await;
+        assert_eq!(state["pwned"], "undefined", "[{}] no script ran", page.who);
+        assert_eq!(state["elements"], 0, "[{}] no element made from the text", page.who);
+    }
+
+    alice.close().await;
+    bob.close().await;
+    carol.close().await;
+}
+
+#[tokio::test]
+async fn a_newcomer_sees_the_last_fifty_and_scrolls_up_to_older_ones() {
+    let driver =
+        chromedriver_or_skip!("a_newcomer_sees_the_last_fifty_and_scrolls_up_to_older_ones");
+    let server = TestServer::start_with(
+        TestDatabase::new(),
+        TestVhost::new(),
+        &[("RATE_LIMIT_MESSAGES", "off")],
+    )
+    .await;
+    let alice = server.user("alice").await;
+    let room = alice.create_room("History").await;
+    let mut alice_ws = alice.connect(&room, "").await;
+    let all: Vec<String> = (1..=60).map(|i| format!("message {i:02}")).collect();
+    for content in &all {
+        say_and_wait(&mut alice_ws, content).await;
+    }
+
+    let bob = Page::open(&driver, "bob", &server.url("/")).await;
+    bob.register().await;
+    bob.join_room("History").await;
+    let shown = bob.wait_messages("the latest 50", |shown| shown.len() >= 50).await;
+    assert_eq!(contents(&shown), all[10..], "exactly the last 50, oldest first");
+    assert!(shown.iter().all(|m| m.id.is_some() && m.author == "alice" && !m.bot));
+
+    // Scrolling the list to the top loads the 10 older ones above.
+    let scroll_up = "const list = document.querySelector('[data-testid=\"messages\"]');
+                     if (list.scrollHeight <= list.clientHeight) return 'no overflow';
+                     list.scrollTop = 0;
+                     return 'scrolled';";
+    assert_eq!(bob.js(scroll_up, vec![]).await, "scrolled", "50 messages overflow the list");
+    let shown = bob.wait_messages("all 60", |shown| shown.len() >= 60).await;
+    assert_eq!(contents(&shown), all, "all 60, oldest first");
+    assert_exactly_once_in_order(
+        "bob",
+        &shown,
+        &all.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    bob.close().await;
+}
+
+/// Alice (a WebSocket client) and Bob (a browser, through `proxy`) in one
+/// room, having already exchanged a few messages; returns Alice's socket and
+/// what Bob was shown.
+async fn alice_and_bob_behind_a_proxy(
+    server: &TestServer,
+    driver: &Chromedriver,
+    proxy: &Proxy,
+) -> (Ws, Page) {
+    let alice = server.user("alice").await;
+    let room = alice.create_room("Lobby").await;
+    let mut alice_ws = alice.connect(&room, "").await;
+    say_and_wait(&mut alice_ws, "before the outage").await;
+
+    let bob = Page::open(driver, "bob", &proxy.url("/")).await;
+    bob.register().await;
+    bob.join_room("Lobby").await;
+    bob.wait_message("before the outage").await;
+    bob.say("bob is here").await;
+    bob.wait_message("bob is here").await;
+    say_and_wait(&mut alice_ws, "still before").await;
+    bob.wait_message("still before").await;
+    (alice_ws, bob)
+}
+
+const MISSED: [&str; 3] = ["missed one", "missed two", "missed three"];
+
+/// Alice talks while Bob is away, then Bob's page must come back and show
+/// everything once, in order, and say that it is connected.
+async fn bob_catches_up(alice_ws: &mut Ws, bob: &Page) {
+    bob.wait_connection("connected").await;
+    say_and_wait(alice_ws, "after the outage").await;
+    let shown = bob.wait_message("after the outage").await;
+    let expected = [
+        "before the outage",
+        "bob is here",
+        "still before",
+        MISSED[0],
+        MISSED[1],
+        MISSED[2],
+        "after the outage",
+    ];
+    assert_exactly_once_in_order("bob", &shown, &expected);
+    assert_eq!(contents(&shown), expected, "nothing else shown");
+    assert_eq!(bob.connection_state().await, "connected");
+}
+
+#[tokio::test]
+async fn a_page_whose_connection_drops_shows_what_it_missed_once() {
+    let driver = chromedriver_or_skip!("a_page_whose_connection_drops_shows_what_it_missed_once");
+    let server = TestServer::start().await;
+    let proxy = Proxy::start(server.addr).await;
+    let (mut alice_ws, bob) = alice_and_bob_behind_a_proxy(&server, &driver, &proxy).await;
+
+    // The network goes down: Bob's socket closes; the server sees him leave
+    // and his page sees the connection go.
+    proxy.set(Network::Cut);
+    loop {
+        let frame = alice_ws.next().await;
+        if frame["type"] == "user_left" && frame["username"] == "bob" {
+            break;
+        }
+    }
+    let away = "return document.querySelector('[data-testid=\"connection-state\"]')
+                    .dataset.state !== 'connected';";
+    bob.wait_for("the page to notice the loss", away, vec![]).await;
+    for content in MISSED {
+        say_and_wait(&mut alice_ws, content).await;
+    }
+    let shown = contents(&bob.messages().await).join("|");
+    assert!(MISSED.iter().all(|m| !shown.contains(m)), "nothing got through: {shown}");
+
+    // It comes back: the page reconnects by itself (backoff) and replays.
+    proxy.set(Network::Up);
+    bob_catches_up(&mut alice_ws, &bob).await;
+    bob.close().await;
+}
+
+#[tokio::test]
+async fn a_page_whose_network_goes_silent_shows_what_it_missed_once() {
+    let driver =
+        chromedriver_or_skip!("a_page_whose_network_goes_silent_shows_what_it_missed_once");
+    let server = TestServer::start().await;
+    let proxy = Proxy::start(server.addr).await;
+    let (mut alice_ws, bob) = alice_and_bob_behind_a_proxy(&server, &driver, &proxy).await;
+
+    // The network goes away without closing anything: the server still
+    // writes to Bob's socket, into the void; the browser reports offline.
+    proxy.set(Network::Silent);
+    bob.set_offline(true).await;
+    bob.wait_connection("offline").await;
+    for content in MISSED {
+        say_and_wait(&mut alice_ws, content).await;
+    }
+    let shown = contents(&bob.messages().await).join("|");
+    assert!(MISSED.iter().all(|m| !shown.contains(m)), "nothing got through: {shown}");
+
+    // The network is back (the old connection stays dead): the page must not
+    // trust its old socket, but reconnect and replay what it missed.
+    proxy.set(Network::Up);
+    bob.set_offline(false).await;
+    bob_catches_up(&mut alice_ws, &bob).await;
     bob.close().await;
 }

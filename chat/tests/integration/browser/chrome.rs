@@ -26,7 +26,7 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// How long to wait for chromedriver to answer `/status` (not a performance bound).
 const DRIVER_START: Duration = Duration::from_secs(30);
 
-/// The desktop size every window gets, and so the screenshot's size.
+/// The desktop viewport every browser gets, and so the screenshot's size.
 pub(crate) const WINDOW: (u32, u32) = (1280, 800);
 
 /// Chromium's flags: headless, as root, on a machine without a network, with
@@ -163,7 +163,17 @@ impl Chromedriver {
             .connect(&self.url)
             .await
             .unwrap_or_else(|error| panic!("a WebDriver session for {who}: {error}"));
+        // Make the viewport (not the window around it) the desktop size.
         client.set_window_size(WINDOW.0, WINDOW.1).await.expect("set the window size");
+        let frame = client
+            .execute("return [outerWidth - innerWidth, outerHeight - innerHeight];", vec![])
+            .await
+            .expect("measure the window frame");
+        let extra = |i: usize| u32::try_from(frame[i].as_u64().unwrap_or(0)).unwrap_or(0);
+        client
+            .set_window_size(WINDOW.0 + extra(0), WINDOW.1 + extra(1))
+            .await
+            .expect("set the window size");
         client.goto(url).await.expect("open the page");
         client
     }

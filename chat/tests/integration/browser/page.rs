@@ -15,7 +15,7 @@ use super::chrome::{Cdp, Chromedriver};
 
 /// How long a page may take to get somewhere before the test fails (not a
 /// performance bound: only a stop for a broken test).
-pub(crate) const PAGE_PATIENCE: Duration = Duration::from_secs(30);
+pub(crate) const PAGE_PATIENCE: Duration = Duration::from_secs(60);
 
 /// How often a condition is polled.
 const POLL: Duration = Duration::from_millis(100);
@@ -164,23 +164,29 @@ impl Page {
     pub(crate) async fn join_room(&self, name: &str) {
         let script =
             "const rooms = Array.from(document.querySelectorAll('[data-testid=\"room\"]'));
-                      if (rooms.some((r) => r.textContent === arguments[0])) return true;
+                      const room = rooms.find((r) => r.textContent === arguments[0]);
+                      if (room) return room.dataset.roomId;
                       document.getElementById('refresh-rooms').click();
                       return false;";
-        self.wait_for(&format!("room {name} in the list"), script, vec![json!(name)]).await;
-        let rooms = self
-            .client
-            .find_all(Locator::Css("[data-testid=\"room\"]"))
-            .await
-            .expect("the room entries");
-        for room in rooms {
-            if room.text().await.expect("room name") == name {
-                room.click().await.expect("click the room");
-                self.wait_in_room(name).await;
-                return;
+        let deadline = tokio::time::Instant::now() + PAGE_PATIENCE;
+        loop {
+            let what = format!("room {name} in the list");
+            let id = self.wait_for(&what, script, vec![json!(name)]).await;
+            let id = id.as_str().unwrap_or_default();
+            let css = format!("[data-testid=\"room\"][data-room-id=\"{id}\"]");
+            // A refresh re-renders the list, so an entry found a moment ago
+            // may be gone (stale): then look it up again.
+            if let Ok(room) = self.client.find(Locator::Css(&css)).await
+                && room.click().await.is_ok()
+            {
+                break;
             }
+            if tokio::time::Instant::now() > deadline {
+                self.fail(&format!("could not click room {name}")).await;
+            }
+            tokio::time::sleep(POLL).await;
         }
-        self.fail(&format!("room {name} vanished from the list")).await;
+        self.wait_in_room(name).await;
     }
 
     /// Waits until the room `name` is open and its socket connected.

@@ -1,0 +1,268 @@
+//! Faults survived: PostgreSQL and RabbitMQ restarted under traffic, the chat
+//! server killed with SIGKILL. Acknowledged means stored, and nothing is lost.
+//!
+//! The restart tests stop services every test shares, so they are ignored by
+//! the parallel run and run one at a time by `scripts/test`.
+
+use std::collections::{HashMap, HashSet};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use testkit::database::TestDatabase;
+use testkit::rabbit::TestVhost;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::support::{Client, PATIENCE, TestBot, TestServer, Ws};
+
+/// What became of each message a [`Flow`] sent, by client id.
+#[derive(Default, Debug)]
+struct Outcomes {
+    /// Acknowledged: the stored message's id.
+    acked: HashMap<String, String>,
+    /// Refused with this error code.
+    refused: HashMap<String, String>,
+}
+
+/// A sender posting a numbered message every few milliseconds until told to
+/// stop, and a reader recording each acknowledgement or refusal.
+struct Flow {
+    stop: tokio::sync::watch::Sender<bool>,
+    sender: JoinHandle<usize>,
+    reader: JoinHandle<Outcomes>,
+}
+
+impl Flow {
+    fn start(ws: Ws, prefix: &'static str, interval: Duration) -> Self {
+        let (mut sink, mut stream) = ws.stream.split();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let sender = tokio::spawn(async move {
+            let mut sent = 0;
+            while !*stopped.borrow() {
+                let frame = json!({"type": "chat_message", "content": format!("{prefix} {sent}"), "client_id": format!("{prefix}-{sent}")});
+                if sink.send(Message::Text(frame.to_string().into())).await.is_err() {
+                    break;
+                }
+                sent += 1;
+                tokio::time::sleep(interval).await;
+            }
+            sent
+        });
+        let reader = tokio::spawn(async move {
+            let mut outcomes = Outcomes::default();
+            while let Ok(Some(Ok(message))) =
+                tokio::time::timeout(Duration::from_secs(5), stream.next()).await
+            {
+                let Message::Text(text) = message else { continue };
+                let frame: Value = serde_json::from_str(&text).unwrap();
+                let Some(client_id) = frame["client_id"].as_str() else { continue };
+                match frame["type"].as_str() {
+                    Some("chat_message") => {
+                        outcomes
+                            .acked
+                            .insert(client_id.to_owned(), frame["id"].as_str().unwrap().to_owned());
+                    }
+                    Some("error") => {
+                        outcomes.refused.insert(
+                            client_id.to_owned(),
+                            frame["code"].as_str().unwrap().to_owned(),
+                        );
+                    }
+                    _ => {}
+                }
+            }
+            outcomes
+        });
+        Self { stop, sender, reader }
+    }
+
+    /// Stops sending, waits for the answers, returns how many were sent and what became of them.
+    async fn finish(self) -> (usize, Outcomes) {
+        let _ = self.stop.send(true);
+        let sent = self.sender.await.unwrap();
+        let outcomes = self.reader.await.unwrap();
+        (sent, outcomes)
+    }
+}
+
+/// Every acknowledged message is in the database.
+async fn assert_all_acked_stored(db: &TestDatabase, outcomes: &Outcomes) {
+    let stored: HashSet<String> =
+        db.query_strings("SELECT id::text FROM messages").await.into_iter().flatten().collect();
+    let missing: Vec<_> = outcomes.acked.values().filter(|id| !stored.contains(*id)).collect();
+    assert!(missing.is_empty(), "acknowledged but not stored: {missing:?}");
+}
+
+/// Runs a service command with no inherited output: a daemon it starts must
+/// not hold the test's output pipes open.
+fn run(program: &str, args: &[&str]) {
+    let status = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{program} {args:?}");
+}
+
+fn postgres_cluster() -> String {
+    std::fs::read_dir("/etc/postgresql")
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .file_name()
+        .into_string()
+        .unwrap()
+}
+
+#[tokio::test]
+#[ignore = "restarts the shared PostgreSQL: scripts/test runs it alone"]
+async fn postgres_restarted_while_messages_flow() {
+    let server = TestServer::start().await;
+    let ann = server.user("ann").await;
+    let room = ann.create_room("General").await;
+    let flow = Flow::start(ann.connect(&room, "").await, "pg", Duration::from_millis(5));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let cluster = postgres_cluster();
+    run("pg_ctlcluster", &["--skip-systemctl-redirect", &cluster, "main", "restart"]);
+    // Keep sending while the pool finds its way back.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (sent, outcomes) = flow.finish().await;
+
+    let answered = outcomes.acked.len() + outcomes.refused.len();
+    assert_eq!(answered, sent, "every message is acknowledged or refused, none ignored");
+    assert!(outcomes.refused.values().all(|code| code == "UNAVAILABLE"), "{:?}", outcomes.refused);
+    let last = format!("pg-{}", sent - 1);
+    assert!(
+        outcomes.acked.contains_key(&last),
+        "the server recovered by itself: {last} was stored"
+    );
+    assert_all_acked_stored(&server.db, &outcomes).await;
+    println!(
+        "postgres restart: sent {sent}, stored {}, refused {}",
+        outcomes.acked.len(),
+        outcomes.refused.len()
+    );
+}
+
+#[tokio::test]
+#[ignore = "restarts the shared RabbitMQ: scripts/test runs it alone"]
+async fn rabbitmq_restarted_while_commands_and_chat_flow() {
+    let server = TestServer::start().await;
+    let _bot = TestBot::start(&server).await;
+    let ann = server.user("ann").await;
+    let room = ann.create_room("General").await;
+    let chat = Flow::start(ann.connect(&room, "").await, "chat", Duration::from_millis(20));
+    let commands =
+        Flow::start(ann.connect(&room, "").await, "/stock=AAPL.US", Duration::from_millis(50));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    run("rabbitmqctl", &["-q", "stop_app"]);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    run("rabbitmqctl", &["-q", "start_app"]);
+    wait_until_ready(&ann).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let (commands_sent, command_outcomes) = commands.finish().await;
+    let (chat_sent, chat_outcomes) = chat.finish().await;
+    // Chat never stopped: every message was stored.
+    assert_eq!(chat_outcomes.acked.len(), chat_sent, "{:?}", chat_outcomes.refused);
+    // A command is either refused at once (UNAVAILABLE) or answered exactly once.
+    assert!(command_outcomes.refused.values().all(|code| code == "UNAVAILABLE"));
+    let accepted = commands_sent - command_outcomes.refused.len();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let replies = loop {
+        let replies = bot_replies(&server).await;
+        if replies >= accepted || tokio::time::Instant::now() > deadline {
+            break replies;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(bot_replies(&server).await, replies, "no late duplicates");
+    assert_eq!(replies, accepted, "every accepted command answered once ({commands_sent} sent)");
+    assert_all_acked_stored(&server.db, &chat_outcomes).await;
+    println!(
+        "rabbitmq restart: {chat_sent} chat messages all stored; {commands_sent} commands, {} refused, {replies} answered",
+        command_outcomes.refused.len()
+    );
+}
+
+async fn bot_replies(server: &TestServer) -> usize {
+    let count = server.db.query_strings("SELECT count(*) FROM messages WHERE is_bot").await;
+    count[0].as_deref().unwrap().parse().unwrap()
+}
+
+async fn wait_until_ready(client: &Client) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let reply = client.http.get(format!("{}/health/ready", client.base)).send().await;
+        if reply.is_ok_and(|r| r.status() == reqwest::StatusCode::OK) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Kills the child process when the test ends, however it ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn chat_killed_with_sigkill_under_load_loses_nothing_acknowledged() {
+    let db = TestDatabase::new();
+    let vhost = TestVhost::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(env!("CARGO_BIN_EXE_chat"))
+        .env("CHAT_ADDR", format!("127.0.0.1:{port}"))
+        .env("DATABASE_URL", db.url())
+        .env("RABBITMQ_URL", vhost.url())
+        .env("COOKIE_SECURE", "false")
+        .env("RATE_LIMIT_LOGIN", "off")
+        .env("RATE_LIMIT_MESSAGES", "off")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = KillOnDrop(child);
+    let mut client = Client {
+        http: reqwest::Client::new(),
+        base: format!("http://127.0.0.1:{port}"),
+        cookie: None,
+        origin: None,
+    };
+    wait_until_ready(&client).await;
+    client.register("ann").await;
+    client.login("ann").await;
+    let room = client.create_room("General").await;
+    let mut flows = Vec::new();
+    for prefix in ["a", "b", "c"] {
+        flows.push(Flow::start(client.connect(&room, "").await, prefix, Duration::from_millis(1)));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    child.0.kill().unwrap(); // SIGKILL
+    child.0.wait().unwrap();
+
+    let mut acked = 0;
+    for flow in flows {
+        let (_, outcomes) = flow.finish().await;
+        assert_all_acked_stored(&db, &outcomes).await;
+        acked += outcomes.acked.len();
+    }
+    assert!(acked > 0, "the load ran before the kill");
+    println!("chat SIGKILL: {acked} acknowledged messages, all stored");
+}
