@@ -16,14 +16,11 @@ use std::path::Path;
 use serde_json::json;
 use testkit::database::TestDatabase;
 use testkit::rabbit::TestVhost;
-use testkit::stooq::FakeStooq;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use self::chrome::Chromedriver;
 use self::page::{Page, Shown, contents};
 use self::proxy::{Network, Proxy};
-use crate::support::{PATIENCE, TestServer, Ws};
+use crate::support::{TestBot, TestServer, Ws};
 
 /// Starts chromedriver, or returns from the test (skipping it) when the
 /// browser is not installed and not required.
@@ -101,41 +98,6 @@ async fn two_people_register_meet_in_a_room_and_talk_live() {
     bob.close().await;
 }
 
-/// The stock bot library, running in this process against the test's vhost
-/// and a fake Stooq; stopped gracefully by [`InProcessBot::stop`].
-struct InProcessBot {
-    /// Completes the bot's shutdown future.
-    stop: oneshot::Sender<()>,
-    /// The running `bot::run`.
-    task: JoinHandle<Result<(), bot::Error>>,
-}
-
-impl InProcessBot {
-    fn spawn(server: &TestServer, stooq: &FakeStooq) -> Self {
-        let vars = [
-            ("RABBITMQ_URL", server.vhost.url()),
-            ("STOOQ_API_URL", stooq.url()),
-            ("BOT_METRICS_ADDR", "off".to_owned()),
-            ("LOG_FORMAT", "pretty".to_owned()),
-        ];
-        let config = bot::Config::from_lookup(|name| {
-            vars.iter().find(|(key, _)| *key == name).map(|(_, value)| value.clone())
-        })
-        .expect("a valid bot configuration");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(bot::run(config, async {
-            let _ = stopped.await;
-        }));
-        Self { stop, task }
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        let result = tokio::time::timeout(PATIENCE, self.task).await;
-        result.expect("the bot stops in time").expect("the bot task").expect("the bot ran");
-    }
-}
-
 /// The bot's answer to `/stock=AAPL.US` from `testkit/fixtures/stooq/quote-aapl.csv`.
 const AAPL_QUOTE: &str = "AAPL.US quote is $181.18 per share";
 
@@ -143,8 +105,7 @@ const AAPL_QUOTE: &str = "AAPL.US quote is $181.18 per share";
 async fn a_stock_command_gets_the_bots_quote_on_both_screens() {
     let driver = chromedriver_or_skip!("a_stock_command_gets_the_bots_quote_on_both_screens");
     let server = TestServer::start().await;
-    let stooq = FakeStooq::start().await;
-    let bot = InProcessBot::spawn(&server, &stooq);
+    let mut bot = TestBot::start(&server).await;
     let alice = Page::open(&driver, "alice", &server.url("/")).await;
     let bob = Page::open(&driver, "bob", &server.url("/")).await;
     alice.register().await;
@@ -191,7 +152,12 @@ async fn a_stock_command_gets_the_bots_quote_on_both_screens() {
     bob.wait_message("Thanks, bot. Lunch at noon?").await;
     let png = alice.screenshot().await;
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshot.png");
+    // The README's copy is replaced only when asked: UPDATE_SCREENSHOT=1.
+    let path = if std::env::var_os("UPDATE_SCREENSHOT").is_some() {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshot.png")
+    } else {
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshot.png")
+    };
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, png).unwrap();
 

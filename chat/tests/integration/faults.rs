@@ -41,7 +41,13 @@ impl Flow {
         let sender = tokio::spawn(async move {
             let mut sent = 0;
             while !*stopped.borrow() {
-                let frame = json!({"type": "chat_message", "content": format!("{prefix} {sent}"), "client_id": format!("{prefix}-{sent}")});
+                // A command is sent as it is; a message is numbered.
+                let content = if prefix.starts_with('/') {
+                    prefix.to_owned()
+                } else {
+                    format!("{prefix} {sent}")
+                };
+                let frame = json!({"type": "chat_message", "content": content, "client_id": format!("{prefix}-{sent}")});
                 if sink.send(Message::Text(frame.to_string().into())).await.is_err() {
                     break;
                 }
@@ -79,11 +85,20 @@ impl Flow {
     }
 
     /// Stops sending, waits for the answers, returns how many were sent and what became of them.
+    /// (The reader ends after 5 s of silence: stop every flow of a room before finishing one.)
     async fn finish(self) -> (usize, Outcomes) {
-        let _ = self.stop.send(true);
-        let sent = self.sender.await.unwrap();
-        let outcomes = self.reader.await.unwrap();
+        self.stop_sending();
+        let sent =
+            tokio::time::timeout(PATIENCE, self.sender).await.expect("sender stops").unwrap();
+        let outcomes = tokio::time::timeout(Duration::from_secs(60), self.reader)
+            .await
+            .expect("room goes quiet")
+            .unwrap();
         (sent, outcomes)
+    }
+
+    fn stop_sending(&self) {
+        let _ = self.stop.send(true);
     }
 }
 
@@ -168,6 +183,8 @@ async fn rabbitmq_restarted_while_commands_and_chat_flow() {
     wait_until_ready(&ann).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
 
+    commands.stop_sending();
+    chat.stop_sending();
     let (commands_sent, command_outcomes) = commands.finish().await;
     let (chat_sent, chat_outcomes) = chat.finish().await;
     // Chat never stopped: every message was stored.
@@ -257,6 +274,9 @@ async fn chat_killed_with_sigkill_under_load_loses_nothing_acknowledged() {
     child.0.kill().unwrap(); // SIGKILL
     child.0.wait().unwrap();
 
+    for flow in &flows {
+        flow.stop_sending();
+    }
     let mut acked = 0;
     for flow in flows {
         let (_, outcomes) = flow.finish().await;
