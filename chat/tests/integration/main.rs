@@ -15,6 +15,7 @@ mod limits;
 mod messages;
 mod quotes;
 mod rooms;
+mod schemathesis;
 mod security;
 mod stock;
 mod websocket;
