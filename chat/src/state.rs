@@ -15,7 +15,7 @@ use crate::stock::StockDesk;
 use crate::store::Store;
 use crate::ws::SessionSockets;
 
-/// Hashes run at once: one per core of the machine.
+/// Password hashing threads: one per core of the machine.
 fn hash_concurrency() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }

@@ -1,40 +1,63 @@
-//! Argon2id password hashing, off the async runtime and bounded in concurrency.
+//! Argon2id password hashing on a few dedicated threads, off the async runtime.
+//!
+//! Hashes run on `workers` threads of their own (one per core) fed by a bounded
+//! queue: that bounds the hashes in flight, and keeps each 19 MiB working
+//! buffer in the allocator arenas of those few threads instead of spreading
+//! them over the runtime's many blocking threads (which kept hundreds of MiB
+//! after a burst of logins).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
-use tokio::sync::Semaphore;
+use tokio::sync::{mpsc, oneshot};
 
 /// OWASP's Argon2id settings: 19 MiB of memory, 2 passes, 1 lane.
 const MEMORY_KIB: u32 = 19 * 1024;
 const PASSES: u32 = 2;
 const LANES: u32 = 1;
 
+/// Hashes waiting for a worker; further callers wait for room (backpressure).
+const QUEUE: usize = 256;
+
+type Job = Box<dyn FnOnce() + Send>;
+
 /// Hashes and checks passwords without blocking the runtime.
-///
-/// At most `max_concurrent` hashes run at once (each takes ~19 MiB and a core
-/// for tens of milliseconds); further logins wait for a permit.
 #[derive(Clone)]
 pub(crate) struct Passwords {
     argon: Argon2<'static>,
-    /// Bounds the hashes in flight.
-    permits: Arc<Semaphore>,
+    /// Feeds the hashing threads; they stop when every handle is dropped.
+    jobs: mpsc::Sender<Job>,
     /// Checked when the user does not exist, so that costs as much as a wrong password.
     dummy_hash: Arc<str>,
 }
 
 impl Passwords {
-    pub(crate) fn new(max_concurrent: usize) -> Self {
+    pub(crate) fn new(workers: usize) -> Self {
         // These constant parameters are valid; Params::new only rejects out-of-range values.
         let params = Params::new(MEMORY_KIB, PASSES, LANES, None).unwrap_or_default();
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let dummy_hash = hash_blocking(&argon, "not the password of anyone").unwrap_or_default();
-        Self {
-            argon,
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
-            dummy_hash: dummy_hash.into(),
+        let (jobs, queue) = mpsc::channel::<Job>(QUEUE);
+        let queue = Arc::new(Mutex::new(queue));
+        for index in 0..workers.max(1) {
+            let queue = Arc::clone(&queue);
+            let spawned =
+                std::thread::Builder::new().name(format!("argon2-{index}")).spawn(move || {
+                    loop {
+                        let job =
+                            queue.lock().unwrap_or_else(PoisonError::into_inner).blocking_recv();
+                        match job {
+                            Some(job) => job(),
+                            None => return,
+                        }
+                    }
+                });
+            if let Err(error) = spawned {
+                tracing::error!(%error, "cannot start a password hashing thread");
+            }
         }
+        Self { argon, jobs, dummy_hash: dummy_hash.into() }
     }
 
     /// The PHC string of a new salted hash of `password`.
@@ -66,9 +89,14 @@ impl Passwords {
         known && matches
     }
 
+    /// Runs `work` on a hashing thread; `None` if the threads are gone.
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-        let _permit = self.permits.acquire().await.ok()?;
-        tokio::task::spawn_blocking(work).await.ok()
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(work());
+        });
+        self.jobs.send(job).await.ok()?;
+        result.await.ok()
     }
 }
 

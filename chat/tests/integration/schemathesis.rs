@@ -22,7 +22,10 @@ fn schemathesis() -> Option<PathBuf> {
 #[tokio::test]
 async fn generated_requests_get_no_5xx_and_match_the_document() {
     let Some(schemathesis) = schemathesis() else {
-        assert!(std::env::var_os("REQUIRE_SCHEMATHESIS").is_none(), "schemathesis is required but not installed");
+        assert!(
+            std::env::var_os("REQUIRE_SCHEMATHESIS").is_none(),
+            "schemathesis is required but not installed"
+        );
         println!("SKIPPED: schemathesis is not installed");
         return;
     };
@@ -45,6 +48,10 @@ async fn generated_requests_get_no_5xx_and_match_the_document() {
     .unwrap();
     let report = String::from_utf8_lossy(&output.stdout);
     println!("{report}");
-    assert!(output.status.success(), "schemathesis found problems:\n{report}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "schemathesis found problems:\n{report}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(report.contains("generated"), "the run generated test cases:\n{report}");
 }
