@@ -6,8 +6,15 @@ use protocol::broker::StockCommand;
 
 /// The command could not be handed over; the sender is told to retry.
 #[derive(Debug, thiserror::Error)]
-#[error("stock commands cannot be sent: {0}")]
-pub(crate) struct StockDeskError(pub(crate) String);
+pub(crate) enum StockDeskError {
+    /// Nothing was sent: the broker is out of reach.
+    #[error("stock command not sent: {0}")]
+    NotSent(String),
+    /// Sent, but the broker's confirm never came (it went away meanwhile):
+    /// the command may or may not be answered.
+    #[error("stock command unconfirmed: {0}")]
+    Unconfirmed(String),
+}
 
 /// Where stock commands go.
 pub(crate) trait StockDesk: Send + Sync + 'static {

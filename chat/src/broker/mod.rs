@@ -89,8 +89,9 @@ impl Broker {
 impl StockDesk for Broker {
     fn submit(&self, command: StockCommand) -> BoxFuture<'_, Result<(), StockDeskError>> {
         Box::pin(async move {
-            let channel =
-                self.channel().ok_or_else(|| StockDeskError("not connected to RabbitMQ".into()))?;
+            let channel = self
+                .channel()
+                .ok_or_else(|| StockDeskError::NotSent("not connected to RabbitMQ".into()))?;
             let publish = amqp::publish_json(
                 &channel,
                 COMMANDS_EXCHANGE,
@@ -103,8 +104,10 @@ impl StockDesk for Broker {
                     tracing::info!(command_id = %command.command_id, code = command.code, "stock command sent");
                     Ok(())
                 }
-                Ok(Err(error)) => Err(StockDeskError(error.to_string())),
-                Err(_) => Err(StockDeskError("RabbitMQ did not confirm in time".into())),
+                Ok(Err(error)) => Err(StockDeskError::Unconfirmed(error.to_string())),
+                Err(_) => {
+                    Err(StockDeskError::Unconfirmed("RabbitMQ did not confirm in time".into()))
+                }
             }
         })
     }

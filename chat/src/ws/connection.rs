@@ -20,6 +20,7 @@ use uuid::Uuid;
 use super::command::{Input, classify};
 use crate::rooms::{CloseReason, Closer, Outgoing, Peer, Post};
 use crate::state::App;
+use crate::stock::StockDeskError;
 use crate::store::User;
 
 /// Frames queued per connection before it counts as too slow (then `resync` + 1013).
@@ -275,9 +276,16 @@ impl Handler {
                     Err(error) => {
                         metrics::counter!(crate::metrics::STOCK_REQUESTS, "outcome" => "unavailable")
                             .increment(1);
-                        tracing::warn!(%error, "stock command not sent");
-                        let message =
-                            "the stock bot cannot be reached right now; please retry".into();
+                        tracing::warn!(%error, "stock command refused");
+                        let message = match error {
+                            StockDeskError::NotSent(_) => {
+                                "the stock bot cannot be reached right now; please retry"
+                            }
+                            StockDeskError::Unconfirmed(_) => {
+                                "the stock bot could not confirm your request; it may still be answered"
+                            }
+                        };
+                        let message = message.into();
                         refuse(socket, ErrorCode::Unavailable, message, client_id).await
                     }
                 }
