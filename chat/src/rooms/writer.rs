@@ -18,7 +18,7 @@ use super::{Outgoing, Peer, Rooms};
 use crate::store::{NewMessage, Store, StoreError};
 
 /// Writer shards; each has at most one insert in flight.
-const SHARDS: usize = 8;
+const SHARDS: usize = 2;
 /// Posts waiting per shard; a full queue makes senders wait (backpressure on their socket).
 const QUEUE: usize = 4096;
 /// Most messages stored by one insert.

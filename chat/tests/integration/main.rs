@@ -9,6 +9,7 @@ mod support;
 mod auth;
 mod binary;
 mod browser;
+mod deploy;
 mod faults;
 mod hostile;
 mod limits;
