@@ -26,6 +26,7 @@ pub(super) async fn page(
     let (user, _) = authenticate(app, request.headers()).await?;
     let room: Uuid =
         room.parse().map_err(|_| ApiError::Validation("chatroom id is not a UUID".into()))?;
+    tracing::Span::current().record("chatroom_id", tracing::field::display(room));
     match app.store.membership(room, user.id).await? {
         Membership::NoRoom => return Err(ApiError::NotFound("chatroom")),
         Membership::Outsider => return Err(ApiError::NotAMember),

@@ -50,6 +50,7 @@ pub(super) async fn join(
 ) -> Result<Response<Body>, ApiError> {
     let (user, _) = authenticate(app, request.headers()).await?;
     let room: Uuid = room.parse().map_err(|_| ApiError::NotFound("chatroom"))?;
+    tracing::Span::current().record("chatroom_id", tracing::field::display(room));
     if !app.store.join_room(room, user.id).await? {
         return Err(ApiError::NotFound("chatroom"));
     }

@@ -48,6 +48,7 @@ pub(crate) async fn upgrade(
     }
     let (user, token) = crate::http::authenticate(&app, request.headers()).await?;
     let room_id: Uuid = room.parse().map_err(|_| ApiError::NotFound("chatroom"))?;
+    tracing::Span::current().record("chatroom_id", tracing::field::display(room_id));
     match app.store.membership(room_id, user.id).await? {
         Membership::NoRoom => return Err(ApiError::NotFound("chatroom")),
         Membership::Outsider => return Err(ApiError::NotAMember),

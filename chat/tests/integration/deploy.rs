@@ -32,9 +32,7 @@ fn read(relative: &str) -> String {
 fn documents(relative: &str) -> Vec<Value> {
     let text = read(relative);
     serde_norway::Deserializer::from_str(&text)
-        .map(|document| {
-            Value::deserialize(document).unwrap_or_else(|e| panic!("{relative}: {e}"))
-        })
+        .map(|document| Value::deserialize(document).unwrap_or_else(|e| panic!("{relative}: {e}")))
         .filter(|value| !value.is_null())
         .collect()
 }
@@ -214,14 +212,22 @@ fn stage_chain<'a>(stages: &'a [Stage], name: &str) -> Vec<&'a (String, String)>
         .iter()
         .find(|s| s.name == name)
         .unwrap_or_else(|| panic!("Dockerfile has no stage {name}"));
-    let mut chain =
-        if stages.iter().any(|s| s.name == stage.base) { stage_chain(stages, &stage.base) } else { Vec::new() };
+    let mut chain = if stages.iter().any(|s| s.name == stage.base) {
+        stage_chain(stages, &stage.base)
+    } else {
+        Vec::new()
+    };
     chain.extend(stage.instructions.iter());
     chain
 }
 
 fn last<'a>(chain: &[&'a (String, String)], instruction: &str) -> Option<&'a str> {
-    chain.iter().rev().copied().find(|(i, _)| i == instruction).map(|(_, arguments)| arguments.as_str())
+    chain
+        .iter()
+        .rev()
+        .copied()
+        .find(|(i, _)| i == instruction)
+        .map(|(_, arguments)| arguments.as_str())
 }
 
 fn image_env(chain: &[&(String, String)]) -> Env {
@@ -243,7 +249,8 @@ fn image_env(chain: &[&(String, String)]) -> Env {
 fn check_image(stages: &[Stage], binary: &str, health: &str, addr_variable: &str) -> Env {
     let chain = stage_chain(stages, binary);
 
-    let entrypoint = last(&chain, "ENTRYPOINT").unwrap_or_else(|| panic!("{binary}: no ENTRYPOINT"));
+    let entrypoint =
+        last(&chain, "ENTRYPOINT").unwrap_or_else(|| panic!("{binary}: no ENTRYPOINT"));
     let entrypoint: Vec<String> = serde_json::from_str(entrypoint)
         .unwrap_or_else(|_| panic!("{binary}: ENTRYPOINT not in exec form: {entrypoint}"));
     let program = &entrypoint[0];
@@ -274,9 +281,15 @@ fn check_image(stages: &[Stage], binary: &str, health: &str, addr_variable: &str
     assert!(!["root", "0", "0:0"].contains(&user), "{binary}: USER {user}");
 
     let env = image_env(&chain);
-    let port = port_of(env.get(addr_variable).unwrap_or_else(|| panic!("{binary}: no ENV {addr_variable}")));
+    let port = port_of(
+        env.get(addr_variable).unwrap_or_else(|| panic!("{binary}: no ENV {addr_variable}")),
+    );
     let exposed = last(&chain, "EXPOSE").unwrap_or_else(|| panic!("{binary}: no EXPOSE"));
-    assert_eq!(exposed, port.to_string(), "{binary}: EXPOSE {exposed} but {addr_variable} port {port}");
+    assert_eq!(
+        exposed,
+        port.to_string(),
+        "{binary}: EXPOSE {exposed} but {addr_variable} port {port}"
+    );
 
     let check = last(&chain, "HEALTHCHECK").unwrap_or_else(|| panic!("{binary}: no HEALTHCHECK"));
     assert!(
@@ -285,7 +298,9 @@ fn check_image(stages: &[Stage], binary: &str, health: &str, addr_variable: &str
     );
     if check.contains("\"curl\"") {
         assert!(
-            chain.iter().any(|(i, run)| i == "RUN" && run.contains("apt-get install") && run.contains(" curl")),
+            chain.iter().any(|(i, run)| i == "RUN"
+                && run.contains("apt-get install")
+                && run.contains(" curl")),
             "{binary}: the health check runs curl, which the image does not install"
         );
     }
@@ -437,7 +452,10 @@ fn check_depends_on_healthy(services: &Value, name: &str, dependencies: &[&str])
         let condition = get(service, &format!("depends_on.{dependency}.condition"))
             .unwrap_or_else(|| panic!("compose: {name} does not wait for {dependency}"));
         assert_eq!(scalar(condition), "service_healthy", "compose: {name} on {dependency}");
-        assert!(get(at(services, dependency), "healthcheck.test").is_some(), "{dependency}: no healthcheck");
+        assert!(
+            get(at(services, dependency), "healthcheck.test").is_some(),
+            "{dependency}: no healthcheck"
+        );
     }
 }
 
@@ -456,7 +474,11 @@ fn compose_starts_each_service_in_order_with_a_configuration_it_accepts() {
 
     for binary in ["chat", "bot"] {
         let service = at(services, binary);
-        assert_eq!(str_at(service, "build.target"), binary, "compose: {binary} builds another target");
+        assert_eq!(
+            str_at(service, "build.target"),
+            binary,
+            "compose: {binary} builds another target"
+        );
         assert_eq!(str_at(service, "build.context"), ".");
         assert!(stages.contains(binary), "Dockerfile has no target {binary}");
     }
@@ -467,7 +489,14 @@ fn compose_starts_each_service_in_order_with_a_configuration_it_accepts() {
     let rabbitmq_env = compose_env(rabbitmq);
     let rabbit_url = |env: &Env, origin: &str| {
         let user = &rabbitmq_env["RABBITMQ_DEFAULT_USER"];
-        check_url(&env["RABBITMQ_URL"], "rabbitmq", 5672, user, &rabbitmq_env["RABBITMQ_DEFAULT_PASS"], origin);
+        check_url(
+            &env["RABBITMQ_URL"],
+            "rabbitmq",
+            5672,
+            user,
+            &rabbitmq_env["RABBITMQ_DEFAULT_PASS"],
+            origin,
+        );
     };
 
     let chat = at(services, "chat");
@@ -476,7 +505,10 @@ fn compose_starts_each_service_in_order_with_a_configuration_it_accepts() {
     let port = config.addr.port();
     assert!(compose_ports(chat).contains(&port), "compose: chat does not publish {port}");
     let health = compose_health(chat);
-    assert!(health.contains(&format!(":{port}/health/ready")), "compose chat healthcheck: {health}");
+    assert!(
+        health.contains(&format!(":{port}/health/ready")),
+        "compose chat healthcheck: {health}"
+    );
     let user = &postgres_env["POSTGRES_USER"];
     let password = &postgres_env["POSTGRES_PASSWORD"];
     check_url(&chat_env["DATABASE_URL"], "postgres", 5432, user, password, "compose chat");
@@ -649,7 +681,11 @@ fn k8s_objects_are_complete_namespace_less_and_all_in_the_kustomization() {
         for field in ["apiVersion", "kind", "metadata.name"] {
             assert!(!str_at(object, field).is_empty(), "{}: empty {field}", brief(object));
         }
-        assert!(get(object, "metadata.namespace").is_none(), "{}: names a namespace", brief(object));
+        assert!(
+            get(object, "metadata.namespace").is_none(),
+            "{}: names a namespace",
+            brief(object)
+        );
         assert!(seen.insert(brief(object)), "{} twice", brief(object));
     }
     for kind in ["ConfigMap", "Secret", "Service", "Deployment", "StatefulSet"] {
@@ -690,8 +726,13 @@ fn k8s_workloads_select_their_pods_and_every_reference_resolves() {
         }
         for container in seq_at(pod, "containers") {
             container_env(&objects, container); // panics on a dangling reference
-            for mount in get(container, "volumeMounts").and_then(Value::as_sequence).into_iter().flatten() {
-                assert!(volumes.contains(str_at(mount, "name")), "{what}: mounts no volume {mount:?}");
+            for mount in
+                get(container, "volumeMounts").and_then(Value::as_sequence).into_iter().flatten()
+            {
+                assert!(
+                    volumes.contains(str_at(mount, "name")),
+                    "{what}: mounts no volume {mount:?}"
+                );
             }
             assert!(get(container, "resources.requests").is_some(), "{what}: no resource requests");
             assert!(get(container, "resources.limits.memory").is_some(), "{what}: no memory limit");
@@ -707,7 +748,12 @@ fn k8s_workloads_select_their_pods_and_every_reference_resolves() {
             let listens = seq_at(workload, "spec.template.spec.containers")
                 .iter()
                 .any(|c| find_port(c, target).is_some());
-            assert!(listens, "{}: port {port} targets nothing in {}", brief(service), brief(workload));
+            assert!(
+                listens,
+                "{}: port {port} targets nothing in {}",
+                brief(service),
+                brief(workload)
+            );
         }
     }
 }
@@ -746,7 +792,8 @@ fn k8s_chat_runs_two_probed_replicas_behind_a_load_balancer() {
     check_url(&env["DATABASE_URL"], "postgres", 5432, user, password, "k8s chat");
     let rabbitmq = service_backend(&objects, "rabbitmq", 5672);
     let rabbitmq_env = container_env(&objects, rabbitmq);
-    let (user, password) = (&rabbitmq_env["RABBITMQ_DEFAULT_USER"], &rabbitmq_env["RABBITMQ_DEFAULT_PASS"]);
+    let (user, password) =
+        (&rabbitmq_env["RABBITMQ_DEFAULT_USER"], &rabbitmq_env["RABBITMQ_DEFAULT_PASS"]);
     check_url(&env["RABBITMQ_URL"], "rabbitmq", 5672, user, password, "k8s chat");
 }
 
@@ -763,6 +810,7 @@ fn k8s_bot_is_probed_on_its_metrics_port() {
 
     let rabbitmq = service_backend(&objects, "rabbitmq", 5672);
     let rabbitmq_env = container_env(&objects, rabbitmq);
-    let (user, password) = (&rabbitmq_env["RABBITMQ_DEFAULT_USER"], &rabbitmq_env["RABBITMQ_DEFAULT_PASS"]);
+    let (user, password) =
+        (&rabbitmq_env["RABBITMQ_DEFAULT_USER"], &rabbitmq_env["RABBITMQ_DEFAULT_PASS"]);
     check_url(&env["RABBITMQ_URL"], "rabbitmq", 5672, user, password, "k8s bot");
 }
