@@ -23,6 +23,8 @@ use crate::store::{Store, StoreError};
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for requests, sockets and writers to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How often histogram samples are folded into buckets.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
 /// How often idle rate-limit keys are forgotten.
 const LIMITS_SWEEP: Duration = Duration::from_secs(30);
 /// How often expired sessions are deleted.
@@ -55,6 +57,7 @@ pub async fn run(
     ));
     tasks.spawn(sweep_sessions(Arc::clone(&app)));
     tasks.spawn(sweep_limits(Arc::clone(&app)));
+    tasks.spawn(metrics_upkeep(Arc::clone(&app)));
     crate::metrics::handle();
     tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "listening");
 
@@ -130,6 +133,18 @@ impl ConnectionSlot {
     /// Takes the permit (once) to keep it beyond the HTTP connection.
     pub(crate) fn take(&self) -> Option<OwnedSemaphorePermit> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+/// Folds recorded histogram samples into their buckets: without it they pile
+/// up between scrapes (or forever, when nobody scrapes).
+async fn metrics_upkeep(app: Arc<App>) {
+    let handle = crate::metrics::handle();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(METRICS_UPKEEP) => handle.run_upkeep(),
+            () = app.shutdown.cancelled() => return,
+        }
     }
 }
 
