@@ -22,6 +22,8 @@ pub(crate) const STOCK_REQUESTS: &str = "stock_requests_total";
 pub(crate) const STOCK_DURATION: &str = "stock_request_duration_seconds";
 /// Rows per group-commit insert.
 pub(crate) const WRITER_BATCH: &str = "room_writer_batch_size";
+/// How long one group-commit insert takes.
+pub(crate) const WRITER_INSERT: &str = "room_writer_insert_seconds";
 /// Requests and frames refused by a rate limit, by limit.
 pub(crate) const RATE_LIMITED: &str = "rate_limited_total";
 
@@ -62,6 +64,11 @@ fn describe() {
         "Stock command to stored reply"
     );
     metrics::describe_histogram!(WRITER_BATCH, "Messages per group-commit insert");
+    metrics::describe_histogram!(
+        WRITER_INSERT,
+        metrics::Unit::Seconds,
+        "Duration of one group-commit insert"
+    );
     metrics::describe_counter!(RATE_LIMITED, "Requests and frames refused by a rate limit");
 }
 

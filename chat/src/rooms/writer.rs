@@ -18,7 +18,7 @@ use super::{Outgoing, Peer, Rooms};
 use crate::store::{NewMessage, Store, StoreError};
 
 /// Writer shards; each has at most one insert in flight.
-const SHARDS: usize = 2;
+const SHARDS: usize = 8;
 /// Posts waiting per shard; a full queue makes senders wait (backpressure on their socket).
 const QUEUE: usize = 4096;
 /// Most messages stored by one insert.
@@ -120,7 +120,11 @@ impl Shard {
         while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
             let batch: Vec<NewMessage> = jobs.iter().map(|job| self.stamp(job)).collect();
             metrics::histogram!(crate::metrics::WRITER_BATCH).record(batch.len() as f64);
-            match self.store.insert_messages(&batch).await {
+            let started = std::time::Instant::now();
+            let inserted = self.store.insert_messages(&batch).await;
+            metrics::histogram!(crate::metrics::WRITER_INSERT)
+                .record(started.elapsed().as_secs_f64());
+            match inserted {
                 Ok(mut inserted) => {
                     inserted.sort_unstable();
                     for (job, new) in jobs.drain(..).zip(batch) {
