@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{TestServer, Ws};
+use crate::support::{Pair, TestServer, Ws};
 
 /// Sends `count` messages `prefix-0..` and waits for each acknowledgement.
 async fn say_many(ws: &mut Ws, prefix: &str, count: usize) -> Vec<Value> {
@@ -107,12 +107,7 @@ async fn a_resent_client_id_is_stored_once() {
 #[tokio::test]
 async fn resuming_with_after_replays_what_was_missed_once() {
     let server = TestServer::start().await;
-    let ann = server.user("ann").await;
-    let bob = server.user("bob").await;
-    let room = ann.create_room("General").await;
-    bob.join(&room).await;
-    let mut ann_ws = ann.connect(&room, "").await;
-    let mut bob_ws = bob.connect(&room, "").await;
+    let Pair { bob, room, mut ann_ws, mut bob_ws, .. } = server.two_in_a_room().await;
     let seen = say_many(&mut ann_ws, "before", 2).await;
     for expected in &seen {
         assert_eq!(&bob_ws.next_of("chat_message").await, expected);
@@ -176,12 +171,7 @@ async fn history_survives_a_restart() {
 #[tokio::test]
 async fn a_thousand_messages_between_two_clients_arrive_once_and_in_order() {
     let server = TestServer::start().await;
-    let ann = server.user("ann").await;
-    let bob = server.user("bob").await;
-    let room = ann.create_room("General").await;
-    bob.join(&room).await;
-    let mut ann_ws = ann.connect(&room, "").await;
-    let mut bob_ws = bob.connect(&room, "").await;
+    let Pair { ann, room, mut ann_ws, mut bob_ws, .. } = server.two_in_a_room().await;
     ann_ws.next_of("user_joined").await;
 
     let started = std::time::Instant::now();

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use testkit::stooq::Mode;
 
-use crate::support::{TestBot, TestServer};
+use crate::support::{Pair, TestBot, TestServer};
 
 fn is_bot_reply(frame: &Value, content: &str) -> bool {
     frame["is_bot"] == true && frame["username"] == "StockBot" && frame["content"] == content
@@ -15,12 +15,7 @@ fn is_bot_reply(frame: &Value, content: &str) -> bool {
 async fn a_quote_reaches_every_socket_in_the_room_and_the_history() {
     let server = TestServer::start().await;
     let _bot = TestBot::start(&server).await;
-    let ann = server.user("ann").await;
-    let bob = server.user("bob").await;
-    let room = ann.create_room("General").await;
-    bob.join(&room).await;
-    let mut ann_ws = ann.connect(&room, "").await;
-    let mut bob_ws = bob.connect(&room, "").await;
+    let Pair { ann, room, mut ann_ws, mut bob_ws, .. } = server.two_in_a_room().await;
 
     ann_ws.say("/stock=AAPL.US", "q").await;
     let expected = "AAPL.US quote is $181.18 per share";

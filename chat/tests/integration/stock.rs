@@ -9,7 +9,7 @@ use protocol::amqp::{self, Unroutable};
 use protocol::broker::{COMMANDS_QUEUE, RESPONSES_EXCHANGE, StockReply};
 use serde_json::json;
 
-use crate::support::{PATIENCE, TestServer};
+use crate::support::{PATIENCE, Pair, TestServer};
 
 /// Messages waiting in a queue of the test's vhost.
 async fn queued(server: &TestServer, queue: &str) -> u32 {
@@ -54,12 +54,7 @@ async fn invalid_codes_never_reach_the_broker() {
 #[tokio::test]
 async fn a_reply_reaches_the_room_and_a_duplicate_is_stored_once() {
     let server = TestServer::start().await;
-    let ann = server.user("ann").await;
-    let bob = server.user("bob").await;
-    let room = ann.create_room("General").await;
-    bob.join(&room).await;
-    let mut ann_ws = ann.connect(&room, "").await;
-    let mut bob_ws = bob.connect(&room, "").await;
+    let Pair { ann, room, mut ann_ws, mut bob_ws, .. } = server.two_in_a_room().await;
     let reply = StockReply {
         command_id: uuid::Uuid::now_v7(),
         chatroom_id: room.parse().unwrap(),

@@ -120,6 +120,28 @@ impl TestServer {
     }
 }
 
+/// Two members of one room, each with an open socket: the usual cast.
+pub struct Pair {
+    pub ann: Client,
+    pub bob: Client,
+    pub room: String,
+    pub ann_ws: Ws,
+    pub bob_ws: Ws,
+}
+
+impl TestServer {
+    /// Registers ann and bob, puts both in room "General" and connects both.
+    pub async fn two_in_a_room(&self) -> Pair {
+        let ann = self.user("ann").await;
+        let bob = self.user("bob").await;
+        let room = ann.create_room("General").await;
+        bob.join(&room).await;
+        let ann_ws = ann.connect(&room, "").await;
+        let bob_ws = bob.connect(&room, "").await;
+        Pair { ann, bob, room, ann_ws, bob_ws }
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(task) = self.task.take() {

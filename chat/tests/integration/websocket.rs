@@ -10,7 +10,7 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use crate::support::TestServer;
+use crate::support::{Pair, TestServer};
 
 #[tokio::test]
 async fn the_handshake_checks_session_room_membership_and_origin() {
@@ -78,12 +78,7 @@ async fn two_users_talk_live_with_presence() {
 #[tokio::test]
 async fn typing_reaches_the_others_only() {
     let server = TestServer::start().await;
-    let ann = server.user("ann").await;
-    let bob = server.user("bob").await;
-    let room = ann.create_room("General").await;
-    bob.join(&room).await;
-    let mut ann_ws = ann.connect(&room, "").await;
-    let mut bob_ws = bob.connect(&room, "").await;
+    let Pair { mut ann_ws, mut bob_ws, .. } = server.two_in_a_room().await;
     ann_ws.next_of("user_joined").await;
     ann_ws.send(json!({"type": "typing"})).await;
     assert_eq!(bob_ws.next_of("typing").await, json!({"type": "typing", "username": "ann"}));
