@@ -118,7 +118,7 @@ impl Shard {
     async fn run(mut self, mut queue: mpsc::Receiver<Job>) {
         let mut jobs = Vec::with_capacity(MAX_BATCH);
         while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-            let batch: Vec<NewMessage> = jobs.iter().map(|job| self.stamp(job)).collect();
+            let batch: Vec<NewMessage> = jobs.iter_mut().map(|job| self.stamp(job)).collect();
             metrics::histogram!(crate::metrics::WRITER_BATCH).record(batch.len() as f64);
             let started = std::time::Instant::now();
             let inserted = self.store.insert_messages(&batch).await;
@@ -143,8 +143,9 @@ impl Shard {
         }
     }
 
-    /// Gives a job its id and time, in commit order.
-    fn stamp(&mut self, job: &Job) -> NewMessage {
+    /// Gives a job its id and time, in commit order; the text moves into the
+    /// message (the job keeps what errors and duplicates need).
+    fn stamp(&mut self, job: &mut Job) -> NewMessage {
         let now = truncate_to_micros(OffsetDateTime::now_utc());
         self.last_time = now.max(self.last_time + Duration::microseconds(1));
         let (chatroom_id, user_id, username, content, client_id, command_id) = match job {
@@ -152,7 +153,7 @@ impl Shard {
                 p.chatroom_id,
                 p.sender.user_id,
                 p.sender.username.to_string(),
-                p.content.clone(),
+                std::mem::take(&mut p.content),
                 p.client_id.clone(),
                 None,
             ),
@@ -160,7 +161,7 @@ impl Shard {
                 p.chatroom_id,
                 BOT_USER_ID,
                 protocol::message::BOT_USERNAME.to_owned(),
-                p.content.clone(),
+                std::mem::take(&mut p.content),
                 None,
                 Some(p.command_id),
             ),
@@ -184,11 +185,12 @@ impl Shard {
     async fn finish(&self, job: Job, message: Message, stored: bool) {
         if stored {
             metrics::counter!(crate::metrics::MESSAGES_SENT).increment(1);
+            let room = message.chatroom_id;
             let frame = Outgoing {
                 message_id: Some(message.id),
-                text: ServerFrame::ChatMessage(message.clone()).to_json().into(),
+                text: ServerFrame::ChatMessage(message).to_json().into(),
             };
-            self.rooms.broadcast(message.chatroom_id, &frame, None);
+            self.rooms.broadcast(room, &frame, None);
         }
         match job {
             Job::Bot(post) => {
