@@ -87,6 +87,13 @@ impl Connection {
         });
         tracing::Span::current().record("peer", peer.id);
         app.sockets.register(self.session, peer.id, closer.clone());
+        // A logout between the handshake's session check and the registration
+        // above would miss this socket: look again now that logout would find it.
+        if let Ok(None) = app.store.session_user(&self.session).await {
+            app.sockets.deregister(&self.session, peer.id);
+            close(&mut socket, end_for(CloseReason::LoggedOut)).await;
+            return;
+        }
         let users = app.rooms.join(self.room_id, Arc::clone(&peer));
         tracing::info!("connected");
 
