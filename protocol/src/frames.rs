@@ -43,7 +43,31 @@ struct WireClientFrame<'a> {
     client_id: Option<String>,
 }
 
+/// The wire shape of a client frame, for encoding.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum WireClientFrameOut<'a> {
+    ChatMessage {
+        content: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client_id: Option<&'a str>,
+    },
+    Typing,
+}
+
 impl ClientFrame {
+    /// Encodes the frame as a client sends it (what [`ClientFrame::decode`] reads).
+    pub fn to_json(&self) -> String {
+        let wire = match self {
+            ClientFrame::ChatMessage { content, client_id } => {
+                WireClientFrameOut::ChatMessage { content, client_id: client_id.as_deref() }
+            }
+            ClientFrame::Typing => WireClientFrameOut::Typing,
+        };
+        // Serialising strings into JSON cannot fail.
+        serde_json::to_string(&wire).unwrap_or_default()
+    }
+
     /// Decodes one text frame. A frame with `content` and no `type` is a chat message.
     pub fn decode(text: &str) -> Result<Self, ClientFrameError> {
         let not_a_frame = || ClientFrameError {
@@ -192,6 +216,27 @@ mod tests {
     fn keeps_client_id_of_a_refused_frame_when_readable() {
         let err = ClientFrame::decode(r#"{"type":"shout","client_id":"c9"}"#).expect_err("refused");
         assert_eq!(err.client_id.as_deref(), Some("c9"));
+    }
+
+    #[test]
+    fn client_frames_round_trip() {
+        let frames = [
+            ClientFrame::ChatMessage {
+                content: "say \"hi\" \\ <b>".into(),
+                client_id: Some("c1".into()),
+            },
+            ClientFrame::ChatMessage { content: "no id".into(), client_id: None },
+            ClientFrame::Typing,
+        ];
+        for frame in frames {
+            assert_eq!(
+                ClientFrame::decode(&frame.to_json()),
+                Ok(frame.clone()),
+                "{}",
+                frame.to_json()
+            );
+        }
+        assert_eq!(ClientFrame::Typing.to_json(), r#"{"type":"typing"}"#);
     }
 
     #[test]
