@@ -19,10 +19,10 @@ async fn a_hanging_stooq_gets_an_unavailable_reply_within_the_budget() {
     bot.stop().await;
 }
 
-#[tokio::test]
-async fn retries_server_errors() {
+/// Stooq fails twice with `failure`, then answers: the third attempt's quote is the reply.
+async fn answers_after_two_failures(failure: Failure) {
     let mut harness = Harness::start().await;
-    harness.stooq.fail_next(2, Failure::ServerError);
+    harness.stooq.fail_next(2, failure);
     let bot = harness.spawn_bot();
     let command = harness.ask("AAPL.US").await;
     assert_eq!(harness.reply_to(&command).await, "AAPL.US quote is $181.18 per share");
@@ -31,14 +31,13 @@ async fn retries_server_errors() {
 }
 
 #[tokio::test]
+async fn retries_server_errors() {
+    answers_after_two_failures(Failure::ServerError).await;
+}
+
+#[tokio::test]
 async fn retries_dropped_connections() {
-    let mut harness = Harness::start().await;
-    harness.stooq.fail_next(2, Failure::DropConnection);
-    let bot = harness.spawn_bot();
-    let command = harness.ask("AAPL.US").await;
-    assert_eq!(harness.reply_to(&command).await, "AAPL.US quote is $181.18 per share");
-    assert_eq!(harness.stooq.requests(), 3);
-    bot.stop().await;
+    answers_after_two_failures(Failure::DropConnection).await;
 }
 
 #[tokio::test]

@@ -1,10 +1,9 @@
 //! Argon2id password hashing on a few dedicated threads, off the async runtime.
 //!
 //! Hashes run on `workers` threads of their own (one per core) fed by a bounded
-//! queue: that bounds the hashes in flight, and keeps each 19 MiB working
-//! buffer in the allocator arenas of those few threads instead of spreading
-//! them over the runtime's many blocking threads (which kept hundreds of MiB
-//! after a burst of logins).
+//! queue: that bounds the hashes in flight (each needs a 19 MiB working buffer
+//! and a core for tens of milliseconds), and further callers wait in the queue.
+//! Giving the buffers back to the system is the allocator's job (see `main.rs`).
 
 use std::sync::{Arc, Mutex, PoisonError};
 

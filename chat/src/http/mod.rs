@@ -26,7 +26,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use tracing::Instrument;
 
-pub(crate) use request::{ClientAddr, authenticate, origin_allowed, query_param};
+pub(crate) use request::{ClientAddr, authenticate, origin_allowed, query_param, session_token};
 
 use crate::ApiError;
 use crate::state::App;
@@ -75,11 +75,11 @@ pub(crate) async fn serve(
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     span.in_scope(|| tracing::info!(status, elapsed_ms = elapsed.as_millis() as u64, "served"));
-    let labels = [("method", method.to_string()), ("route", route.to_owned())];
-    metrics::histogram!(crate::metrics::HTTP_DURATION, &labels).record(elapsed.as_secs_f64());
-    let [method, route] = labels;
-    let labels = [method, route, ("status", status.to_string())];
-    metrics::counter!(crate::metrics::HTTP_REQUESTS, &labels).increment(1);
+    let method = method.to_string();
+    metrics::histogram!(crate::metrics::HTTP_DURATION, "method" => method.clone(), "route" => route)
+        .record(elapsed.as_secs_f64());
+    metrics::counter!(crate::metrics::HTTP_REQUESTS, "method" => method, "route" => route, "status" => status.to_string())
+        .increment(1);
     add_security_headers(&mut response, &request_id);
     response
 }

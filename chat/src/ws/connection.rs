@@ -1,7 +1,6 @@
 //! One WebSocket connection: replay, then live frames both ways.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -45,6 +44,10 @@ pub(super) struct Connection {
     pub(super) user: User,
     /// The session's token hash: logout closes this connection.
     pub(super) session: [u8; 32],
+    /// Numbers the connection; registered under `session` by the handshake.
+    pub(super) peer_id: u64,
+    /// Closes the connection; logout already holds it.
+    pub(super) closer: Closer,
     /// Replay stored messages newer than this one first.
     pub(super) after: Option<Uuid>,
     /// This connection's place under the connection cap.
@@ -77,23 +80,15 @@ impl Connection {
     async fn serve_socket(self, mut socket: Socket) {
         let app = Arc::clone(&self.app);
         let (outbox, queue) = mpsc::channel(OUTBOX);
-        let closer = Closer::default();
+        let closer = self.closer.clone();
         let peer = Arc::new(Peer {
-            id: app.next_peer_id.fetch_add(1, Ordering::Relaxed),
+            id: self.peer_id,
             user_id: self.user.id,
             username: self.user.username.as_str().into(),
             outbox,
             closer: closer.clone(),
         });
         tracing::Span::current().record("peer", peer.id);
-        app.sockets.register(self.session, peer.id, closer.clone());
-        // A logout between the handshake's session check and the registration
-        // above would miss this socket: look again now that logout would find it.
-        if let Ok(None) = app.store.session_user(&self.session).await {
-            app.sockets.deregister(&self.session, peer.id);
-            close(&mut socket, end_for(CloseReason::LoggedOut)).await;
-            return;
-        }
         let users = app.rooms.join(self.room_id, Arc::clone(&peer));
         tracing::info!("connected");
 
@@ -301,9 +296,11 @@ impl Handler {
                 if let Err(wait) = self.app.limits.messages.check(&self.peer.user_id) {
                     return rate_limited(socket, "messages", wait, client_id).await;
                 }
+                // Most messages need no trimming: keep the decoded string then.
+                let content = if text.len() == content.len() { content } else { text.to_owned() };
                 let post = Post {
                     chatroom_id: self.room_id,
-                    content: text.to_owned(),
+                    content,
                     client_id,
                     sender: Arc::clone(&self.peer),
                 };

@@ -6,6 +6,7 @@ mod connection;
 mod sockets;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::Full;
@@ -19,7 +20,8 @@ use uuid::Uuid;
 pub(crate) use sockets::SessionSockets;
 
 use crate::ApiError;
-use crate::http::{Body, origin_allowed};
+use crate::http::{Body, authenticate, origin_allowed, query_param, session_token};
+use crate::rooms::Closer;
 use crate::state::App;
 use crate::store::Membership;
 
@@ -36,6 +38,15 @@ fn socket_config() -> WebSocketConfig {
         .max_frame_size(Some(MAX_FRAME_BYTES))
 }
 
+/// What an accepted handshake hands to its connection.
+struct Accepted {
+    user: crate::store::User,
+    room_id: Uuid,
+    after: Option<Uuid>,
+    accept: HeaderValue,
+    permit: tokio::sync::OwnedSemaphorePermit,
+}
+
 /// Checks the handshake (origin, session, room, membership, `?after=`), answers
 /// 101 and starts the connection's handler.
 pub(crate) async fn upgrade(
@@ -46,25 +57,20 @@ pub(crate) async fn upgrade(
     if !origin_allowed(&app, request.headers()) {
         return Err(ApiError::OriginRejected);
     }
-    let (user, token) = crate::http::authenticate(&app, request.headers()).await?;
-    let room_id: Uuid = room.parse().map_err(|_| ApiError::NotFound("chatroom"))?;
-    tracing::Span::current().record("chatroom_id", tracing::field::display(room_id));
-    match app.store.membership(room_id, user.id).await? {
-        Membership::NoRoom => return Err(ApiError::NotFound("chatroom")),
-        Membership::Outsider => return Err(ApiError::NotAMember),
-        Membership::Member => {}
-    }
-    let after = crate::http::query_param(request.uri().query(), "after")
-        .map(|text| text.parse::<Uuid>())
-        .transpose()
-        .map_err(|_| ApiError::Validation("after must be a message id".into()))?;
-    let accept = accept_key(request.headers()).ok_or(ApiError::UpgradeRequired)?;
-    // The socket keeps its TCP connection's place under the connection cap.
-    let permit = request
-        .extensions()
-        .get::<crate::server::ConnectionSlot>()
-        .and_then(crate::server::ConnectionSlot::take)
-        .ok_or(ApiError::Internal)?;
+    let session = session_token(request.headers()).ok_or(ApiError::Unauthorized)?.hash();
+    // Registered before the session is checked, so a logout from here on finds
+    // this socket (and closes it with 1008 once it is served).
+    let peer_id = app.next_peer_id.fetch_add(1, Ordering::Relaxed);
+    let closer = Closer::default();
+    app.sockets.register(session, peer_id, closer.clone());
+    let accepted = match check(&app, &request, room).await {
+        Ok(accepted) => accepted,
+        Err(error) => {
+            app.sockets.deregister(&session, peer_id);
+            return Err(error);
+        }
+    };
+    let Accepted { user, room_id, after, accept, permit } = accepted;
 
     let on_upgrade = hyper::upgrade::on(request);
     let tasks = app.tasks.clone();
@@ -81,13 +87,18 @@ pub(crate) async fn upgrade(
                     app,
                     room_id,
                     user,
-                    session: token.hash(),
+                    session,
+                    peer_id,
+                    closer,
                     after,
                     permit,
                 };
                 connection.run(stream).await;
             }
-            Err(error) => tracing::debug!(%error, "upgrade failed"),
+            Err(error) => {
+                app.sockets.deregister(&session, peer_id);
+                tracing::debug!(%error, "upgrade failed");
+            }
         }
     });
 
@@ -98,6 +109,31 @@ pub(crate) async fn upgrade(
     headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
     Ok(response)
+}
+
+/// The handshake's checks after the origin: session, room, membership,
+/// `?after=`, the upgrade headers, and a place under the connection cap.
+async fn check(app: &App, request: &Request<Incoming>, room: &str) -> Result<Accepted, ApiError> {
+    let (user, _) = authenticate(app, request.headers()).await?;
+    let room_id: Uuid = room.parse().map_err(|_| ApiError::NotFound("chatroom"))?;
+    tracing::Span::current().record("chatroom_id", tracing::field::display(room_id));
+    match app.store.membership(room_id, user.id).await? {
+        Membership::NoRoom => return Err(ApiError::NotFound("chatroom")),
+        Membership::Outsider => return Err(ApiError::NotAMember),
+        Membership::Member => {}
+    }
+    let after = query_param(request.uri().query(), "after")
+        .map(|text| text.parse::<Uuid>())
+        .transpose()
+        .map_err(|_| ApiError::Validation("after must be a message id".into()))?;
+    let accept = accept_key(request.headers()).ok_or(ApiError::UpgradeRequired)?;
+    // The socket keeps its TCP connection's place under the connection cap.
+    let permit = request
+        .extensions()
+        .get::<crate::server::ConnectionSlot>()
+        .and_then(crate::server::ConnectionSlot::take)
+        .ok_or(ApiError::Internal)?;
+    Ok(Accepted { user, room_id, after, accept, permit })
 }
 
 /// `Sec-WebSocket-Accept` for a valid version-13 upgrade request, else `None`.
