@@ -16,11 +16,13 @@
 //! - `auth`: Argon2id passwords, session tokens, input rules.
 //! - `stock` and `broker`: where `/stock=` commands go, and the RabbitMQ link
 //!   that carries them out and brings the bot's replies back.
+//! - `cluster`: the events that let several instances serve the same rooms.
 //! - `limits`: rate limits (governor); `metrics`: Prometheus at `/metrics`.
 //! - `error`: [`ApiError`], every REST refusal, turned into a response in one place.
 
 mod auth;
 mod broker;
+mod cluster;
 pub mod config;
 mod error;
 mod http;

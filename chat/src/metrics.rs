@@ -26,6 +26,10 @@ pub(crate) const WRITER_BATCH: &str = "room_writer_batch_size";
 pub(crate) const WRITER_INSERT: &str = "room_writer_insert_seconds";
 /// Requests and frames refused by a rate limit, by limit.
 pub(crate) const RATE_LIMITED: &str = "rate_limited_total";
+/// Events to and from the other chat instances, by direction and outcome.
+pub(crate) const CLUSTER_EVENTS: &str = "cluster_events_total";
+/// Messages a room read back from PostgreSQL because their event was late or lost.
+pub(crate) const GAP_FILLED: &str = "room_gap_filled_messages_total";
 
 const LATENCY_BUCKETS: &[f64] =
     &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -70,6 +74,8 @@ fn describe() {
         "Duration of one group-commit insert"
     );
     metrics::describe_counter!(RATE_LIMITED, "Requests and frames refused by a rate limit");
+    metrics::describe_counter!(CLUSTER_EVENTS, "Events to and from the other chat instances");
+    metrics::describe_counter!(GAP_FILLED, "Messages read back because their event was late");
 }
 
 /// The age of a UUIDv7 (its embedded millisecond timestamp), if it has one.

@@ -9,15 +9,17 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::broker::Broker;
+use crate::broker::{Broker, BrokerLink};
+use crate::cluster::{self, PublishChannel};
 use crate::config::Config;
-use crate::rooms::{Rooms, Writers};
+use crate::rooms::{Rooms, Writers, fill_gaps};
 use crate::state::App;
 use crate::store::{Store, StoreError};
+use crate::ws::SessionSockets;
 
 /// A client has this long to send its request headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -43,14 +45,26 @@ pub async fn run(
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
     let writer_tasks = TaskTracker::new();
-    let rooms = Arc::new(Rooms::default());
+    let events = PublishChannel::default();
+    let (gaps, gap_requests) = mpsc::unbounded_channel();
+    let rooms = Arc::new(Rooms::new(cluster::outbox(events.clone()), gaps));
+    let sockets = Arc::new(SessionSockets::default());
     let writers = Writers::start(store.clone(), Arc::clone(&rooms), &writer_tasks);
-    let broker = Broker::start(config.rabbitmq_url.clone(), writers.clone(), stop.clone(), &tasks);
+    let link = BrokerLink {
+        writers: writers.clone(),
+        rooms: Arc::clone(&rooms),
+        sockets: Arc::clone(&sockets),
+        events,
+    };
+    let broker = Broker::start(config.rabbitmq_url.clone(), link, stop.clone(), &tasks);
+    tasks.spawn(fill_gaps(store.clone(), Arc::clone(&rooms), gap_requests, stop.clone()));
+    tasks.spawn(cluster::report_presence(Arc::clone(&rooms), stop.clone()));
     let app = Arc::new(App::new(
         config,
         store,
         rooms,
         writers,
+        sockets,
         Arc::new(broker),
         stop.clone(),
         tasks.clone(),

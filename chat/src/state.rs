@@ -33,7 +33,7 @@ pub(crate) struct App {
     /// The room writers (persist, then broadcast).
     pub(crate) writers: Writers,
     /// Open sockets per session, for logout.
-    pub(crate) sockets: SessionSockets,
+    pub(crate) sockets: Arc<SessionSockets>,
     /// Where `/stock=` commands go.
     pub(crate) stock: Arc<dyn StockDesk>,
     /// Cancelled when the server stops: connections close with 1001.
@@ -49,11 +49,13 @@ pub(crate) struct App {
 }
 
 impl App {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         config: Config,
         store: Store,
         rooms: Arc<Rooms>,
         writers: Writers,
+        sockets: Arc<SessionSockets>,
         stock: Arc<dyn StockDesk>,
         shutdown: CancellationToken,
         tasks: TaskTracker,
@@ -66,7 +68,7 @@ impl App {
             passwords: Passwords::new(hash_concurrency()),
             rooms,
             writers,
-            sockets: SessionSockets::default(),
+            sockets,
             stock,
             shutdown,
             tasks,

@@ -10,7 +10,7 @@ pub const BOT_USERNAME: &str = "StockBot";
 /// A message as stored in PostgreSQL and shown over REST and WebSocket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
-    /// UUIDv7: increases with `created_at` within a room.
+    /// UUIDv7, chosen by the chat instance that stored it.
     pub id: Uuid,
     /// The room the message belongs to.
     pub chatroom_id: Uuid,
@@ -22,7 +22,8 @@ pub struct Message {
     pub content: String,
     /// True for stock bot replies.
     pub is_bot: bool,
-    /// When the room's writer stored it; `(created_at, id)` orders a room.
+    /// When it was stored; strictly increasing in a room's commit order, so
+    /// `(created_at, id)` orders a room.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// The sender's idempotency key, echoed back so it can match its acknowledgement.

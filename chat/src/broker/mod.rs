@@ -1,8 +1,9 @@
-//! RabbitMQ: stock commands out (confirmed), stock replies in (stored once).
+//! RabbitMQ: stock commands out (confirmed), stock replies in (stored once),
+//! and the events shared with the other chat instances (see `cluster`).
 //!
 //! One supervisor task keeps a connection: it connects with backoff, declares
-//! the topology, opens a confirm-mode channel for commands, and consumes
-//! `stock.responses`. When the connection drops it starts again, so a broker
+//! the topology, opens a confirm-mode channel for commands and a channel for
+//! events, and consumes `stock.responses` and this instance's event queue. When the connection drops it starts again, so a broker
 //! restart costs only the commands sent while it was down (their senders get
 //! `UNAVAILABLE`), and replies wait in their durable queue.
 
@@ -17,11 +18,25 @@ use protocol::amqp::{self, Backoff, Unroutable};
 use protocol::broker::{COMMANDS_EXCHANGE, STOCK_ROUTING_KEY, StockCommand};
 use tokio_util::sync::CancellationToken;
 
-use crate::rooms::Writers;
+use crate::cluster::{self, PublishChannel};
+use crate::rooms::{Rooms, Writers};
 use crate::stock::{StockDesk, StockDeskError};
+use crate::ws::SessionSockets;
 
 /// How long a sender waits for the broker to confirm a command.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What the connection serves besides stock commands.
+pub(crate) struct BrokerLink {
+    /// Where stock replies are stored.
+    pub(crate) writers: Writers,
+    /// Where the other instances' events go.
+    pub(crate) rooms: Arc<Rooms>,
+    /// Sessions' sockets, closed on another instance's logout.
+    pub(crate) sockets: Arc<SessionSockets>,
+    /// The channel this instance's events are published on.
+    pub(crate) events: PublishChannel,
+}
 
 /// The chat server's side of RabbitMQ.
 #[derive(Clone, Default)]
@@ -34,7 +49,7 @@ impl Broker {
     /// Starts the supervisor; it runs until `shutdown` is cancelled.
     pub(crate) fn start(
         url: String,
-        writers: Writers,
+        link: BrokerLink,
         shutdown: CancellationToken,
         tasks: &tokio_util::task::TaskTracker,
     ) -> Self {
@@ -42,38 +57,44 @@ impl Broker {
         let supervisor = broker.clone();
         tasks.spawn(async move {
             tokio::select! {
-                () = supervisor.supervise(&url, &writers) => {}
+                () = supervisor.supervise(&url, &link) => {}
                 () = shutdown.cancelled() => {}
             }
             supervisor.set_channel(None);
+            link.events.set(None);
         });
         broker
     }
 
-    async fn supervise(&self, url: &str, writers: &Writers) {
+    async fn supervise(&self, url: &str, link: &BrokerLink) {
         loop {
             let Ok(connection) = amqp::connect_with_retry(url, "chat", Backoff::RECONNECT).await
             else {
                 tracing::error!("RABBITMQ_URL is not a valid AMQP URL");
                 return;
             };
-            if let Err(error) = self.serve(&connection, writers).await {
+            if let Err(error) = self.serve(&connection, link).await {
                 tracing::warn!(%error, "RabbitMQ connection lost; reconnecting");
             }
             self.set_channel(None);
+            link.events.set(None);
             let _ = connection.close(200, "reconnecting".into()).await;
         }
     }
 
-    /// Publishes on a fresh channel and consumes replies until the connection fails.
+    /// Publishes on fresh channels and consumes replies and events until the
+    /// connection fails.
     async fn serve(
         &self,
         connection: &Connection,
-        writers: &Writers,
+        link: &BrokerLink,
     ) -> Result<(), amqp::lapin::Error> {
-        let channel = amqp::confirm_channel(connection).await?;
-        self.set_channel(Some(channel));
-        replies::consume(connection, writers).await
+        self.set_channel(Some(amqp::confirm_channel(connection).await?));
+        link.events.set(Some(connection.create_channel().await?));
+        tokio::select! {
+            consumed = replies::consume(connection, &link.writers) => consumed,
+            consumed = cluster::consume(connection, &link.rooms, &link.sockets) => consumed,
+        }
     }
 
     fn set_channel(&self, channel: Option<Channel>) {

@@ -81,6 +81,7 @@ pub(super) async fn logout(
     let hash = token.hash();
     app.store.delete_session(&hash).await?;
     app.sockets.close_session(&hash);
+    app.rooms.outbox().send(crate::cluster::Event::Logout { session: hash });
     tracing::info!(user_id = %user.id, "logged out");
     let mut response = json_response(StatusCode::OK, &serde_json::json!({ "success": true }));
     set_cookie(&mut response, app, "", 0);

@@ -3,14 +3,28 @@
 //!
 //! Rooms live in a sharded concurrent map keyed by room id; a room with no
 //! connection is dropped. Messages do not go through the map: they go to one of
-//! a fixed set of writer shards (chosen by room id, so a room's order is its
-//! shard's commit order), which group-commit them and then fan out once-encoded
-//! frames to the room's peers.
+//! a fixed set of writer shards (chosen by room id), which group-commit them;
+//! PostgreSQL assigns each room's order, and each room delivers once-encoded
+//! frames to its peers in that order, whether the message was stored here or
+//! by another instance.
+//!
+//! # Layout
+//!
+//! - `writer`: the group-commit shards.
+//! - `registry`: [`Rooms`], the live rooms, their peers and presence.
+//! - `order`: a room's delivery order; `gaps`: reading back what it misses.
+//! - `presence`: who is online on the other instances.
+//! - `peer`: one connection as a room sees it.
 
+mod gaps;
+mod order;
 mod peer;
+mod presence;
 mod registry;
 mod writer;
 
+pub(crate) use gaps::run as fill_gaps;
+pub(crate) use order::Stored;
 pub(crate) use peer::{CloseReason, Closer, Outgoing, Peer};
-pub(crate) use registry::Rooms;
+pub(crate) use registry::{Rooms, encode};
 pub(crate) use writer::{BotPost, BotPostOutcome, Post, Writers};

@@ -2,6 +2,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
@@ -12,8 +13,8 @@ use uuid::Uuid;
 pub(crate) struct Outgoing {
     /// The JSON text.
     pub(crate) text: Utf8Bytes,
-    /// Set for stored messages, so a resuming connection can skip what it replayed.
-    pub(crate) message_id: Option<Uuid>,
+    /// A stored message's time, so a resuming connection can skip what it replayed.
+    pub(crate) at: Option<OffsetDateTime>,
 }
 
 /// Why the server ends a connection.

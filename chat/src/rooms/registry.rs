@@ -1,21 +1,31 @@
-//! The map of live rooms and the presence of users in them.
+//! The map of live rooms: delivery in room order, and presence across instances.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use dashmap::DashMap;
 use protocol::ServerFrame;
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use super::order::{RoomOrder, Stored};
+use super::presence::{Change, RemotePresence, RoomUsers};
 use super::{Outgoing, Peer};
+use crate::cluster::{Event, Outbox};
 
 /// The connections of one room.
 #[derive(Default)]
 struct Room {
     /// Every open connection to the room.
     peers: Vec<Arc<Peer>>,
-    /// Connections per username: a user is online while it is above zero.
+    /// Connections per username: a user is online here while it is above zero.
     online: HashMap<Arc<str>, usize>,
+    /// Which stored message comes next.
+    order: RoomOrder,
+    /// A gap fill is on its way.
+    filling: bool,
 }
 
 impl Room {
@@ -26,12 +36,36 @@ impl Room {
             }
         }
     }
+
+    fn broadcast_all(&self, frames: &[Outgoing]) {
+        for frame in frames {
+            self.broadcast(frame, None);
+        }
+    }
+
+    /// True when a gap fill must be asked for now.
+    fn needs_fill(&mut self) -> bool {
+        let needed = !self.filling && self.order.has_gap();
+        self.filling |= needed;
+        needed
+    }
 }
 
-/// Every room with at least one connection on this instance.
-#[derive(Default)]
+/// Every room with at least one connection on this instance, and what the
+/// other instances report.
 pub(crate) struct Rooms {
     map: DashMap<Uuid, Arc<Mutex<Room>>>,
+    remote: RemotePresence,
+    outbox: Outbox,
+    gaps: mpsc::UnboundedSender<Uuid>,
+}
+
+/// What a connection learns on joining a room.
+pub(crate) struct Joined {
+    /// Who is online in the room (on any instance), sorted.
+    pub(crate) users: Vec<String>,
+    /// The room is new here: read its newest stored time and call [`Rooms::start`].
+    pub(crate) needs_start: bool,
 }
 
 fn lock(room: &Mutex<Room>) -> std::sync::MutexGuard<'_, Room> {
@@ -41,27 +75,63 @@ fn lock(room: &Mutex<Room>) -> std::sync::MutexGuard<'_, Room> {
 }
 
 impl Rooms {
-    /// Adds `peer` to `room_id`; tells the others if the user just came online.
-    /// Returns who is online now (sorted), for the `presence` frame.
-    pub(crate) fn join(&self, room_id: Uuid, peer: Arc<Peer>) -> Vec<String> {
+    /// Rooms that announce to the other instances through `outbox` and ask for
+    /// gap fills on `gaps` (room ids; see `rooms::gaps`).
+    pub(crate) fn new(outbox: Outbox, gaps: mpsc::UnboundedSender<Uuid>) -> Self {
+        Self { map: DashMap::new(), remote: RemotePresence::default(), outbox, gaps }
+    }
+
+    /// Where events for the other instances go.
+    pub(crate) fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    fn room(&self, room_id: Uuid) -> Option<Arc<Mutex<Room>>> {
+        self.map.get(&room_id).map(|r| Arc::clone(&r))
+    }
+
+    /// Adds `peer` to `room_id`; tells the room (here and elsewhere) if the
+    /// user just came online.
+    pub(crate) fn join(&self, room_id: Uuid, peer: Arc<Peer>) -> Joined {
         let entry = self.map.entry(room_id).or_default();
         let mut room = lock(&entry);
         let count = room.online.entry(peer.username.clone()).or_default();
         *count += 1;
         if *count == 1 {
-            let joined = ServerFrame::UserJoined { username: peer.username.to_string() };
-            room.broadcast(&encode(&joined), Some(peer.user_id));
+            if !self.remote.is_online(room_id, &peer.username) {
+                let joined = ServerFrame::UserJoined { username: peer.username.to_string() };
+                room.broadcast(&encode(&joined), Some(peer.user_id));
+            }
+            self.outbox.send(Event::Presence {
+                chatroom_id: room_id,
+                username: peer.username.to_string(),
+                online: true,
+            });
         }
         room.peers.push(peer);
-        let mut users: Vec<String> = room.online.keys().map(|name| name.to_string()).collect();
+        let mut users = self.remote.users(room_id);
+        users.extend(room.online.keys().map(|name| name.to_string()));
+        let mut users: Vec<String> = users.into_iter().collect();
         users.sort_unstable();
-        users
+        Joined { users, needs_start: !room.order.is_started() }
     }
 
-    /// Removes connection `peer_id`; tells the others if its user went offline,
-    /// and drops the room when it is empty.
+    /// Starts a new room's delivery after `newest`, its newest stored time.
+    pub(crate) fn start(&self, room_id: Uuid, newest: Option<OffsetDateTime>) {
+        let Some(entry) = self.room(room_id) else { return };
+        let mut room = lock(&entry);
+        let mut ready = Vec::new();
+        room.order.start_after(newest, &mut ready);
+        room.broadcast_all(&ready);
+        if room.needs_fill() {
+            let _ = self.gaps.send(room_id);
+        }
+    }
+
+    /// Removes connection `peer_id`; tells the room (here and elsewhere) if its
+    /// user went offline, and drops the room when it is empty.
     pub(crate) fn leave(&self, room_id: Uuid, peer_id: u64) {
-        let Some(entry) = self.map.get(&room_id).map(|r| Arc::clone(&r)) else { return };
+        let Some(entry) = self.room(room_id) else { return };
         {
             let mut room = lock(&entry);
             let Some(index) = room.peers.iter().position(|p| p.id == peer_id) else { return };
@@ -70,8 +140,15 @@ impl Rooms {
                 *count -= 1;
                 if *count == 0 {
                     room.online.remove(&peer.username);
-                    let left = ServerFrame::UserLeft { username: peer.username.to_string() };
-                    room.broadcast(&encode(&left), None);
+                    if !self.remote.is_online(room_id, &peer.username) {
+                        let left = ServerFrame::UserLeft { username: peer.username.to_string() };
+                        room.broadcast(&encode(&left), None);
+                    }
+                    self.outbox.send(Event::Presence {
+                        chatroom_id: room_id,
+                        username: peer.username.to_string(),
+                        online: false,
+                    });
                 }
             }
         }
@@ -80,12 +157,143 @@ impl Rooms {
 
     /// Queues `frame` to every connection of the room, except those of `skip_user`.
     pub(crate) fn broadcast(&self, room_id: Uuid, frame: &Outgoing, skip_user: Option<Uuid>) {
-        let Some(entry) = self.map.get(&room_id).map(|r| Arc::clone(&r)) else { return };
+        let Some(entry) = self.room(room_id) else { return };
         lock(&entry).broadcast(frame, skip_user);
+    }
+
+    /// A message this instance stored: delivered here in room order and
+    /// announced to the other instances.
+    pub(crate) fn deliver_stored(&self, room_id: Uuid, message: Stored) {
+        self.outbox.send(Event::Message {
+            chatroom_id: room_id,
+            created_at: message.at,
+            previous: message.previous,
+            frame: message.frame.text.clone(),
+        });
+        self.deliver(room_id, message);
+    }
+
+    /// A stored message (from here, another instance or a gap fill): delivered
+    /// once its predecessor has been; a repeat is dropped.
+    pub(crate) fn deliver(&self, room_id: Uuid, message: Stored) {
+        let Some(entry) = self.room(room_id) else { return };
+        let mut room = lock(&entry);
+        let mut ready = Vec::new();
+        room.order.offer(message, &mut ready);
+        room.broadcast_all(&ready);
+        if room.needs_fill() {
+            let _ = self.gaps.send(room_id);
+        }
+    }
+
+    /// The time of the last message a started room delivered (`Some(None)`
+    /// when the room has no message); `None` when the room is not live here
+    /// or not started.
+    pub(crate) fn last_delivered(&self, room_id: Uuid) -> Option<Option<OffsetDateTime>> {
+        self.room(room_id).and_then(|entry| lock(&entry).order.last())
+    }
+
+    /// Delivers messages read back from the database (oldest first, the first
+    /// following `after`), ends the fill, and returns true when a gap remains
+    /// (the caller fills again).
+    pub(crate) fn filled(
+        &self,
+        room_id: Uuid,
+        after: Option<OffsetDateTime>,
+        messages: Vec<(OffsetDateTime, Outgoing)>,
+    ) -> bool {
+        let Some(entry) = self.room(room_id) else { return false };
+        let mut room = lock(&entry);
+        let mut ready = Vec::new();
+        let mut previous = after;
+        for (at, frame) in messages {
+            room.order.offer(Stored { at, previous, frame }, &mut ready);
+            previous = Some(at);
+        }
+        room.broadcast_all(&ready);
+        room.filling = false;
+        room.needs_fill()
+    }
+
+    /// Asks for a fill of `room_id` unless one is on its way.
+    pub(crate) fn request_fill(&self, room_id: Uuid) {
+        let Some(entry) = self.room(room_id) else { return };
+        let mut room = lock(&entry);
+        if !room.filling {
+            room.filling = true;
+            let _ = self.gaps.send(room_id);
+        }
+    }
+
+    /// Every started room and the time of its last delivered message.
+    pub(crate) fn started(&self) -> Vec<(Uuid, Option<OffsetDateTime>)> {
+        self.map
+            .iter()
+            .filter_map(|entry| lock(entry.value()).order.last().map(|last| (*entry.key(), last)))
+            .collect()
+    }
+
+    /// Everyone online on this instance, per room.
+    pub(crate) fn local_presence(&self) -> RoomUsers {
+        self.map
+            .iter()
+            .map(|entry| {
+                let users = lock(entry.value()).online.keys().map(|u| u.to_string()).collect();
+                (*entry.key(), users)
+            })
+            .collect()
+    }
+
+    /// Another instance is alive.
+    pub(crate) fn heard_from(&self, instance: Uuid) {
+        self.remote.heard(instance);
+    }
+
+    /// Another instance reports `username` online or offline in `room_id`.
+    pub(crate) fn remote_presence(
+        &self,
+        instance: Uuid,
+        room_id: Uuid,
+        username: &str,
+        online: bool,
+    ) {
+        let change = self.remote.set(instance, room_id, username, online);
+        self.announce(change);
+    }
+
+    /// Another instance reports everyone it has online.
+    pub(crate) fn remote_report(&self, instance: Uuid, report: HashMap<Uuid, HashSet<String>>) {
+        let changes = self.remote.replace(instance, report);
+        self.announce(changes);
+    }
+
+    /// Forgets instances silent for `silence`: their users go offline.
+    pub(crate) fn expire_remote(&self, silence: Duration) {
+        let changes = self.remote.expire(silence);
+        self.announce(changes);
+    }
+
+    /// Tells local rooms about users who came online or went offline elsewhere
+    /// (unless they are online here, where nothing changed).
+    fn announce(&self, changes: impl IntoIterator<Item = Change>) {
+        for change in changes {
+            let Some(entry) = self.room(change.room) else { continue };
+            let room = lock(&entry);
+            if room.online.contains_key(change.username.as_str()) {
+                continue;
+            }
+            let username = change.username;
+            let frame = if change.online {
+                ServerFrame::UserJoined { username }
+            } else {
+                ServerFrame::UserLeft { username }
+            };
+            room.broadcast(&encode(&frame), None);
+        }
     }
 }
 
 /// Encodes a frame that carries no stored message.
 pub(crate) fn encode(frame: &ServerFrame) -> Outgoing {
-    Outgoing { text: frame.to_json().into(), message_id: None }
+    Outgoing { text: frame.to_json().into(), at: None }
 }

@@ -3,8 +3,10 @@
 //! A fixed set of shards, each one task with a bounded queue. A shard takes
 //! every pending post (up to [`MAX_BATCH`]), stores them with one multi-row
 //! insert (group commit), and only then encodes each stored message once and
-//! fans it out. A room always maps to the same shard, so a room's order is the
-//! order its shard committed, and ids and times are assigned in that order.
+//! hands it to its room. The insert gives each message its final time in the
+//! room's order (PostgreSQL serialises the writers of a room, even on other
+//! instances) and the time of the message before it, which the room needs to
+//! deliver in order.
 
 use std::sync::Arc;
 
@@ -14,8 +16,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use super::{Outgoing, Peer, Rooms};
-use crate::store::{NewMessage, Store, StoreError};
+use super::{Outgoing, Peer, Rooms, Stored};
+use crate::store::{NewMessage, Store, StoreError, StoredRow};
 
 /// Writer shards; each has at most one insert in flight.
 const SHARDS: usize = 8;
@@ -126,10 +128,13 @@ impl Shard {
                 .record(started.elapsed().as_secs_f64());
             match inserted {
                 Ok(mut inserted) => {
-                    inserted.sort_unstable();
+                    inserted.sort_unstable_by_key(|row| row.id);
                     for (job, new) in jobs.drain(..).zip(batch) {
-                        let stored = inserted.binary_search(&new.message.id).is_ok();
-                        self.finish(job, new.message, stored).await;
+                        let row = inserted
+                            .binary_search_by_key(&new.message.id, |row| row.id)
+                            .ok()
+                            .map(|index| inserted[index]);
+                        self.finish(job, new.message, row).await;
                     }
                 }
                 Err(error) => {
@@ -143,8 +148,9 @@ impl Shard {
         }
     }
 
-    /// Gives a job its id and time, in commit order; the text moves into the
-    /// message (the job keeps what errors and duplicates need).
+    /// Gives a job its id and provisional time (increasing within the shard;
+    /// the insert may move it later); the text moves into the message (the job
+    /// keeps what errors and duplicates need).
     fn stamp(&mut self, job: &mut Job) -> NewMessage {
         let now = truncate_to_micros(OffsetDateTime::now_utc());
         self.last_time = now.max(self.last_time + Duration::microseconds(1));
@@ -181,16 +187,19 @@ impl Shard {
         }
     }
 
-    /// Broadcasts a stored message, or answers a duplicate.
-    async fn finish(&self, job: Job, message: Message, stored: bool) {
-        if stored {
+    /// Hands a stored message to its room, or answers a duplicate.
+    async fn finish(&self, job: Job, mut message: Message, row: Option<StoredRow>) {
+        let stored = row.is_some();
+        if let Some(row) = row {
             metrics::counter!(crate::metrics::MESSAGES_SENT).increment(1);
             let room = message.chatroom_id;
+            message.created_at = row.created_at;
             let frame = Outgoing {
-                message_id: Some(message.id),
+                at: Some(row.created_at),
                 text: ServerFrame::ChatMessage(message).to_json().into(),
             };
-            self.rooms.broadcast(room, &frame, None);
+            let stored = Stored { at: row.created_at, previous: row.previous, frame };
+            self.rooms.deliver_stored(room, stored);
         }
         match job {
             Job::Bot(post) => {
@@ -211,7 +220,7 @@ impl Shard {
         match found {
             Ok(Some(message)) => {
                 let text = ServerFrame::ChatMessage(message).to_json().into();
-                post.sender.deliver(&Outgoing { text, message_id: None });
+                post.sender.deliver(&Outgoing { text, at: None });
             }
             Ok(None) => tracing::error!(client_id, "duplicate message not found"),
             Err(error) => {

@@ -11,13 +11,26 @@ use super::{Store, StoreError};
 const MESSAGE_COLUMNS: &str =
     "id, chatroom_id, user_id, username, content, is_bot, created_at, client_id";
 
-/// A message ready to insert; ids and times are chosen by the room writer.
+/// A message ready to insert; its id and provisional time are chosen by the
+/// room writer, its final time by the insert.
 #[derive(Debug, Clone)]
 pub(crate) struct NewMessage {
     /// The message as it will be shown once stored.
     pub(crate) message: Message,
     /// The stock command a bot reply answers.
     pub(crate) command_id: Option<Uuid>,
+}
+
+/// A row [`Store::insert_messages`] stored: its id, its time in the room's
+/// order, and the time of the room's message before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StoredRow {
+    /// The message.
+    pub(crate) id: Uuid,
+    /// Its time: the room's order.
+    pub(crate) created_at: OffsetDateTime,
+    /// The time of the room's previous message (`None` for the first).
+    pub(crate) previous: Option<OffsetDateTime>,
 }
 
 /// Where a page of history ends (exclusive).
@@ -43,24 +56,51 @@ fn message_from_row(row: &Row) -> Message {
 }
 
 impl Store {
-    /// Inserts a batch in one statement; returns the ids actually inserted
+    /// Inserts a batch in one statement and returns the rows actually inserted
     /// (a repeated `client_id` or `command_id`, or a room that does not exist,
     /// skips that row without failing the others).
+    ///
+    /// The statement locks the batch's rooms (in id order, so concurrent
+    /// batches cannot deadlock) and moves each room's times, keeping their
+    /// spacing, to after the room's `last_message_at`; so times in a room
+    /// increase strictly in commit order even with several instances writing
+    /// it, and each stored row reports the time of the message before it.
     pub(crate) async fn insert_messages(
         &self,
         batch: &[NewMessage],
-    ) -> Result<Vec<Uuid>, StoreError> {
+    ) -> Result<Vec<StoredRow>, StoreError> {
         let client = self.client().await?;
         let statement = client
             .prepare_cached(
-                "INSERT INTO messages
-                     (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id)
-                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
-                                      $6::bool[], $7::timestamptz[], $8::text[], $9::uuid[])
-                     AS n (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id)
-                 WHERE EXISTS (SELECT 1 FROM chatrooms c WHERE c.id = n.chatroom_id)
-                 ON CONFLICT DO NOTHING
-                 RETURNING id",
+                "WITH locked AS MATERIALIZED (
+                     SELECT id, last_message_at FROM chatrooms
+                     WHERE id = ANY($2::uuid[]) ORDER BY id FOR UPDATE
+                 ), batch AS (
+                     SELECT n.*, l.last_message_at AS room_last,
+                            min(n.created_at) OVER (PARTITION BY n.chatroom_id) AS room_first
+                     FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
+                                 $6::bool[], $7::timestamptz[], $8::text[], $9::uuid[])
+                         AS n (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id)
+                     JOIN locked l ON l.id = n.chatroom_id
+                 ), inserted AS (
+                     INSERT INTO messages
+                         (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id)
+                     SELECT id, chatroom_id, user_id, username, content, is_bot,
+                            created_at + greatest(interval '0',
+                                coalesce(room_last + interval '1 microsecond' - room_first, interval '0')),
+                            client_id, command_id
+                     FROM batch
+                     ON CONFLICT DO NOTHING
+                     RETURNING id, chatroom_id, created_at
+                 ), advanced AS (
+                     UPDATE chatrooms c SET last_message_at = newest.at
+                     FROM (SELECT chatroom_id, max(created_at) AS at FROM inserted GROUP BY chatroom_id) newest
+                     WHERE c.id = newest.chatroom_id
+                 )
+                 SELECT i.id, i.created_at,
+                        coalesce(lag(i.created_at) OVER (PARTITION BY i.chatroom_id ORDER BY i.created_at),
+                                 l.last_message_at)
+                 FROM inserted i JOIN locked l ON l.id = i.chatroom_id",
             )
             .await?;
         let ids: Vec<Uuid> = batch.iter().map(|n| n.message.id).collect();
@@ -89,7 +129,44 @@ impl Store {
                 ],
             )
             .await?;
-        Ok(rows.iter().map(|row| row.get(0)).collect())
+        Ok(rows
+            .iter()
+            .map(|row| StoredRow { id: row.get(0), created_at: row.get(1), previous: row.get(2) })
+            .collect())
+    }
+
+    /// The time of the newest message of each of `rooms` that exist (`None`
+    /// for a room with no message yet).
+    pub(crate) async fn last_message_times(
+        &self,
+        rooms: &[Uuid],
+    ) -> Result<Vec<(Uuid, Option<OffsetDateTime>)>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached("SELECT id, last_message_at FROM chatrooms WHERE id = ANY($1)")
+            .await?;
+        let rows = client.query(&statement, &[&rooms]).await?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    }
+
+    /// Up to `limit` messages of `room` stored after `time` (all of them when
+    /// `None`), oldest first.
+    pub(crate) async fn messages_since(
+        &self,
+        room: Uuid,
+        time: Option<OffsetDateTime>,
+        limit: i64,
+    ) -> Result<Vec<Message>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages
+                 WHERE chatroom_id = $1 AND created_at > coalesce($2::timestamptz, '-infinity')
+                 ORDER BY created_at, id LIMIT $3"
+            ))
+            .await?;
+        let rows = client.query(&statement, &[&room, &time, &limit]).await?;
+        Ok(rows.iter().map(message_from_row).collect())
     }
 
     /// The stored message a user already sent with `client_id` in `room`.

@@ -15,7 +15,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
-pub(crate) use messages::{Before, NewMessage};
+pub(crate) use messages::{Before, NewMessage, StoredRow};
 pub(crate) use rooms::Membership;
 pub(crate) use users::User;
 

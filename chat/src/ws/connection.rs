@@ -8,6 +8,7 @@ use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use protocol::broker::StockCommand;
 use protocol::{ClientFrame, ErrorCode, ServerFrame};
+use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -17,6 +18,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::command::{Input, classify};
+use crate::cluster::Event;
 use crate::rooms::{CloseReason, Closer, Outgoing, Peer, Post};
 use crate::state::App;
 use crate::stock::StockDeskError;
@@ -89,7 +91,7 @@ impl Connection {
             closer: closer.clone(),
         });
         tracing::Span::current().record("peer", peer.id);
-        let users = app.rooms.join(self.room_id, Arc::clone(&peer));
+        let joined = app.rooms.join(self.room_id, Arc::clone(&peer));
         tracing::info!("connected");
 
         metrics::gauge!(crate::metrics::WS_ACTIVE).increment(1.0);
@@ -101,7 +103,10 @@ impl Connection {
             last_typing: None,
             last_heard: Instant::now(),
         };
-        let end = handler.serve(&mut socket, queue, &closer, users, self.after).await;
+        let end = match handler.start_room(joined.needs_start).await {
+            Ok(()) => handler.serve(&mut socket, queue, &closer, joined.users, self.after).await,
+            Err(end) => end,
+        };
 
         app.rooms.leave(self.room_id, peer.id);
         app.sockets.deregister(&self.session, peer.id);
@@ -116,8 +121,8 @@ struct Handler {
     app: Arc<App>,
     room_id: Uuid,
     peer: Arc<Peer>,
-    /// The newest message sent by replay: live copies up to it are skipped.
-    last_replayed: Option<Uuid>,
+    /// The time of the newest message sent by replay: live copies up to it are skipped.
+    last_replayed: Option<OffsetDateTime>,
     /// When a typing frame was last passed on.
     last_typing: Option<Instant>,
     /// When the client last sent anything (pongs included): silence closes it.
@@ -125,6 +130,25 @@ struct Handler {
 }
 
 impl Handler {
+    /// A room new on this instance learns where its order stands before anyone
+    /// is replayed to, so replay and live delivery meet without a hole.
+    async fn start_room(&self, needs_start: bool) -> Result<(), End> {
+        if !needs_start {
+            return Ok(());
+        }
+        match self.app.store.last_message_times(&[self.room_id]).await {
+            Ok(rows) => {
+                let newest = rows.first().and_then(|(_, newest)| *newest);
+                self.app.rooms.start(self.room_id, newest);
+                Ok(())
+            }
+            Err(error) => {
+                tracing::warn!(%error, "reading the room's newest message failed");
+                Err(End::Close(CloseCode::Again, "database unavailable; reconnect"))
+            }
+        }
+    }
+
     async fn serve(
         &mut self,
         socket: &mut Socket,
@@ -187,7 +211,7 @@ impl Handler {
             match self.app.store.messages_after(self.room_id, after, MAX_REPLAY + 1).await {
                 Ok(Some(missed)) if missed.len() as i64 <= MAX_REPLAY => {
                     for message in missed {
-                        self.last_replayed = Some(message.id);
+                        self.last_replayed = Some(message.created_at);
                         socket.feed(text(&ServerFrame::ChatMessage(message))).await?;
                     }
                 }
@@ -211,7 +235,8 @@ impl Handler {
         let mut next = Some(first);
         let mut written = 0;
         while let Some(frame) = next {
-            let replayed = matches!((frame.message_id, self.last_replayed), (Some(id), Some(last)) if id <= last);
+            let replayed =
+                matches!((frame.at, self.last_replayed), (Some(at), Some(last)) if at <= last);
             if !replayed {
                 socket.feed(WsMessage::Text(frame.text)).await?;
                 written += 1;
@@ -326,9 +351,12 @@ impl Handler {
             return;
         }
         self.last_typing = Some(now);
-        let frame = ServerFrame::Typing { username: self.peer.username.to_string() };
-        let frame = Outgoing { text: frame.to_json().into(), message_id: None };
+        let username = self.peer.username.to_string();
+        let frame = crate::rooms::encode(&ServerFrame::Typing { username: username.clone() });
         self.app.rooms.broadcast(self.room_id, &frame, Some(self.peer.user_id));
+        let typing =
+            Event::Typing { chatroom_id: self.room_id, user_id: self.peer.user_id, username };
+        self.app.rooms.outbox().send(typing);
     }
 }
 

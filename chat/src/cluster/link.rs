@@ -1,0 +1,150 @@
+//! Publishing and consuming `chat.events` on a RabbitMQ connection.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use protocol::ServerFrame;
+use protocol::amqp::lapin::options::{
+    BasicConsumeOptions, BasicPublishOptions, QueueBindOptions, QueueDeclareOptions,
+};
+use protocol::amqp::lapin::types::{AMQPValue, FieldTable};
+use protocol::amqp::lapin::{self, BasicProperties, Connection};
+use protocol::broker::EVENTS_EXCHANGE;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::{Event, PublishChannel};
+use crate::rooms::{Outgoing, Rooms, Stored};
+use crate::ws::SessionSockets;
+
+/// The broker deletes an instance's queue this long after its consumer is gone.
+const QUEUE_EXPIRES_MS: i32 = 60_000;
+/// Events an instance's queue holds before dropping the oldest (a stalled
+/// instance must not fill the broker's memory; rooms read what they miss back).
+const QUEUE_MAX_LENGTH: i32 = 100_000;
+/// How often an instance reports everyone it has online.
+const PRESENCE_REPORT: Duration = Duration::from_secs(5);
+/// An instance silent this long is taken for dead: its users go offline.
+const PRESENCE_SILENCE: Duration = Duration::from_secs(16);
+
+fn count(direction: &'static str, outcome: &'static str) {
+    metrics::counter!(crate::metrics::CLUSTER_EVENTS, "direction" => direction, "outcome" => outcome)
+        .increment(1);
+}
+
+/// Publishes queued events, in order, until every outbox is dropped. While the
+/// broker is unreachable events are dropped: rooms recover messages from the
+/// database and presence from the next report.
+pub(super) async fn publish(
+    mut events: mpsc::Receiver<Event>,
+    channel: PublishChannel,
+    instance: Uuid,
+) {
+    let properties = BasicProperties::default().with_content_type("application/json".into());
+    while let Some(event) = events.recv().await {
+        let Some(channel) = channel.get() else {
+            count("out", "dropped");
+            continue;
+        };
+        let body = event.encode(instance);
+        let published = channel
+            .basic_publish(
+                EVENTS_EXCHANGE.into(),
+                "".into(),
+                BasicPublishOptions::default(),
+                &body,
+                properties.clone(),
+            )
+            .await;
+        match published {
+            Ok(_) => count("out", "published"),
+            Err(error) => {
+                tracing::debug!(%error, "publishing an event failed");
+                count("out", "dropped");
+            }
+        }
+    }
+}
+
+/// Consumes the other instances' events until the connection fails: declares
+/// this instance's queue, binds it to `chat.events`, says hello, then applies
+/// each event in the order it arrives.
+pub(crate) async fn consume(
+    connection: &Connection,
+    rooms: &Arc<Rooms>,
+    sockets: &SessionSockets,
+) -> Result<(), lapin::Error> {
+    let outbox = rooms.outbox();
+    let queue = format!("{EVENTS_EXCHANGE}.{}", outbox.instance);
+    let channel = connection.create_channel().await?;
+    let mut arguments = FieldTable::default();
+    arguments.insert("x-expires".into(), AMQPValue::LongInt(QUEUE_EXPIRES_MS));
+    arguments.insert("x-max-length".into(), AMQPValue::LongInt(QUEUE_MAX_LENGTH));
+    channel.queue_declare(queue.as_str().into(), QueueDeclareOptions::default(), arguments).await?;
+    channel
+        .queue_bind(
+            queue.as_str().into(),
+            EVENTS_EXCHANGE.into(),
+            "".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let no_ack = BasicConsumeOptions { no_ack: true, ..Default::default() };
+    let mut deliveries = channel
+        .basic_consume(queue.as_str().into(), "chat-events".into(), no_ack, FieldTable::default())
+        .await?;
+    outbox.send(Event::Hello);
+    while let Some(delivery) = deliveries.next().await {
+        apply(&delivery?.data, rooms, sockets);
+    }
+    Ok(())
+}
+
+fn apply(body: &[u8], rooms: &Rooms, sockets: &SessionSockets) {
+    let (from, event) = match Event::decode(body) {
+        Ok(decoded) => decoded,
+        Err(error) => {
+            tracing::warn!(%error, "dropping a malformed event");
+            count("in", "malformed");
+            return;
+        }
+    };
+    if from == rooms.outbox().instance {
+        return;
+    }
+    count("in", "applied");
+    rooms.heard_from(from);
+    match event {
+        Event::Message { chatroom_id, created_at, previous, frame } => {
+            let frame = Outgoing { text: frame, at: Some(created_at) };
+            rooms.deliver(chatroom_id, Stored { at: created_at, previous, frame });
+        }
+        Event::Typing { chatroom_id, user_id, username } => {
+            let frame = crate::rooms::encode(&ServerFrame::Typing { username });
+            rooms.broadcast(chatroom_id, &frame, Some(user_id));
+        }
+        Event::Presence { chatroom_id, username, online } => {
+            rooms.remote_presence(from, chatroom_id, &username, online);
+        }
+        Event::Online { rooms: report } => rooms.remote_report(from, report),
+        Event::Hello => rooms.outbox().send(Event::Online { rooms: rooms.local_presence() }),
+        Event::Logout { session } => sockets.close_session(&session),
+    }
+}
+
+/// Reports this instance's presence to the others every few seconds, and
+/// forgets instances that stopped reporting; until `shutdown`.
+pub(crate) async fn report_presence(rooms: Arc<Rooms>, shutdown: CancellationToken) {
+    let mut ticks = tokio::time::interval(PRESENCE_REPORT);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        rooms.outbox().send(Event::Online { rooms: rooms.local_presence() });
+        rooms.expire_remote(PRESENCE_SILENCE);
+    }
+}
