@@ -74,7 +74,7 @@ impl Store {
             .prepare_cached(
                 "WITH locked AS MATERIALIZED (
                      SELECT id, last_message_at FROM chatrooms
-                     WHERE id = ANY($2::uuid[]) ORDER BY id FOR UPDATE
+                     WHERE id = ANY($2::uuid[]) ORDER BY id FOR NO KEY UPDATE
                  ), batch AS (
                      SELECT n.*, l.last_message_at AS room_last,
                             min(n.created_at) OVER (PARTITION BY n.chatroom_id) AS room_first
