@@ -107,6 +107,11 @@ impl RemotePresence {
         result
     }
 
+    /// Whether any other instance is known to be alive.
+    pub(crate) fn any(&self) -> bool {
+        !self.lock().is_empty()
+    }
+
     /// Notes that `instance` is alive.
     pub(crate) fn heard(&self, instance: Uuid) {
         heard_from(&mut self.lock(), instance);

@@ -162,15 +162,27 @@ impl Rooms {
     }
 
     /// A message this instance stored: delivered here in room order and
-    /// announced to the other instances.
+    /// announced to the other instances, if any is known (one that has just
+    /// started and not been heard yet reads what it missed from the database).
     pub(crate) fn deliver_stored(&self, room_id: Uuid, message: Stored) {
-        self.outbox.send(Event::Message {
-            chatroom_id: room_id,
-            created_at: message.at,
-            previous: message.previous,
-            frame: message.frame.text.clone(),
-        });
+        if self.remote.any() {
+            self.outbox.send(Event::Message {
+                chatroom_id: room_id,
+                created_at: message.at,
+                previous: message.previous,
+                frame: message.frame.text.clone(),
+            });
+        }
         self.deliver(room_id, message);
+    }
+
+    /// Passes a typing notice to the room here and on the other instances.
+    pub(crate) fn typing(&self, room_id: Uuid, user_id: Uuid, username: String) {
+        let frame = encode(&ServerFrame::Typing { username: username.clone() });
+        self.broadcast(room_id, &frame, Some(user_id));
+        if self.remote.any() {
+            self.outbox.send(Event::Typing { chatroom_id: room_id, user_id, username });
+        }
     }
 
     /// A stored message (from here, another instance or a gap fill): delivered

@@ -18,7 +18,6 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::command::{Input, classify};
-use crate::cluster::Event;
 use crate::rooms::{CloseReason, Closer, Outgoing, Peer, Post};
 use crate::state::App;
 use crate::stock::StockDeskError;
@@ -351,12 +350,7 @@ impl Handler {
             return;
         }
         self.last_typing = Some(now);
-        let username = self.peer.username.to_string();
-        let frame = crate::rooms::encode(&ServerFrame::Typing { username: username.clone() });
-        self.app.rooms.broadcast(self.room_id, &frame, Some(self.peer.user_id));
-        let typing =
-            Event::Typing { chatroom_id: self.room_id, user_id: self.peer.user_id, username };
-        self.app.rooms.outbox().send(typing);
+        self.app.rooms.typing(self.room_id, self.peer.user_id, self.peer.username.to_string());
     }
 }
 
