@@ -9,6 +9,7 @@ mod support;
 mod auth;
 mod binary;
 mod browser;
+mod cluster;
 mod deploy;
 mod faults;
 mod hostile;

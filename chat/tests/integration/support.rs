@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -27,10 +29,13 @@ pub const PATIENCE: Duration = Duration::from_secs(15);
 pub const PASSWORD: &str = "correct horse battery";
 
 /// A running chat server with its own database and vhost.
+///
+/// Siblings ([`TestServer::sibling`]) share the database and the vhost, which
+/// are deleted when the last server holding them is dropped.
 pub struct TestServer {
     pub addr: SocketAddr,
-    pub db: TestDatabase,
-    pub vhost: TestVhost,
+    pub db: Arc<TestDatabase>,
+    pub vhost: Arc<TestVhost>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -41,6 +46,23 @@ impl TestServer {
     }
 
     pub async fn start_with(db: TestDatabase, vhost: TestVhost, extra: &[(&str, &str)]) -> Self {
+        Self::launch(Arc::new(db), Arc::new(vhost), extra).await
+    }
+
+    /// Another chat instance, on its own port, sharing this one's database and
+    /// vhost: the two form a cluster. Stopping or dropping either leaves the
+    /// shared database and vhost to the other.
+    pub async fn sibling(&self) -> Self {
+        Self::launch(Arc::clone(&self.db), Arc::clone(&self.vhost), &[]).await
+    }
+
+    /// Another chat instance sharing this one's database and vhost, run as a
+    /// child process of the `chat` binary so that a test can SIGKILL it.
+    pub async fn sibling_process(&self) -> ChatProcess {
+        ChatProcess::spawn(&self.db, &self.vhost).await
+    }
+
+    async fn launch(db: Arc<TestDatabase>, vhost: Arc<TestVhost>, extra: &[(&str, &str)]) -> Self {
         let mut vars: HashMap<String, String> = HashMap::from([
             ("DATABASE_URL".into(), db.url()),
             ("RABBITMQ_URL".into(), vhost.url()),
@@ -67,31 +89,14 @@ impl TestServer {
             .expect("server runs");
         });
         let server = Self { addr, db, vhost, stop: Some(stop), task: Some(task) };
-        server.wait_until_ready().await;
+        wait_until_ready(&server.base(), || false).await;
         server
-    }
-
-    /// Waits for `/health/ready` (database and broker) to answer 200.
-    async fn wait_until_ready(&self) {
-        let client = reqwest::Client::new();
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            if let Ok(response) = client.get(self.url("/health/ready")).send().await
-                && response.status() == StatusCode::OK
-            {
-                return;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "server never became ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
     }
 
     /// Stops the server gracefully and starts a new one on the same database.
     pub async fn restart(mut self) -> Self {
         self.stop().await;
-        let db = std::mem::take(&mut self.db);
-        let vhost = std::mem::take(&mut self.vhost);
-        Self::start_with(db, vhost, &[]).await
+        Self::launch(Arc::clone(&self.db), Arc::clone(&self.vhost), &[]).await
     }
 
     pub async fn stop(&mut self) {
@@ -107,6 +112,11 @@ impl TestServer {
         format!("http://{}{path}", self.addr)
     }
 
+    /// `http://host:port`, for [`Client::at`].
+    pub fn base(&self) -> String {
+        self.url("")
+    }
+
     pub fn client(&self) -> Client {
         Client { http: reqwest::Client::new(), base: self.url(""), cookie: None, origin: None }
     }
@@ -117,6 +127,68 @@ impl TestServer {
         client.register(name).await;
         client.login(name).await;
         client
+    }
+}
+
+/// Waits for `{base}/health/ready` (database and broker) to answer 200;
+/// fails at once when `exited` says the server is gone.
+async fn wait_until_ready(base: &str, mut exited: impl FnMut() -> bool) {
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if let Ok(response) = client.get(format!("{base}/health/ready")).send().await
+            && response.status() == StatusCode::OK
+        {
+            return;
+        }
+        assert!(!exited(), "server at {base} exited before it was ready");
+        assert!(tokio::time::Instant::now() < deadline, "server at {base} never became ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The `chat` binary running as a child process against a test's database
+/// and vhost; killed (SIGKILL) by [`ChatProcess::kill`] or when dropped.
+pub struct ChatProcess {
+    /// `http://127.0.0.1:port`, for [`Client::at`].
+    pub base: String,
+    child: Child,
+}
+
+impl ChatProcess {
+    async fn spawn(db: &TestDatabase, vhost: &TestVhost) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(env!("CARGO_BIN_EXE_chat"))
+            .env("CHAT_ADDR", format!("127.0.0.1:{port}"))
+            .env("DATABASE_URL", db.url())
+            .env("RABBITMQ_URL", vhost.url())
+            .env("COOKIE_SECURE", "false")
+            .env("RATE_LIMIT_LOGIN", "off")
+            .env("RATE_LIMIT_MESSAGES", "off")
+            .env("RATE_LIMIT_STOCK", "off")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the chat binary starts");
+        let mut process = Self { base: format!("http://127.0.0.1:{port}"), child };
+        let base = process.base.clone();
+        let child = &mut process.child;
+        wait_until_ready(&base, || child.try_wait().is_ok_and(|status| status.is_some())).await;
+        process
+    }
+
+    /// SIGKILL: the process gets no chance to close anything.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ChatProcess {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 
@@ -217,6 +289,12 @@ impl Reply {
 }
 
 impl Client {
+    /// The same session talking to another instance (sessions live in the
+    /// shared database): `base` is [`TestServer::base`] or [`ChatProcess::base`].
+    pub fn at(&self, base: &str) -> Client {
+        Client { base: base.to_owned(), ..self.clone() }
+    }
+
     pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(cookie) = &self.cookie {
@@ -341,6 +419,24 @@ impl Ws {
         }
     }
 
+    /// The next JSON frame if one arrives before `deadline`; panics on close.
+    pub async fn next_before(&mut self, deadline: tokio::time::Instant) -> Option<Value> {
+        loop {
+            let message = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .ok()?
+                .expect("socket open")
+                .expect("frame readable");
+            match message {
+                Message::Text(text) => {
+                    return Some(serde_json::from_str(&text).expect("JSON frame"));
+                }
+                Message::Close(frame) => panic!("socket closed: {frame:?}"),
+                _ => continue,
+            }
+        }
+    }
+
     /// The next frame of `kind`, skipping presence and typing noise.
     pub async fn next_of(&mut self, kind: &str) -> Value {
         loop {
@@ -367,6 +463,23 @@ impl Ws {
                 Some(Ok(Message::Close(frame))) => return (frame.map(|f| f.code), frames),
                 Some(Ok(_)) => {}
                 Some(Err(_)) | None => return (None, frames),
+            }
+        }
+    }
+
+    /// Like [`Ws::closed`], but `None` when the socket is still open after `wait`.
+    pub async fn closed_within(
+        &mut self,
+        wait: Duration,
+    ) -> Option<(Option<CloseCode>, Vec<Value>)> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut frames = Vec::new();
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.next()).await.ok()? {
+                Some(Ok(Message::Text(text))) => frames.push(serde_json::from_str(&text).unwrap()),
+                Some(Ok(Message::Close(frame))) => return Some((frame.map(|f| f.code), frames)),
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return Some((None, frames)),
             }
         }
     }
