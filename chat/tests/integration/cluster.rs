@@ -2,8 +2,10 @@
 //! vhost act as one chat: every stored message (a user's or the bot's) reaches
 //! the sockets of every instance once, in the room's database order
 //! (`created_at, id`); presence, typing and logout cross instances; stock
-//! replies are stored once whichever instance consumes them; and a client whose
-//! instance is SIGKILLed resumes on another with `?after=` and misses nothing.
+//! replies are stored once whichever instance consumes them; a message whose
+//! event was lost is read back from the database in its place; and a client
+//! whose instance is SIGKILLed resumes on another with `?after=` and misses
+//! nothing.
 //!
 //! The instances are in-process [`TestServer`]s joined by
 //! [`TestServer::sibling`]; the one a test kills is a child process of the
@@ -220,6 +222,57 @@ async fn messages_cross_instances_both_ways() {
         expect(&mut ann_ws, "ann on A gets bob's message", chat_saying("hello from B")).await;
     assert_eq!(ack, seen, "the same message on both instances");
 
+    for ws in [&mut ann_ws, &mut bob_ws] {
+        ws.assert_quiet(Duration::from_millis(300)).await;
+    }
+}
+
+/// Stores a message the way an instance does, straight into the database,
+/// without announcing it: as if its instance died between commit and publish.
+async fn store_unannounced(db: &TestDatabase, room: &str, username: &str, content: &str) {
+    db.query_strings(&format!(
+        "WITH stored AS (
+             INSERT INTO messages (id, chatroom_id, user_id, username, content, created_at)
+             SELECT gen_random_uuid(), c.id, u.id, u.username, '{content}',
+                    greatest(now(), c.last_message_at + interval '1 microsecond')
+             FROM chatrooms c, users u WHERE c.id = '{room}' AND u.username = '{username}'
+             RETURNING chatroom_id, created_at)
+         UPDATE chatrooms c SET last_message_at = stored.created_at
+         FROM stored WHERE c.id = stored.chatroom_id"
+    ))
+    .await;
+}
+
+fn contents(messages: &[Value]) -> Vec<&str> {
+    messages.iter().map(|m| m["content"].as_str().unwrap()).collect()
+}
+
+/// Events are the fast path, PostgreSQL the truth: a message whose event never
+/// came is read back, in its place, when the next message names it as its
+/// predecessor, or by the periodic check when nothing follows it.
+#[tokio::test]
+async fn messages_whose_events_were_lost_are_read_back_in_order() {
+    let cluster = Cluster::start().await;
+    let room = &cluster.room;
+    let ann = cluster.member("ann", &cluster.a.base()).await;
+    let bob = cluster.member("bob", &cluster.b.base()).await;
+    let mut ann_ws = live(&ann, room).await;
+    let mut bob_ws = live(&bob, room).await;
+
+    store_unannounced(&cluster.a.db, room, "bob", "lost before a reply").await;
+    bob_ws.say("the reply", "b-1").await;
+    let on_a = messages(&mut ann_ws, "ann on A", 2).await;
+    let on_b = messages(&mut bob_ws, "bob on B", 2).await;
+    for seen in [&on_a, &on_b] {
+        assert_eq!(contents(seen), ["lost before a reply", "the reply"]);
+    }
+
+    store_unannounced(&cluster.a.db, room, "ann", "lost with nothing after it").await;
+    let last_a = expect(&mut ann_ws, "ann on A", chat_saying("lost with nothing after it")).await;
+    expect(&mut bob_ws, "bob on B", chat_saying("lost with nothing after it")).await;
+
+    let seen: Vec<String> = ids(&on_a).into_iter().chain(ids(&[last_a])).collect();
+    assert_eq!(seen, stored_order(&cluster.a.db, room).await);
     for ws in [&mut ann_ws, &mut bob_ws] {
         ws.assert_quiet(Duration::from_millis(300)).await;
     }
