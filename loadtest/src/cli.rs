@@ -37,9 +37,15 @@ pub enum Command {
 /// Where to run and with whom: shared by `run` and `capacity`.
 #[derive(Debug, Clone, Args)]
 pub struct TargetArgs {
-    /// The chat server's base URL.
+    /// The chat server's base URL: the first instance, and the one the
+    /// setup (sessions, rooms, joins) goes through.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub url: String,
+    /// Another instance of the same chat (same database, same broker);
+    /// repeat for more. Users are spread over `--url` and these, so the
+    /// members of each room sit on different instances.
+    #[arg(long = "also-url", value_name = "URL")]
+    pub also_urls: Vec<String>,
     /// Simulated users, one WebSocket each.
     #[arg(long, default_value_t = 100)]
     pub users: u32,
@@ -49,9 +55,10 @@ pub struct TargetArgs {
     /// Bytes of content per message (at least the ~30-byte stamp; at most 1000).
     #[arg(long, default_value_t = 100)]
     pub payload: usize,
-    /// The chat server's process id, to report its peak RSS and CPU time.
-    #[arg(long)]
-    pub server_pid: Option<u32>,
+    /// The chat server's process id, to report its peak RSS and CPU time;
+    /// repeat it, one per instance, and the figures are the sums over them.
+    #[arg(long = "server-pid", value_name = "PID")]
+    pub server_pids: Vec<u32>,
     /// Also run the identical workload against a baseline started by the tool.
     #[arg(long)]
     pub compare_baseline: bool,
@@ -137,6 +144,10 @@ mod tests {
             "run",
             "--url",
             "http://127.0.0.1:8080",
+            "--also-url",
+            "http://127.0.0.1:8081",
+            "--also-url",
+            "http://127.0.0.1:8082",
             "--users",
             "1000",
             "--rooms",
@@ -149,6 +160,8 @@ mod tests {
             "64",
             "--server-pid",
             "42",
+            "--server-pid",
+            "43",
             "--compare-baseline",
             "--json",
             "out.json",
@@ -159,9 +172,13 @@ mod tests {
             (run.target.users, run.target.rooms, run.rate, run.duration),
             (1000, 10, 1000.0, 30.0)
         );
-        assert_eq!((run.target.payload, run.target.server_pid), (64, Some(42)));
+        assert_eq!(run.target.payload, 64);
+        assert_eq!(run.target.also_urls, ["http://127.0.0.1:8081", "http://127.0.0.1:8082"]);
+        assert_eq!(run.target.server_pids, [42, 43]);
         assert!(run.target.compare_baseline);
         let cli = Cli::try_parse_from(["loadtest", "capacity", "--slo-p99-ms", "50"]).unwrap();
-        assert!(matches!(cli.command, Command::Capacity(c) if c.slo_p99_ms == 50.0));
+        let Command::Capacity(capacity) = cli.command else { panic!("not capacity") };
+        assert_eq!(capacity.slo_p99_ms, 50.0);
+        assert!(capacity.target.also_urls.is_empty() && capacity.target.server_pids.is_empty());
     }
 }

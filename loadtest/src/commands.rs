@@ -95,10 +95,11 @@ pub(crate) async fn capacity(args: CapacityArgs) -> anyhow::Result<()> {
         c.capacity_msgs_per_s.map_or("none passed".into(), |r| format!("{r:.0} msg/s"))
     };
     print!(
-        "capacity at p99 ≤ {} ms, {} users in {} rooms: server {}",
+        "capacity at p99 ≤ {} ms, {} users in {} rooms on {}: server {}",
         args.slo_p99_ms,
         workload.users,
         workload.rooms,
+        report::instances(&workload),
         show(&server)
     );
     match &baseline {

@@ -7,6 +7,12 @@
 //!   ─► drain ─► table on stdout, JSON + SVG plot
 //! ```
 //!
+//! Several instances of the chat (one database, one broker) can be driven at
+//! once (`--url` and `--also-url`): the setup goes through the first, and
+//! each room's members are dealt round robin over all of them, so deliveries
+//! cross between instances. The server's RSS and CPU are then summed over
+//! the `--server-pid`s.
+//!
 //! Latency is counted from a message's *intended* send time, so a server (or
 //! a generator) that falls behind shows it in the tail instead of hiding it.
 //! The baseline, a bare tokio-tungstenite fan-out speaking the same frames,

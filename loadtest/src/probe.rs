@@ -1,9 +1,11 @@
-//! The server's memory and CPU, read from `/proc/<pid>/status` and `/proc/<pid>/stat`.
+//! The server's memory and CPU, read from `/proc/<pid>/status` and `/proc/<pid>/stat`;
+//! with several processes (one per instance), their sums.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
 /// How often the resident size is sampled for its peak.
@@ -40,6 +42,16 @@ fn read_cpu_ticks(pid: u32) -> Option<u64> {
     cpu_ticks(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
 
+/// The summed resident size of `pids`, or `None` if one cannot be read.
+fn total_rss(pids: &[u32]) -> Option<u64> {
+    pids.iter().map(|&pid| read_rss(pid)).sum()
+}
+
+/// The summed CPU ticks of `pids`, or `None` if one cannot be read.
+fn total_cpu_ticks(pids: &[u32]) -> Option<u64> {
+    pids.iter().map(|&pid| read_cpu_ticks(pid)).sum()
+}
+
 /// CPU seconds this process (the generator) has used so far.
 pub(crate) fn own_cpu_s() -> Option<f64> {
     Some(cpu_ticks(&std::fs::read_to_string("/proc/self/stat").ok()?)? as f64 / CLOCK_TICKS_PER_S)
@@ -50,10 +62,11 @@ pub(crate) fn command_name(pid: u32) -> Option<String> {
     Some(std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?.trim().to_owned())
 }
 
-/// Watches one process for the length of a run: its peak RSS, sampled, and
-/// its CPU time between [`Probe::start_cpu`] and [`Probe::finish`].
+/// Watches a set of processes for the length of a run: the peak of their
+/// summed RSS, sampled, and their summed CPU time between
+/// [`Probe::start_cpu`] and [`Probe::finish`].
 pub(crate) struct Probe {
-    pid: u32,
+    pids: Arc<[u32]>,
     peak_rss: Arc<AtomicU64>,
     rss_at_start: u64,
     cpu_at_start: Option<u64>,
@@ -65,47 +78,57 @@ pub(crate) struct Probe {
 pub(crate) struct Usage {
     /// Resident size before the run's connections opened, bytes.
     pub(crate) rss_at_start_bytes: u64,
-    /// Peak resident size, bytes.
+    /// Peak (summed) resident size, bytes.
     pub(crate) peak_rss_bytes: Option<u64>,
     /// CPU seconds, user + system.
     pub(crate) cpu_s: Option<f64>,
 }
 
 impl Probe {
-    /// Starts sampling `pid`'s resident size; checks that the process can be read.
-    pub(crate) fn spawn(pid: u32) -> anyhow::Result<Self> {
-        let first = read_rss(pid)
-            .ok_or_else(|| anyhow::anyhow!("cannot read /proc/{pid}/status: is it running?"))?;
+    /// Starts sampling the resident size of `pids`; checks that each can be
+    /// read. `None` when there is nothing to watch.
+    pub(crate) fn spawn(pids: &Arc<[u32]>) -> anyhow::Result<Option<Self>> {
+        if pids.is_empty() {
+            return Ok(None);
+        }
+        let first = pids
+            .iter()
+            .map(|&pid| {
+                read_rss(pid)
+                    .with_context(|| format!("cannot read /proc/{pid}/status: is it running?"))
+            })
+            .sum::<anyhow::Result<u64>>()?;
         let peak_rss = Arc::new(AtomicU64::new(first));
         let stop = CancellationToken::new();
-        let (peak, token) = (Arc::clone(&peak_rss), stop.clone());
+        let (watched, peak, token) = (Arc::clone(pids), Arc::clone(&peak_rss), stop.clone());
         tokio::spawn(async move {
             let mut every = tokio::time::interval(RSS_INTERVAL);
             loop {
                 tokio::select! {
                     () = token.cancelled() => return,
-                    _ = every.tick() => match read_rss(pid) {
+                    _ = every.tick() => match total_rss(&watched) {
                         Some(rss) => { peak.fetch_max(rss, Ordering::Relaxed); }
                         None => return,
                     },
                 }
             }
         });
-        Ok(Self { pid, peak_rss, rss_at_start: first, cpu_at_start: None, stop })
+        let pids = Arc::clone(pids);
+        Ok(Some(Self { pids, peak_rss, rss_at_start: first, cpu_at_start: None, stop }))
     }
 
     /// Marks the start of the CPU measurement.
     pub(crate) fn start_cpu(&mut self) {
-        self.cpu_at_start = read_cpu_ticks(self.pid);
+        self.cpu_at_start = total_cpu_ticks(&self.pids);
     }
 
     /// Stops sampling; CPU is counted up to now.
     pub(crate) fn finish(self) -> Usage {
         self.stop.cancel();
-        if let Some(rss) = read_rss(self.pid) {
+        if let Some(rss) = total_rss(&self.pids) {
             self.peak_rss.fetch_max(rss, Ordering::Relaxed);
         }
-        let cpu_s = match (self.cpu_at_start, read_cpu_ticks(self.pid)) {
+        let cpu_s = match (self.cpu_at_start, total_cpu_ticks(&self.pids)) {
             (Some(start), Some(end)) => Some(end.saturating_sub(start) as f64 / CLOCK_TICKS_PER_S),
             _ => None,
         };
@@ -144,5 +167,20 @@ mod tests {
         assert!(read_cpu_ticks(pid).is_some());
         assert!(own_cpu_s().is_some());
         assert!(command_name(pid).is_some_and(|name| !name.is_empty()));
+    }
+
+    #[tokio::test]
+    async fn sums_several_processes() {
+        let me = std::process::id();
+        assert!(Probe::spawn(&[].into()).unwrap().is_none());
+        assert!(Probe::spawn(&[me, u32::MAX].into()).is_err());
+        assert_eq!(total_rss(&[me, u32::MAX]), None);
+        let once = read_rss(me).unwrap();
+        let mut twice = Probe::spawn(&[me, me].into()).unwrap().unwrap();
+        twice.start_cpu();
+        let usage = twice.finish();
+        assert!(usage.rss_at_start_bytes > once * 3 / 2, "{usage:?} vs {once}");
+        assert!(usage.peak_rss_bytes.is_some_and(|peak| peak >= usage.rss_at_start_bytes));
+        assert!(usage.cpu_s.is_some());
     }
 }

@@ -210,6 +210,14 @@ pub(crate) fn footer(label: &str, measured: &Measured) -> String {
     out
 }
 
+/// `1 server instance`, `3 server instances`.
+pub(crate) fn instances(workload: &Workload) -> String {
+    match workload.instances() {
+        1 => "1 server instance".into(),
+        n => format!("{n} server instances"),
+    }
+}
+
 fn render(workload: &Workload, rows: &[Row], with_baseline: bool) -> String {
     let width = |f: fn(&Row) -> &str, title: &str| {
         rows.iter().map(|r| f(r).chars().count()).max().unwrap_or(0).max(title.chars().count())
@@ -217,9 +225,10 @@ fn render(workload: &Workload, rows: &[Row], with_baseline: bool) -> String {
     let (w0, w1) = (width(|r| r.label, ""), width(|r| &r.server, "server"));
     let (w2, w3) = (width(|r| &r.baseline, "baseline"), width(|r| &r.ratio, "ratio"));
     let mut out = format!(
-        "{} users in {} rooms, {} msg/s offered for {} s, {} B messages\n\n",
+        "{} users in {} rooms on {}, {} msg/s offered for {} s, {} B messages\n\n",
         workload.users,
         workload.rooms,
+        instances(workload),
         workload.rate_msgs_per_s,
         workload.duration_s,
         workload.payload_bytes
@@ -268,6 +277,7 @@ mod tests {
     fn workload() -> Workload {
         Workload {
             url: "http://127.0.0.1:8080".into(),
+            also_urls: Vec::new(),
             users: 10,
             rooms: 2,
             rate_msgs_per_s: 10.0,
@@ -333,6 +343,8 @@ mod tests {
         assert!(json["baseline"]["server_cpu_s"].is_null());
         assert!(json["baseline"]["ack_ms"].is_null());
         assert_eq!(json["workload"]["users"], 10);
+        assert_eq!(json["workload"]["url"], "http://127.0.0.1:8080");
+        assert_eq!(json["workload"]["also_urls"], serde_json::json!([]));
     }
 
     #[test]
@@ -341,7 +353,11 @@ mod tests {
         let p99 = text.lines().find(|l| l.starts_with("delivery ms p99 ")).unwrap();
         assert!(p99.ends_with("1.50×"), "{p99}");
         assert!(text.contains("baseline"));
+        assert!(text.starts_with("10 users in 2 rooms on 1 server instance, "), "{text}");
         let alone = table(&workload(), &report(3.0), None);
         assert!(!alone.contains("baseline") && !alone.contains('×'));
+        let w = Workload { also_urls: vec!["http://127.0.0.1:8081".into()], ..workload() };
+        let two = table(&w, &report(3.0), None);
+        assert!(two.starts_with("10 users in 2 rooms on 2 server instances, "), "{two}");
     }
 }

@@ -32,38 +32,51 @@ const DRAIN_POLL: Duration = Duration::from_millis(20);
 /// How often the progress line is refreshed.
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
+/// One server instance's WebSocket address.
+#[derive(Debug, Clone)]
+pub(crate) struct Endpoint {
+    /// Where to connect.
+    pub(crate) addr: SocketAddr,
+    /// `ws://host:port`, without a path.
+    pub(crate) ws_base: String,
+}
+
+impl Endpoint {
+    /// The endpoint at `addr`, named by it.
+    pub(crate) fn at(addr: SocketAddr) -> Self {
+        Self { addr, ws_base: format!("ws://{addr}") }
+    }
+}
+
 /// What a run is aimed at.
 #[derive(Debug, Clone)]
 pub(crate) struct Target {
     /// `server` or `baseline`, for the progress bars.
     pub(crate) label: &'static str,
-    /// Where to connect.
-    pub(crate) addr: SocketAddr,
-    /// `ws://host:port`, without a path.
-    pub(crate) ws_base: String,
+    /// The instances, at least one; user `u` connects to
+    /// [`Workload::instance_of`] of them.
+    pub(crate) endpoints: Arc<[Endpoint]>,
     /// Session cookies per user (the chat server); `None` for the baseline,
     /// which is told the username in the query instead.
     pub(crate) cookies: Option<Arc<[String]>>,
     /// Room ids, per room index.
     pub(crate) room_ids: Arc<[Uuid]>,
-    /// Whose memory and CPU to report.
-    pub(crate) pid: Option<u32>,
+    /// Whose memory and CPU to report (summed over them).
+    pub(crate) pids: Arc<[u32]>,
 }
 
 impl Target {
     fn dial(&self, workload: &Workload, user: u32) -> Dial {
+        let endpoint = &self.endpoints[workload.instance_of(user, self.endpoints.len())];
         let room = self.room_ids[workload.room_of(user) as usize];
+        let path = format!("{}/ws/chat/{room}", endpoint.ws_base);
         match &self.cookies {
             Some(cookies) => Dial {
-                addr: self.addr,
-                url: format!("{}/ws/chat/{room}", self.ws_base),
+                addr: endpoint.addr,
+                url: path,
                 cookie: Some(cookies[user as usize].clone()),
             },
-            None => Dial {
-                addr: self.addr,
-                url: format!("{}/ws/chat/{room}?user=u{user}", self.ws_base),
-                cookie: None,
-            },
+            None => Dial { addr: endpoint.addr, url: format!("{path}?user=u{user}"), cookie: None },
         }
     }
 }
@@ -85,7 +98,7 @@ pub(crate) struct Measured {
 
 /// Runs `workload` against `target` once.
 pub(crate) async fn measure(target: &Target, workload: &Workload) -> anyhow::Result<Measured> {
-    let mut probe = target.pid.map(Probe::spawn).transpose()?;
+    let mut probe = Probe::spawn(&target.pids)?;
     let recorder = Arc::new(Recorder::new(16));
     let (sockets, connect_failures) = connect_all(target, workload, &recorder).await;
     let mut connected_per_room = vec![0u64; workload.rooms as usize];
@@ -328,6 +341,7 @@ mod tests {
     fn workload() -> Workload {
         Workload {
             url: String::new(),
+            also_urls: Vec::new(),
             users: 4,
             rooms: 2,
             rate_msgs_per_s: 10.0,
@@ -371,6 +385,25 @@ mod tests {
         assert_eq!(totals.connected, 4);
     }
 
+    #[test]
+    fn each_user_dials_its_instance() {
+        let endpoints: Arc<[Endpoint]> =
+            (1..=2).map(|port| Endpoint::at(SocketAddr::from(([127, 0, 0, 1], port)))).collect();
+        let target = Target {
+            label: "server",
+            endpoints,
+            cookies: Some((0..4).map(|u| format!("session_id={u}")).collect()),
+            room_ids: (0..2).map(Uuid::from_u128).collect(),
+            pids: [].into(),
+        };
+        // Rooms 0 and 1 each have a member on either instance.
+        let ports: Vec<u16> = (0..4).map(|u| target.dial(&workload(), u).addr.port()).collect();
+        assert_eq!(ports, [1, 1, 2, 2]);
+        let dial = target.dial(&workload(), 3);
+        assert_eq!(dial.url, format!("ws://127.0.0.1:2/ws/chat/{}", Uuid::from_u128(1)));
+        assert_eq!(dial.cookie.as_deref(), Some("session_id=3"));
+    }
+
     /// End to end against the in-process baseline: every message reaches
     /// every member of its room once, in order, and the figures add up.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -380,11 +413,10 @@ mod tests {
         tokio::spawn(crate::baseline::serve(listener, std::future::pending()));
         let target = Target {
             label: "baseline",
-            addr,
-            ws_base: format!("ws://{addr}"),
+            endpoints: [Endpoint::at(addr)].into(),
             cookies: None,
             room_ids: (0..3).map(Uuid::from_u128).collect(),
-            pid: Some(std::process::id()),
+            pids: [std::process::id()].into(),
         };
         let workload = Workload {
             users: 12,

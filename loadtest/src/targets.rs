@@ -4,12 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail, ensure};
+use anyhow::{Context as _, ensure};
 use reqwest::Url;
 
 use crate::baseline::BaselineProcess;
 use crate::cli::TargetArgs;
-use crate::runner::Target;
+use crate::probe;
+use crate::runner::{Endpoint, Target};
 use crate::setup::{self, SetupPlan};
 use crate::workload::Workload;
 
@@ -39,6 +40,7 @@ pub(crate) fn workload(args: &TargetArgs, rate: f64, duration: f64) -> anyhow::R
     );
     Ok(Workload {
         url: args.url.clone(),
+        also_urls: args.also_urls.clone(),
         users: args.users,
         rooms: args.rooms,
         rate_msgs_per_s: rate,
@@ -48,18 +50,14 @@ pub(crate) fn workload(args: &TargetArgs, rate: f64, duration: f64) -> anyhow::R
     })
 }
 
-/// Logs the users in, creates and joins the rooms, starts the baseline.
+/// Logs the users in (through `--url`), creates and joins the rooms, starts the baseline.
 pub(crate) async fn prepare(args: &TargetArgs) -> anyhow::Result<Targets> {
-    let base = Url::parse(&args.url).with_context(|| format!("--url {}", args.url))?;
-    if base.scheme() != "http" {
-        bail!("--url must be http:// (the tool speaks plain ws://)");
+    let (base, first) = resolve("--url", &args.url).await?;
+    let mut endpoints = vec![first];
+    for url in &args.also_urls {
+        endpoints.push(resolve("--also-url", url).await?.1);
     }
-    let host = base.host_str().context("--url has no host")?.to_owned();
-    let port = base.port_or_known_default().unwrap_or(80);
-    let addr = tokio::net::lookup_host((host.as_str(), port))
-        .await?
-        .next()
-        .with_context(|| format!("{host} does not resolve"))?;
+    check_pids(&args.server_pids, endpoints.len())?;
 
     let plan = SetupPlan {
         cache: args
@@ -72,36 +70,67 @@ pub(crate) async fn prepare(args: &TargetArgs) -> anyhow::Result<Targets> {
         rooms: args.rooms,
         concurrency: args.setup_concurrency,
     };
-    if let Some(pid) = args.server_pid {
-        let name = crate::probe::command_name(pid)
-            .with_context(|| format!("--server-pid {pid}: no such process"))?;
-        eprintln!("measuring server process {pid} ({name})");
-    }
     let prepared = setup::prepare(&plan).await?;
     let room_ids: Arc<[_]> = prepared.room_ids.into();
     let server = Target {
         label: "server",
-        addr,
-        ws_base: format!("ws://{host}:{port}"),
+        endpoints: endpoints.into(),
         cookies: Some(prepared.cookies.into()),
         room_ids: Arc::clone(&room_ids),
-        pid: args.server_pid,
+        pids: args.server_pids.as_slice().into(),
     };
     let baseline = if args.compare_baseline {
+        // One process, whatever the number of server instances.
         let process = BaselineProcess::spawn().await?;
         let target = Target {
             label: "baseline",
-            addr: process.addr,
-            ws_base: format!("ws://{}", process.addr),
+            endpoints: [Endpoint::at(process.addr)].into(),
             cookies: None,
             room_ids,
-            pid: process.pid(),
+            pids: process.pid().into_iter().collect(),
         };
         Some((target, process))
     } else {
         None
     };
     Ok(Targets { server, baseline })
+}
+
+/// Checks that `url` (given as `flag`) is an http:// URL whose host
+/// resolves; returns it and the instance's WebSocket endpoint.
+async fn resolve(flag: &str, url: &str) -> anyhow::Result<(Url, Endpoint)> {
+    let base = Url::parse(url).with_context(|| format!("{flag} {url}"))?;
+    ensure!(base.scheme() == "http", "{flag} {url}: must be http:// (the tool speaks plain ws://)");
+    let host = base.host_str().with_context(|| format!("{flag} {url} has no host"))?.to_owned();
+    let port = base.port_or_known_default().unwrap_or(80);
+    let addr = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .with_context(|| format!("{flag} {url}: resolving {host}"))?
+        .next()
+        .with_context(|| format!("{host} does not resolve"))?;
+    Ok((base, Endpoint { addr, ws_base: format!("ws://{host}:{port}") }))
+}
+
+/// Checks that every `--server-pid` is a running process and says which
+/// are measured (and if their number differs from the instances').
+fn check_pids(pids: &[u32], instances: usize) -> anyhow::Result<()> {
+    if pids.is_empty() {
+        return Ok(());
+    }
+    let named = pids
+        .iter()
+        .map(|&pid| {
+            let name = probe::command_name(pid)
+                .with_context(|| format!("--server-pid {pid}: no such process"))?;
+            Ok(format!("{pid} ({name})"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let what = if named.len() == 1 { "process" } else { "processes (summed)" };
+    eprintln!("measuring server {what} {}", named.join(", "));
+    if pids.len() != instances {
+        eprintln!("note: {} --server-pid for {instances} instance(s)", pids.len());
+    }
+    Ok(())
 }
 
 /// A rest between two measured runs, so one's tail does not spill into the next.

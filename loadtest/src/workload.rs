@@ -4,14 +4,23 @@
 //! The run's messages are numbered `g = 0, 1, 2…`; message `g` is meant to be
 //! sent at `g / rate` seconds by user `g % users`, so every user sends at the
 //! same steady pace and the rooms share the load evenly.
+//!
+//! With several server instances, user `u` connects to instance
+//! `(u / rooms) % instances`: a room's consecutive members alternate between
+//! the instances, so every room spans as many of them as it has members for,
+//! and most deliveries cross from one instance to another. (`u % instances`
+//! would not do: when `instances` divides `rooms`, a room's members would
+//! all land on the same instance.)
 
 use serde::Serialize;
 
 /// What a run offers, as written in the JSON's `workload`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Workload {
-    /// The server's base URL.
+    /// The server's base URL (its first instance, where the setup goes).
     pub url: String,
+    /// The base URLs of its other instances, if any.
+    pub also_urls: Vec<String>,
     /// Simulated users, one WebSocket each.
     pub users: u32,
     /// Rooms the users are spread over.
@@ -35,6 +44,17 @@ impl Workload {
     /// User number `member` of room `room` (members are numbered `user / rooms`).
     pub(crate) fn member(&self, room: u32, member: u32) -> u32 {
         room + member * self.rooms
+    }
+
+    /// How many server instances the users are spread over.
+    pub(crate) fn instances(&self) -> usize {
+        1 + self.also_urls.len()
+    }
+
+    /// The instance, of `instances`, that user `user` connects to: round
+    /// robin over each room's members (see the module documentation).
+    pub(crate) fn instance_of(&self, user: u32, instances: usize) -> usize {
+        (user / self.rooms) as usize % instances
     }
 
     /// How many users room `room` has.
@@ -68,6 +88,7 @@ mod tests {
     fn workload(users: u32, rooms: u32, rate: f64, duration: f64) -> Workload {
         Workload {
             url: "http://127.0.0.1:8080".into(),
+            also_urls: Vec::new(),
             users,
             rooms,
             rate_msgs_per_s: rate,
@@ -103,5 +124,21 @@ mod tests {
         assert_eq!(w.due_by(999), 1);
         assert_eq!(w.due_by(1000), 2);
         assert_eq!(w.due_by(10_000_000), 2000);
+    }
+
+    #[test]
+    fn users_are_assigned_round_robin_to_instances() {
+        let w = workload(40, 10, 100.0, 1.0);
+        let instance: Vec<usize> = (0..40).map(|u| w.instance_of(u, 2)).collect();
+        // Users 0-9 are member 0 of their rooms, 10-19 member 1, and so on.
+        assert!(instance[..10].iter().chain(&instance[20..30]).all(|&i| i == 0));
+        assert!(instance[10..20].iter().chain(&instance[30..]).all(|&i| i == 1));
+        for room in 0..10 {
+            let members = (0..w.room_size(room)).map(|m| w.member(room, m));
+            let on: Vec<usize> = members.map(|u| w.instance_of(u, 3)).collect();
+            assert_eq!(on, [0, 1, 2, 0], "room {room}");
+        }
+        // One instance (or the baseline): everyone on it.
+        assert!((0..40).all(|u| w.instance_of(u, 1) == 0));
     }
 }
