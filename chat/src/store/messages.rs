@@ -3,6 +3,7 @@
 use protocol::Message;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::{Store, StoreError};
@@ -42,6 +43,16 @@ pub(crate) enum Before {
     Time(OffsetDateTime),
 }
 
+/// The advisory lock keys of a batch's rooms, as the two `int4` halves of 64
+/// bits of each room id, sorted and without repeats: every writer takes its
+/// locks in this one order. (Two rooms sharing a key only wait for each other.)
+fn room_lock_keys(batch: &[NewMessage]) -> (Vec<i32>, Vec<i32>) {
+    let mut keys: Vec<u64> = batch.iter().map(|n| n.message.chatroom_id.as_u64_pair().1).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys.into_iter().map(|key| ((key >> 32) as u32 as i32, key as u32 as i32)).unzip()
+}
+
 fn message_from_row(row: &Row) -> Message {
     Message {
         id: row.get(0),
@@ -56,32 +67,38 @@ fn message_from_row(row: &Row) -> Message {
 }
 
 impl Store {
-    /// Inserts a batch in one statement and returns the rows actually inserted
-    /// (a repeated `client_id` or `command_id`, or a room that does not exist,
-    /// skips that row without failing the others).
+    /// Inserts a batch in one transaction and returns the rows actually
+    /// inserted (a repeated `client_id` or `command_id`, or a room that does
+    /// not exist, skips that row without failing the others).
     ///
-    /// The statement locks the batch's rooms (in id order, so concurrent
-    /// batches cannot deadlock) and moves each room's times, keeping their
-    /// spacing, to after the room's `last_message_at`; so times in a room
-    /// increase strictly in commit order even with several instances writing
-    /// it, and each stored row reports the time of the message before it.
+    /// The transaction first takes a lock per room (transaction-scoped advisory
+    /// locks, in one sorted order so concurrent batches cannot deadlock), then
+    /// moves each room's times, keeping their spacing, to after the room's
+    /// newest stored message. So times in a room increase strictly in commit
+    /// order even with several instances writing it, and each stored row
+    /// reports the time of the message before it. The four statements are
+    /// pipelined: one round trip.
     pub(crate) async fn insert_messages(
         &self,
         batch: &[NewMessage],
     ) -> Result<Vec<StoredRow>, StoreError> {
         let client = self.client().await?;
-        let statement = client
+        let lock = client
             .prepare_cached(
-                "WITH locked AS MATERIALIZED (
-                     SELECT id, last_message_at FROM chatrooms
-                     WHERE id = ANY($2::uuid[]) ORDER BY id FOR NO KEY UPDATE
-                 ), batch AS (
-                     SELECT n.*, l.last_message_at AS room_last,
-                            min(n.created_at) OVER (PARTITION BY n.chatroom_id) AS room_first
+                "SELECT pg_advisory_xact_lock(k1, k2) FROM UNNEST($1::int4[], $2::int4[]) AS k (k1, k2)",
+            )
+            .await?;
+        let insert = client
+            .prepare_cached(
+                "WITH batch AS (
+                     SELECT n.*,
+                            min(n.created_at) OVER (PARTITION BY n.chatroom_id) AS room_first,
+                            (SELECT max(m.created_at) FROM messages m
+                             WHERE m.chatroom_id = n.chatroom_id) AS room_last
                      FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
                                  $6::bool[], $7::timestamptz[], $8::text[], $9::uuid[])
                          AS n (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id)
-                     JOIN locked l ON l.id = n.chatroom_id
+                     WHERE EXISTS (SELECT 1 FROM chatrooms c WHERE c.id = n.chatroom_id)
                  ), inserted AS (
                      INSERT INTO messages
                          (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id)
@@ -92,17 +109,14 @@ impl Store {
                      FROM batch
                      ON CONFLICT DO NOTHING
                      RETURNING id, chatroom_id, created_at
-                 ), advanced AS (
-                     UPDATE chatrooms c SET last_message_at = newest.at
-                     FROM (SELECT chatroom_id, max(created_at) AS at FROM inserted GROUP BY chatroom_id) newest
-                     WHERE c.id = newest.chatroom_id
                  )
                  SELECT i.id, i.created_at,
                         coalesce(lag(i.created_at) OVER (PARTITION BY i.chatroom_id ORDER BY i.created_at),
-                                 l.last_message_at)
-                 FROM inserted i JOIN locked l ON l.id = i.chatroom_id",
+                                 (SELECT max(b.room_last) FROM batch b WHERE b.chatroom_id = i.chatroom_id))
+                 FROM inserted i",
             )
             .await?;
+        let (high, low) = room_lock_keys(batch);
         let ids: Vec<Uuid> = batch.iter().map(|n| n.message.id).collect();
         let rooms: Vec<Uuid> = batch.iter().map(|n| n.message.chatroom_id).collect();
         let users: Vec<Uuid> = batch.iter().map(|n| n.message.user_id).collect();
@@ -113,22 +127,21 @@ impl Store {
         let client_ids: Vec<Option<&str>> =
             batch.iter().map(|n| n.message.client_id.as_deref()).collect();
         let command_ids: Vec<Option<Uuid>> = batch.iter().map(|n| n.command_id).collect();
-        let rows = client
-            .query(
-                &statement,
-                &[
-                    &ids,
-                    &rooms,
-                    &users,
-                    &names,
-                    &contents,
-                    &bots,
-                    &times,
-                    &client_ids,
-                    &command_ids,
-                ],
-            )
-            .await?;
+        let keys: [&(dyn ToSql + Sync); 2] = [&high, &low];
+        let params: [&(dyn ToSql + Sync); 9] =
+            [&ids, &rooms, &users, &names, &contents, &bots, &times, &client_ids, &command_ids];
+        // Sent together; every statement is answered even after an error, and
+        // COMMIT then rolls back, so the connection always ends outside a transaction.
+        let (begun, locked, inserted, committed) = tokio::join!(
+            client.batch_execute("BEGIN"),
+            client.query(&lock, &keys),
+            client.query(&insert, &params),
+            client.batch_execute("COMMIT"),
+        );
+        begun?;
+        locked?;
+        let rows = inserted?;
+        committed?;
         Ok(rows
             .iter()
             .map(|row| StoredRow { id: row.get(0), created_at: row.get(1), previous: row.get(2) })
@@ -143,7 +156,10 @@ impl Store {
     ) -> Result<Vec<(Uuid, Option<OffsetDateTime>)>, StoreError> {
         let client = self.client().await?;
         let statement = client
-            .prepare_cached("SELECT id, last_message_at FROM chatrooms WHERE id = ANY($1)")
+            .prepare_cached(
+                "SELECT c.id, (SELECT max(m.created_at) FROM messages m WHERE m.chatroom_id = c.id)
+                 FROM chatrooms c WHERE c.id = ANY($1)",
+            )
             .await?;
         let rows = client.query(&statement, &[&rooms]).await?;
         Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())

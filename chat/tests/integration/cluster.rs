@@ -231,14 +231,11 @@ async fn messages_cross_instances_both_ways() {
 /// without announcing it: as if its instance died between commit and publish.
 async fn store_unannounced(db: &TestDatabase, room: &str, username: &str, content: &str) {
     db.query_strings(&format!(
-        "WITH stored AS (
-             INSERT INTO messages (id, chatroom_id, user_id, username, content, created_at)
-             SELECT gen_random_uuid(), c.id, u.id, u.username, '{content}',
-                    greatest(now(), c.last_message_at + interval '1 microsecond')
-             FROM chatrooms c, users u WHERE c.id = '{room}' AND u.username = '{username}'
-             RETURNING chatroom_id, created_at)
-         UPDATE chatrooms c SET last_message_at = stored.created_at
-         FROM stored WHERE c.id = stored.chatroom_id"
+        "INSERT INTO messages (id, chatroom_id, user_id, username, content, created_at)
+         SELECT gen_random_uuid(), '{room}', u.id, u.username, '{content}',
+                greatest(now(), (SELECT max(created_at) + interval '1 microsecond'
+                                 FROM messages WHERE chatroom_id = '{room}'))
+         FROM users u WHERE u.username = '{username}'"
     ))
     .await;
 }
