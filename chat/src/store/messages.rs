@@ -112,8 +112,9 @@ impl Store {
                  )
                  SELECT i.id, i.created_at,
                         coalesce(lag(i.created_at) OVER (PARTITION BY i.chatroom_id ORDER BY i.created_at),
-                                 (SELECT max(b.room_last) FROM batch b WHERE b.chatroom_id = i.chatroom_id))
-                 FROM inserted i",
+                                 r.room_last)
+                 FROM inserted i JOIN (SELECT DISTINCT chatroom_id, room_last FROM batch) r
+                     USING (chatroom_id)",
             )
             .await?;
         let (high, low) = room_lock_keys(batch);
