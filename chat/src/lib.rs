@@ -2,8 +2,10 @@
 //! with stock quotes answered by the separate `bot` over RabbitMQ.
 //!
 //! A message travels: socket read → validate → room writer (group commit to
-//! PostgreSQL) → encode once → fan out to the room's sockets. The sender's copy
-//! of the broadcast is its acknowledgement, so whatever a client saw is stored.
+//! PostgreSQL, which assigns the room's order) → encode once → fan out to the
+//! room's sockets, and over RabbitMQ to the other instances' sockets. The
+//! sender's copy of the broadcast is its acknowledgement, so whatever a client
+//! saw is stored.
 //!
 //! # Layout
 //!

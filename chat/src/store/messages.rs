@@ -90,15 +90,17 @@ impl Store {
             .await?;
         let insert = client
             .prepare_cached(
-                "WITH batch AS (
-                     SELECT n.*,
-                            min(n.created_at) OVER (PARTITION BY n.chatroom_id) AS room_first,
-                            (SELECT max(m.created_at) FROM messages m
-                             WHERE m.chatroom_id = n.chatroom_id) AS room_last
+                "WITH rooms AS (
+                     SELECT c.id, (SELECT max(m.created_at) FROM messages m
+                                   WHERE m.chatroom_id = c.id) AS room_last
+                     FROM chatrooms c WHERE c.id = ANY($2::uuid[])
+                 ), batch AS (
+                     SELECT n.*, r.room_last,
+                            min(n.created_at) OVER (PARTITION BY n.chatroom_id) AS room_first
                      FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
                                  $6::bool[], $7::timestamptz[], $8::text[], $9::uuid[])
                          AS n (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id)
-                     WHERE EXISTS (SELECT 1 FROM chatrooms c WHERE c.id = n.chatroom_id)
+                     JOIN rooms r ON r.id = n.chatroom_id
                  ), inserted AS (
                      INSERT INTO messages
                          (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id)
@@ -113,8 +115,7 @@ impl Store {
                  SELECT i.id, i.created_at,
                         coalesce(lag(i.created_at) OVER (PARTITION BY i.chatroom_id ORDER BY i.created_at),
                                  r.room_last)
-                 FROM inserted i JOIN (SELECT DISTINCT chatroom_id, room_last FROM batch) r
-                     USING (chatroom_id)",
+                 FROM inserted i JOIN rooms r ON r.id = i.chatroom_id",
             )
             .await?;
         let (high, low) = room_lock_keys(batch);

@@ -15,7 +15,7 @@ use testkit::rabbit::TestVhost;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{Client, PATIENCE, TestBot, TestServer, Ws};
+use crate::support::{ChatProcess, Client, PATIENCE, TestBot, TestServer, Ws};
 
 /// What became of each message a [`Flow`] sent, by client id.
 #[derive(Default, Debug)]
@@ -240,42 +240,17 @@ async fn wait_until_ready(client: &Client) {
     }
 }
 
-/// Kills the child process when the test ends, however it ends.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn chat_killed_with_sigkill_under_load_loses_nothing_acknowledged() {
     let db = TestDatabase::new();
     let vhost = TestVhost::new();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(env!("CARGO_BIN_EXE_chat"))
-        .env("CHAT_ADDR", format!("127.0.0.1:{port}"))
-        .env("DATABASE_URL", db.url())
-        .env("RABBITMQ_URL", vhost.url())
-        .env("COOKIE_SECURE", "false")
-        .env("RATE_LIMIT_LOGIN", "off")
-        .env("RATE_LIMIT_MESSAGES", "off")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut child = KillOnDrop(child);
+    let mut chat = ChatProcess::spawn(&db, &vhost).await;
     let mut client = Client {
         http: reqwest::Client::new(),
-        base: format!("http://127.0.0.1:{port}"),
+        base: chat.base.clone(),
         cookie: None,
         origin: None,
     };
-    wait_until_ready(&client).await;
     client.register("ann").await;
     client.login("ann").await;
     let room = client.create_room("General").await;
@@ -284,8 +259,7 @@ async fn chat_killed_with_sigkill_under_load_loses_nothing_acknowledged() {
         flows.push(Flow::start(client.connect(&room, "").await, prefix, Duration::from_millis(1)));
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    child.0.kill().unwrap(); // SIGKILL
-    child.0.wait().unwrap();
+    chat.kill();
 
     for flow in &flows {
         flow.stop_sending();

@@ -156,7 +156,7 @@ pub struct ChatProcess {
 }
 
 impl ChatProcess {
-    async fn spawn(db: &TestDatabase, vhost: &TestVhost) -> Self {
+    pub async fn spawn(db: &TestDatabase, vhost: &TestVhost) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(env!("CARGO_BIN_EXE_chat"))
             .env("CHAT_ADDR", format!("127.0.0.1:{port}"))
