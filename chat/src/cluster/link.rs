@@ -82,7 +82,10 @@ pub(crate) async fn consume(
     let mut arguments = FieldTable::default();
     arguments.insert("x-expires".into(), AMQPValue::LongInt(QUEUE_EXPIRES_MS));
     arguments.insert("x-max-length".into(), AMQPValue::LongInt(QUEUE_MAX_LENGTH));
-    channel.queue_declare(queue.as_str().into(), QueueDeclareOptions::default(), arguments).await?;
+    // Durable: RabbitMQ 4 deprecates transient queues that are not exclusive.
+    // Its messages are transient all the same, and `x-expires` removes it.
+    let durable = QueueDeclareOptions { durable: true, ..Default::default() };
+    channel.queue_declare(queue.as_str().into(), durable, arguments).await?;
     channel
         .queue_bind(
             queue.as_str().into(),
