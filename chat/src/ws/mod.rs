@@ -31,7 +31,7 @@ pub(crate) const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// Small buffers: memory per idle connection is what limits how many we hold.
 fn socket_config() -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(1024)
         .write_buffer_size(16 * 1024)
         .max_write_buffer_size(1024 * 1024)
         .max_message_size(Some(MAX_FRAME_BYTES))
