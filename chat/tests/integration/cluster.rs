@@ -51,6 +51,13 @@ impl Cluster {
         client.join(&self.room).await;
         client
     }
+
+    /// Members ann, live on A, and bob, live on B: their sockets.
+    async fn ann_on_a_and_bob_on_b(&self) -> (Ws, Ws) {
+        let ann = self.member("ann", &self.a.base()).await;
+        let bob = self.member("bob", &self.b.base()).await;
+        (live(&ann, &self.room).await, live(&bob, &self.room).await)
+    }
 }
 
 /// Opens the room's socket and reads its `presence` frame: from then on the
@@ -203,11 +210,7 @@ async fn siblings_share_accounts_sessions_and_history() {
 #[tokio::test]
 async fn messages_cross_instances_both_ways() {
     let cluster = Cluster::start().await;
-    let room = &cluster.room;
-    let ann = cluster.member("ann", &cluster.a.base()).await;
-    let bob = cluster.member("bob", &cluster.b.base()).await;
-    let mut ann_ws = live(&ann, room).await;
-    let mut bob_ws = live(&bob, room).await;
+    let (mut ann_ws, mut bob_ws) = cluster.ann_on_a_and_bob_on_b().await;
 
     ann_ws.say("hello from A", "a-1").await;
     let ack = expect(&mut ann_ws, "ann's own copy on A", chat_saying("hello from A")).await;
@@ -251,10 +254,7 @@ fn contents(messages: &[Value]) -> Vec<&str> {
 async fn messages_whose_events_were_lost_are_read_back_in_order() {
     let cluster = Cluster::start().await;
     let room = &cluster.room;
-    let ann = cluster.member("ann", &cluster.a.base()).await;
-    let bob = cluster.member("bob", &cluster.b.base()).await;
-    let mut ann_ws = live(&ann, room).await;
-    let mut bob_ws = live(&bob, room).await;
+    let (mut ann_ws, mut bob_ws) = cluster.ann_on_a_and_bob_on_b().await;
 
     store_unannounced(&cluster.a.db, room, "bob", "lost before a reply").await;
     bob_ws.say("the reply", "b-1").await;
@@ -326,13 +326,9 @@ async fn logout_through_one_instance_closes_the_sessions_sockets_on_every_instan
 #[tokio::test]
 async fn each_quote_is_stored_once_and_reaches_both_instances_once() {
     let cluster = Cluster::start().await;
-    let room = &cluster.room;
     // Two bots compete for the commands; both instances compete for the replies.
     let bots = [TestBot::start(&cluster.a).await, TestBot::start(&cluster.a).await];
-    let ann = cluster.member("ann", &cluster.a.base()).await;
-    let bob = cluster.member("bob", &cluster.b.base()).await;
-    let mut ann_ws = live(&ann, room).await;
-    let mut bob_ws = live(&bob, room).await;
+    let (mut ann_ws, mut bob_ws) = cluster.ann_on_a_and_bob_on_b().await;
 
     // Several quotes, so that replies are consumed by each instance in turn.
     let quotes = 10;
