@@ -119,7 +119,6 @@ fn apply(body: &[u8], rooms: &Rooms, sockets: &SessionSockets) {
         return;
     }
     count("in", "applied");
-    rooms.heard_from(from);
     match event {
         Event::Message { chatroom_id, created_at, previous, frame } => {
             let frame = Outgoing { text: frame, at: Some(created_at) };
@@ -133,7 +132,10 @@ fn apply(body: &[u8], rooms: &Rooms, sockets: &SessionSockets) {
             rooms.remote_presence(from, chatroom_id, &username, online);
         }
         Event::Online { rooms: report } => rooms.remote_report(from, report),
-        Event::Hello => rooms.outbox().send(Event::Online { rooms: rooms.local_presence() }),
+        Event::Hello => {
+            rooms.heard_from(from);
+            rooms.outbox().send(Event::Online { rooms: rooms.local_presence() });
+        }
         Event::Logout { session } => sockets.close_session(&session),
     }
 }

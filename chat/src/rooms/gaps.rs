@@ -50,8 +50,8 @@ pub(crate) async fn run(
     }
 }
 
-/// Waits for the gap to close by itself, then reads what `room` misses, until
-/// no gap remains or the room is gone.
+/// Waits for the gap to close by itself, then reads what `room` misses (a gap
+/// that remains, beyond [`FILL_BATCH`], makes the room ask again).
 async fn fill(store: Store, rooms: Arc<Rooms>, room: Uuid) {
     tokio::time::sleep(GAP_WAIT).await;
     loop {
@@ -67,9 +67,8 @@ async fn fill(store: Store, rooms: Arc<Rooms>, room: Uuid) {
                         (at, Outgoing { text, at: Some(at) })
                     })
                     .collect();
-                if !rooms.filled(room, after, frames) {
-                    return;
-                }
+                rooms.filled(room, after, frames);
+                return;
             }
             Err(error) => {
                 tracing::warn!(%error, %room, "reading missed messages failed; retrying");

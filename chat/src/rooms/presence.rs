@@ -5,6 +5,7 @@
 //! while is forgotten, so a crashed instance's users go offline.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,9 @@ struct Instance {
 #[derive(Debug, Default)]
 pub(crate) struct RemotePresence {
     instances: Mutex<HashMap<Uuid, Instance>>,
+    /// Whether `instances` is non-empty, readable without the lock (it is
+    /// asked for every stored message).
+    any: AtomicBool,
 }
 
 impl RemotePresence {
@@ -62,7 +66,7 @@ impl RemotePresence {
     ) -> Option<Change> {
         let mut instances = self.lock();
         let before = online(&instances, room, username);
-        let entry = heard_from(&mut instances, instance);
+        let entry = self.heard_from(&mut instances, instance);
         let users = entry.rooms.entry(room).or_default();
         if is_online {
             users.insert(username.to_owned());
@@ -82,7 +86,7 @@ impl RemotePresence {
         let old = instances.get(&instance).map(|i| i.rooms.clone()).unwrap_or_default();
         let touched = pairs(&old).chain(pairs(&rooms)).collect::<HashSet<_>>();
         let before: Vec<bool> = touched.iter().map(|(r, u)| online(&instances, *r, u)).collect();
-        heard_from(&mut instances, instance).rooms = rooms;
+        self.heard_from(&mut instances, instance).rooms = rooms;
         changes(&instances, touched, before)
     }
 
@@ -101,6 +105,7 @@ impl RemotePresence {
             let before: Vec<bool> =
                 touched.iter().map(|(r, u)| online(&instances, *r, u)).collect();
             instances.remove(&id);
+            self.any.store(!instances.is_empty(), Ordering::Relaxed);
             tracing::info!(instance = %id, "chat instance silent; forgetting its presence");
             result.extend(changes(&instances, touched, before));
         }
@@ -109,21 +114,26 @@ impl RemotePresence {
 
     /// Whether any other instance is known to be alive.
     pub(crate) fn any(&self) -> bool {
-        !self.lock().is_empty()
+        self.any.load(Ordering::Relaxed)
     }
 
     /// Notes that `instance` is alive.
     pub(crate) fn heard(&self, instance: Uuid) {
-        heard_from(&mut self.lock(), instance);
+        self.heard_from(&mut self.lock(), instance);
     }
-}
 
-fn heard_from(instances: &mut HashMap<Uuid, Instance>, instance: Uuid) -> &mut Instance {
-    let entry = instances
-        .entry(instance)
-        .or_insert_with(|| Instance { heard: Instant::now(), rooms: RoomUsers::new() });
-    entry.heard = Instant::now();
-    entry
+    fn heard_from<'a>(
+        &self,
+        instances: &'a mut HashMap<Uuid, Instance>,
+        instance: Uuid,
+    ) -> &'a mut Instance {
+        self.any.store(true, Ordering::Relaxed);
+        let entry = instances
+            .entry(instance)
+            .or_insert_with(|| Instance { heard: Instant::now(), rooms: RoomUsers::new() });
+        entry.heard = Instant::now();
+        entry
+    }
 }
 
 fn online(instances: &HashMap<Uuid, Instance>, room: Uuid, username: &str) -> bool {
@@ -188,9 +198,11 @@ mod tests {
     fn a_silent_instance_s_users_go_offline() {
         let presence = RemotePresence::default();
         presence.set(Uuid::from_u128(10), ROOM, "ann", true);
+        assert!(presence.any());
         assert!(presence.expire(Duration::from_secs(60)).is_empty());
         let changes = presence.expire(Duration::ZERO);
         assert_eq!(changes, [Change { room: ROOM, username: "ann".into(), online: false }]);
         assert!(!presence.is_online(ROOM, "ann"));
+        assert!(!presence.any(), "no instance is known any more");
     }
 }

@@ -37,18 +37,27 @@ impl Room {
         }
     }
 
-    fn broadcast_all(&self, frames: &[Outgoing]) {
-        for frame in frames {
+    /// Sends what the room's order released, and asks `gaps` for a fill when
+    /// a message is missing and no fill is on its way.
+    fn release(&mut self, room_id: Uuid, ready: &[Outgoing], gaps: &mpsc::UnboundedSender<Uuid>) {
+        for frame in ready {
             self.broadcast(frame, None);
         }
+        if !self.filling && self.order.has_gap() {
+            self.filling = true;
+            let _ = gaps.send(room_id);
+        }
     }
+}
 
-    /// True when a gap fill must be asked for now.
-    fn needs_fill(&mut self) -> bool {
-        let needed = !self.filling && self.order.has_gap();
-        self.filling |= needed;
-        needed
-    }
+/// `user_joined` or `user_left`.
+fn presence_frame(username: String, online: bool) -> Outgoing {
+    let frame = if online {
+        ServerFrame::UserJoined { username }
+    } else {
+        ServerFrame::UserLeft { username }
+    };
+    encode(&frame)
 }
 
 /// Every room with at least one connection on this instance, and what the
@@ -98,15 +107,7 @@ impl Rooms {
         let count = room.online.entry(peer.username.clone()).or_default();
         *count += 1;
         if *count == 1 {
-            if !self.remote.is_online(room_id, &peer.username) {
-                let joined = ServerFrame::UserJoined { username: peer.username.to_string() };
-                room.broadcast(&encode(&joined), Some(peer.user_id));
-            }
-            self.outbox.send(Event::Presence {
-                chatroom_id: room_id,
-                username: peer.username.to_string(),
-                online: true,
-            });
+            self.came_online_here(room_id, &room, &peer, true);
         }
         room.peers.push(peer);
         let mut users = self.remote.users(room_id);
@@ -116,16 +117,23 @@ impl Rooms {
         Joined { users, needs_start: !room.order.is_started() }
     }
 
+    /// `peer`'s user came online here (or went offline): the room hears it
+    /// unless the user is online on another instance, and so do the others.
+    fn came_online_here(&self, room_id: Uuid, room: &Room, peer: &Peer, online: bool) {
+        let username = peer.username.to_string();
+        if !self.remote.is_online(room_id, &username) {
+            room.broadcast(&presence_frame(username.clone(), online), Some(peer.user_id));
+        }
+        self.outbox.send(Event::Presence { chatroom_id: room_id, username, online });
+    }
+
     /// Starts a new room's delivery after `newest`, its newest stored time.
     pub(crate) fn start(&self, room_id: Uuid, newest: Option<OffsetDateTime>) {
         let Some(entry) = self.room(room_id) else { return };
         let mut room = lock(&entry);
         let mut ready = Vec::new();
         room.order.start_after(newest, &mut ready);
-        room.broadcast_all(&ready);
-        if room.needs_fill() {
-            let _ = self.gaps.send(room_id);
-        }
+        room.release(room_id, &ready, &self.gaps);
     }
 
     /// Removes connection `peer_id`; tells the room (here and elsewhere) if its
@@ -140,15 +148,7 @@ impl Rooms {
                 *count -= 1;
                 if *count == 0 {
                     room.online.remove(&peer.username);
-                    if !self.remote.is_online(room_id, &peer.username) {
-                        let left = ServerFrame::UserLeft { username: peer.username.to_string() };
-                        room.broadcast(&encode(&left), None);
-                    }
-                    self.outbox.send(Event::Presence {
-                        chatroom_id: room_id,
-                        username: peer.username.to_string(),
-                        online: false,
-                    });
+                    self.came_online_here(room_id, &room, &peer, false);
                 }
             }
         }
@@ -192,10 +192,7 @@ impl Rooms {
         let mut room = lock(&entry);
         let mut ready = Vec::new();
         room.order.offer(message, &mut ready);
-        room.broadcast_all(&ready);
-        if room.needs_fill() {
-            let _ = self.gaps.send(room_id);
-        }
+        room.release(room_id, &ready, &self.gaps);
     }
 
     /// The time of the last message a started room delivered (`Some(None)`
@@ -206,15 +203,14 @@ impl Rooms {
     }
 
     /// Delivers messages read back from the database (oldest first, the first
-    /// following `after`), ends the fill, and returns true when a gap remains
-    /// (the caller fills again).
+    /// following `after`) and ends the fill; a gap that remains asks for the next.
     pub(crate) fn filled(
         &self,
         room_id: Uuid,
         after: Option<OffsetDateTime>,
         messages: Vec<(OffsetDateTime, Outgoing)>,
-    ) -> bool {
-        let Some(entry) = self.room(room_id) else { return false };
+    ) {
+        let Some(entry) = self.room(room_id) else { return };
         let mut room = lock(&entry);
         let mut ready = Vec::new();
         let mut previous = after;
@@ -222,9 +218,8 @@ impl Rooms {
             room.order.offer(Stored { at, previous, frame }, &mut ready);
             previous = Some(at);
         }
-        room.broadcast_all(&ready);
         room.filling = false;
-        room.needs_fill()
+        room.release(room_id, &ready, &self.gaps);
     }
 
     /// Asks for a fill of `room_id` unless one is on its way.
@@ -256,7 +251,7 @@ impl Rooms {
             .collect()
     }
 
-    /// Another instance is alive.
+    /// Another instance said hello: it is alive.
     pub(crate) fn heard_from(&self, instance: Uuid) {
         self.remote.heard(instance);
     }
@@ -294,13 +289,7 @@ impl Rooms {
             if room.online.contains_key(change.username.as_str()) {
                 continue;
             }
-            let username = change.username;
-            let frame = if change.online {
-                ServerFrame::UserJoined { username }
-            } else {
-                ServerFrame::UserLeft { username }
-            };
-            room.broadcast(&encode(&frame), None);
+            room.broadcast(&presence_frame(change.username, change.online), None);
         }
     }
 }
