@@ -49,7 +49,7 @@ pub async fn run(
     let (gaps, gap_requests) = mpsc::unbounded_channel();
     let rooms = Arc::new(Rooms::new(cluster::outbox(events.clone()), gaps));
     let sockets = Arc::new(SessionSockets::default());
-    let writers = Writers::start(store.clone(), Arc::clone(&rooms), &writer_tasks);
+    let writers = Writers::start(&store, Arc::clone(&rooms), &writer_tasks)?;
     let link = BrokerLink {
         writers: writers.clone(),
         rooms: Arc::clone(&rooms),

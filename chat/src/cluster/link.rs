@@ -121,7 +121,7 @@ fn apply(body: &[u8], rooms: &Rooms, sockets: &SessionSockets) {
     count("in", "applied");
     match event {
         Event::Message { chatroom_id, created_at, previous, frame } => {
-            let frame = Outgoing { text: frame, at: Some(created_at) };
+            let frame = Outgoing::new(frame, Some(created_at));
             rooms.deliver(chatroom_id, Stored { at: created_at, previous, frame });
         }
         Event::Typing { chatroom_id, user_id, username } => {

@@ -64,7 +64,7 @@ async fn fill(store: Store, rooms: Arc<Rooms>, room: Uuid) {
                     .map(|message| {
                         let at = message.created_at;
                         let text = ServerFrame::ChatMessage(message).to_json().into();
-                        (at, Outgoing { text, at: Some(at) })
+                        (at, Outgoing::new(text, Some(at)))
                     })
                     .collect();
                 rooms.filled(room, after, frames);

@@ -8,13 +8,34 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// A frame queued for a connection: encoded once, shared by every recipient.
+/// A frame queued for connections: encoded once, shared by every recipient.
+///
+/// One pointer wide, so each connection's queue (whose first block of slots
+/// is allocated up front) stays small while the connection is idle.
 #[derive(Debug, Clone)]
-pub(crate) struct Outgoing {
+pub(crate) struct Outgoing(Arc<Frame>);
+
+#[derive(Debug)]
+struct Frame {
+    text: Utf8Bytes,
+    at: Option<OffsetDateTime>,
+}
+
+impl Outgoing {
+    /// `text`, with the stored message's time `at` if it carries one.
+    pub(crate) fn new(text: Utf8Bytes, at: Option<OffsetDateTime>) -> Self {
+        Self(Arc::new(Frame { text, at }))
+    }
+
     /// The JSON text.
-    pub(crate) text: Utf8Bytes,
+    pub(crate) fn text(&self) -> &Utf8Bytes {
+        &self.0.text
+    }
+
     /// A stored message's time, so a resuming connection can skip what it replayed.
-    pub(crate) at: Option<OffsetDateTime>,
+    pub(crate) fn at(&self) -> Option<OffsetDateTime> {
+        self.0.at
+    }
 }
 
 /// Why the server ends a connection.

@@ -170,7 +170,7 @@ impl Rooms {
                 chatroom_id: room_id,
                 created_at: message.at,
                 previous: message.previous,
-                frame: message.frame.text.clone(),
+                frame: message.frame.text().clone(),
             });
         }
         self.deliver(room_id, message);
@@ -296,5 +296,5 @@ impl Rooms {
 
 /// Encodes a frame that carries no stored message.
 pub(crate) fn encode(frame: &ServerFrame) -> Outgoing {
-    Outgoing { text: frame.to_json().into(), at: None }
+    Outgoing::new(frame.to_json().into(), None)
 }

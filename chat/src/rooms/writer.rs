@@ -1,6 +1,9 @@
 //! Room writers: persist, then broadcast.
 //!
-//! A fixed set of shards, each one task with a bounded queue. A shard takes
+//! A fixed set of shards, each one task with a bounded queue, all on a thread
+//! of their own with their own connections (one per shard): the group
+//! commit's round trip never waits in the run queue behind the thousands of
+//! socket tasks of the main runtime. A shard takes
 //! every pending post (up to [`MAX_BATCH`]), stores them with one multi-row
 //! insert (group commit), and only then encodes each stored message once and
 //! hands it to its room. The insert gives each message its final time in the
@@ -75,17 +78,32 @@ pub(crate) struct Writers {
 }
 
 impl Writers {
-    /// Starts the shards on `tasks`; they end when every handle is dropped, after
-    /// storing what is queued.
-    pub(crate) fn start(store: Store, rooms: Arc<Rooms>, tasks: &TaskTracker) -> Self {
-        let shards = (0..SHARDS)
+    /// Starts the shards on the `room-writers` thread, tracked by `tasks`;
+    /// they end when every handle is dropped, after storing what is queued.
+    pub(crate) fn start(
+        store: &Store,
+        rooms: Arc<Rooms>,
+        tasks: &TaskTracker,
+    ) -> Result<Self, StoreError> {
+        let store = store.writer_pool(SHARDS)?;
+        let (shards, runs): (Vec<_>, Vec<_>) = (0..SHARDS)
             .map(|_| {
                 let (tx, rx) = mpsc::channel(QUEUE);
-                tasks.spawn(Shard::new(store.clone(), Arc::clone(&rooms)).run(rx));
-                tx
+                (tx, tasks.track_future(Shard::new(store.clone(), Arc::clone(&rooms)).run(rx)))
             })
-            .collect();
-        Self { shards }
+            .unzip();
+        let unavailable = |error: std::io::Error| {
+            StoreError::Unavailable(format!("starting the room writers: {error}"))
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(unavailable)?;
+        std::thread::Builder::new()
+            .name("room-writers".into())
+            .spawn(move || runtime.block_on(futures_util::future::join_all(runs)))
+            .map_err(unavailable)?;
+        Ok(Self { shards: shards.into() })
     }
 
     fn shard(&self, room: Uuid) -> &mpsc::Sender<Job> {
@@ -194,10 +212,8 @@ impl Shard {
             metrics::counter!(crate::metrics::MESSAGES_SENT).increment(1);
             let room = message.chatroom_id;
             message.created_at = row.created_at;
-            let frame = Outgoing {
-                at: Some(row.created_at),
-                text: ServerFrame::ChatMessage(message).to_json().into(),
-            };
+            let text = ServerFrame::ChatMessage(message).to_json().into();
+            let frame = Outgoing::new(text, Some(row.created_at));
             let stored = Stored { at: row.created_at, previous: row.previous, frame };
             self.rooms.deliver_stored(room, stored);
         }
@@ -220,7 +236,7 @@ impl Shard {
         match found {
             Ok(Some(message)) => {
                 let text = ServerFrame::ChatMessage(message).to_json().into();
-                post.sender.deliver(&Outgoing { text, at: None });
+                post.sender.deliver(&Outgoing::new(text, None));
             }
             Ok(None) => tracing::error!(client_id, "duplicate message not found"),
             Err(error) => {

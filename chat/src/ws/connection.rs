@@ -14,7 +14,6 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
-use tracing::Instrument;
 use uuid::Uuid;
 
 use super::command::{Input, classify};
@@ -66,19 +65,8 @@ enum End {
 }
 
 impl Connection {
-    /// Serves the socket until either side ends it, in a span naming the user,
-    /// the room and the connection.
-    pub(super) async fn run(self, socket: Socket) {
-        let span = tracing::info_span!(
-            "websocket",
-            user_id = %self.user.id,
-            chatroom_id = %self.room_id,
-            peer = tracing::field::Empty,
-        );
-        self.serve_socket(socket).instrument(span).await;
-    }
-
-    async fn serve_socket(self, mut socket: Socket) {
+    /// Serves the socket until either side ends it.
+    pub(super) async fn run(self, mut socket: Socket) {
         let app = Arc::clone(&self.app);
         let (outbox, queue) = mpsc::channel(OUTBOX);
         let closer = self.closer.clone();
@@ -89,11 +77,7 @@ impl Connection {
             outbox,
             closer: closer.clone(),
         });
-        tracing::Span::current().record("peer", peer.id);
         let joined = app.rooms.join(self.room_id, Arc::clone(&peer));
-        tracing::info!("connected");
-
-        metrics::gauge!(crate::metrics::WS_ACTIVE).increment(1.0);
         let mut handler = Handler {
             app: Arc::clone(&app),
             room_id: self.room_id,
@@ -102,6 +86,9 @@ impl Connection {
             last_typing: None,
             last_heard: Instant::now(),
         };
+        handler.span().in_scope(|| tracing::info!("connected"));
+
+        metrics::gauge!(crate::metrics::WS_ACTIVE).increment(1.0);
         let end = match handler.start_room(joined.needs_start).await {
             Ok(()) => handler.serve(&mut socket, queue, &closer, joined.users, self.after).await,
             Err(end) => end,
@@ -112,7 +99,7 @@ impl Connection {
         close(&mut socket, end).await;
         metrics::gauge!(crate::metrics::WS_ACTIVE).decrement(1.0);
         drop(self.permit);
-        tracing::info!("disconnected");
+        handler.span().in_scope(|| tracing::info!("disconnected"));
     }
 }
 
@@ -129,20 +116,34 @@ struct Handler {
 }
 
 impl Handler {
+    /// A span naming the user, the room and the connection, for its log lines.
+    /// Made for each line, never held: a span alive for the connection's life
+    /// costs every idle connection about 2 KiB in the log registry.
+    fn span(&self) -> tracing::Span {
+        tracing::info_span!(
+            "websocket",
+            user_id = %self.peer.user_id,
+            chatroom_id = %self.room_id,
+            peer = self.peer.id,
+        )
+    }
+
     /// A room new on this instance learns where its order stands before anyone
     /// is replayed to, so replay and live delivery meet without a hole.
     async fn start_room(&self, needs_start: bool) -> Result<(), End> {
         if !needs_start {
             return Ok(());
         }
-        match self.app.store.last_message_times(&[self.room_id]).await {
+        match Box::pin(self.app.store.last_message_times(&[self.room_id])).await {
             Ok(rows) => {
                 let newest = rows.first().and_then(|(_, newest)| *newest);
                 self.app.rooms.start(self.room_id, newest);
                 Ok(())
             }
             Err(error) => {
-                tracing::warn!(%error, "reading the room's newest message failed");
+                self.span().in_scope(
+                    || tracing::warn!(%error, "reading the room's newest message failed"),
+                );
                 Err(End::Close(CloseCode::Again, "database unavailable; reconnect"))
             }
         }
@@ -156,7 +157,9 @@ impl Handler {
         users: Vec<String>,
         after: Option<Uuid>,
     ) -> End {
-        if self.greet(socket, users, after).await.is_err() {
+        // Rare or once-only steps are boxed (here and below): an idle connection's
+        // future then holds only what waiting needs, not their largest state.
+        if Box::pin(self.greet(socket, users, after)).await.is_err() {
             return End::Gone;
         }
         let idle_timeout = self.app.config.ws_idle_timeout;
@@ -181,13 +184,13 @@ impl Handler {
                     None => return End::Gone,
                     Some(Ok(message)) => {
                         self.last_heard = Instant::now();
-                        self.on_message(socket, message).await
+                        Box::pin(self.on_message(socket, message)).await
                     }
                     Some(Err(tungstenite::Error::Capacity(_))) => {
                         return End::Close(CloseCode::Size, "frame larger than 64 KiB");
                     }
                     Some(Err(error)) => {
-                        tracing::debug!(%error, "read failed");
+                        self.span().in_scope(|| tracing::debug!(%error, "read failed"));
                         return End::Gone;
                     }
                 },
@@ -207,7 +210,8 @@ impl Handler {
     ) -> Result<(), tungstenite::Error> {
         socket.feed(text(&ServerFrame::Presence { users })).await?;
         if let Some(after) = after {
-            match self.app.store.messages_after(self.room_id, after, MAX_REPLAY + 1).await {
+            match Box::pin(self.app.store.messages_after(self.room_id, after, MAX_REPLAY + 1)).await
+            {
                 Ok(Some(missed)) if missed.len() as i64 <= MAX_REPLAY => {
                     for message in missed {
                         self.last_replayed = Some(message.created_at);
@@ -216,7 +220,7 @@ impl Handler {
                 }
                 Ok(_) => socket.feed(text(&ServerFrame::Resync)).await?,
                 Err(error) => {
-                    tracing::warn!(%error, "replay failed");
+                    self.span().in_scope(|| tracing::warn!(%error, "replay failed"));
                     socket.feed(text(&ServerFrame::Resync)).await?;
                 }
             }
@@ -235,9 +239,9 @@ impl Handler {
         let mut written = 0;
         while let Some(frame) = next {
             let replayed =
-                matches!((frame.at, self.last_replayed), (Some(at), Some(last)) if at <= last);
+                matches!((frame.at(), self.last_replayed), (Some(at), Some(last)) if at <= last);
             if !replayed {
-                socket.feed(WsMessage::Text(frame.text)).await?;
+                socket.feed(WsMessage::Text(frame.text().clone())).await?;
                 written += 1;
             }
             next = if written < WRITE_BURST { queue.try_recv().ok() } else { None };
@@ -293,7 +297,7 @@ impl Handler {
                     user_id: self.peer.user_id,
                     code: code.to_owned(),
                 };
-                match self.app.stock.submit(command).await {
+                match Box::pin(self.app.stock.submit(command)).await {
                     Ok(()) => {
                         metrics::counter!(crate::metrics::STOCK_REQUESTS, "outcome" => "sent")
                             .increment(1);
@@ -302,7 +306,7 @@ impl Handler {
                     Err(error) => {
                         metrics::counter!(crate::metrics::STOCK_REQUESTS, "outcome" => "unavailable")
                             .increment(1);
-                        tracing::warn!(%error, "stock command refused");
+                        self.span().in_scope(|| tracing::warn!(%error, "stock command refused"));
                         let message = match error {
                             StockDeskError::NotSent(_) => {
                                 "the stock bot cannot be reached right now; please retry"
@@ -383,7 +387,8 @@ async fn close(socket: &mut Socket, end: End) {
 async fn linger(socket: &mut Socket) {
     use tokio::io::AsyncReadExt;
     let raw = socket.get_mut();
-    let mut scratch = [0u8; 8 * 1024];
+    // On the heap: an array here would sit in every connection's future.
+    let mut scratch = vec![0u8; 8 * 1024];
     let mut budget = LINGER_BYTES;
     let drain = async {
         while budget > 0 {

@@ -74,29 +74,18 @@ pub(crate) async fn upgrade(
 
     let on_upgrade = hyper::upgrade::on(request);
     let tasks = app.tasks.clone();
+    let connection =
+        connection::Connection { app, room_id, user, session, peer_id, closer, after, permit };
     tasks.spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
-                let stream = WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
-                    Role::Server,
-                    Some(socket_config()),
-                )
-                .await;
-                let connection = connection::Connection {
-                    app,
-                    room_id,
-                    user,
-                    session,
-                    peer_id,
-                    closer,
-                    after,
-                    permit,
-                };
+                let io = TokioIo::new(upgraded);
+                let config = Some(socket_config());
+                let stream = WebSocketStream::from_raw_socket(io, Role::Server, config).await;
                 connection.run(stream).await;
             }
             Err(error) => {
-                app.sockets.deregister(&session, peer_id);
+                connection.app.sockets.deregister(&session, peer_id);
                 tracing::debug!(%error, "upgrade failed");
             }
         }
