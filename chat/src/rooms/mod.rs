@@ -10,7 +10,7 @@
 //!
 //! # Layout
 //!
-//! - `writer`: the group-commit shards.
+//! - `writer`: the group-commit shards, on a thread and connections of their own.
 //! - `registry`: [`Rooms`], the live rooms, their peers and presence.
 //! - `order`: a room's delivery order; `gaps`: reading back what it misses.
 //! - `presence`: who is online on the other instances.

@@ -93,7 +93,7 @@ impl Store {
                 "WITH rooms AS (
                      SELECT c.id, (SELECT max(m.created_at) FROM messages m
                                    WHERE m.chatroom_id = c.id) AS room_last
-                     FROM chatrooms c WHERE c.id = ANY($2::uuid[])
+                     FROM chatrooms c WHERE c.id IN (SELECT unnest($2::uuid[]))
                  ), batch AS (
                      SELECT n.*, r.room_last,
                             min(n.created_at) OVER (PARTITION BY n.chatroom_id) AS room_first
