@@ -12,6 +12,35 @@ use super::{Store, StoreError};
 const MESSAGE_COLUMNS: &str =
     "id, chatroom_id, user_id, username, content, is_bot, created_at, client_id";
 
+/// The group-commit insert (see [`Store::insert_messages`]): `$1`..`$9` are
+/// the batch's columns, one array each.
+const INSERT_BATCH: &str = "WITH rooms AS (
+        SELECT c.id, (SELECT max(m.created_at) FROM messages m
+                      WHERE m.chatroom_id = c.id) AS room_last
+        FROM chatrooms c WHERE c.id IN (SELECT unnest($2::uuid[]))
+    ), batch AS (
+        SELECT n.*, r.room_last,
+               min(n.created_at) OVER (PARTITION BY n.chatroom_id) AS room_first
+        FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
+                    $6::bool[], $7::timestamptz[], $8::text[], $9::uuid[])
+            AS n (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id)
+        JOIN rooms r ON r.id = n.chatroom_id
+    ), inserted AS (
+        INSERT INTO messages
+            (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id)
+        SELECT id, chatroom_id, user_id, username, content, is_bot,
+               created_at + greatest(interval '0',
+                   coalesce(room_last + interval '1 microsecond' - room_first, interval '0')),
+               client_id, command_id
+        FROM batch
+        ON CONFLICT DO NOTHING
+        RETURNING id, chatroom_id, created_at
+    )
+    SELECT i.id, i.created_at,
+           coalesce(lag(i.created_at) OVER (PARTITION BY i.chatroom_id ORDER BY i.created_at),
+                    r.room_last)
+    FROM inserted i JOIN rooms r ON r.id = i.chatroom_id";
+
 /// A message ready to insert; its id and provisional time are chosen by the
 /// room writer, its final time by the insert.
 #[derive(Debug, Clone)]
@@ -88,36 +117,7 @@ impl Store {
                 "SELECT pg_advisory_xact_lock(k1, k2) FROM UNNEST($1::int4[], $2::int4[]) AS k (k1, k2)",
             )
             .await?;
-        let insert = client
-            .prepare_cached(
-                "WITH rooms AS (
-                     SELECT c.id, (SELECT max(m.created_at) FROM messages m
-                                   WHERE m.chatroom_id = c.id) AS room_last
-                     FROM chatrooms c WHERE c.id IN (SELECT unnest($2::uuid[]))
-                 ), batch AS (
-                     SELECT n.*, r.room_last,
-                            min(n.created_at) OVER (PARTITION BY n.chatroom_id) AS room_first
-                     FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
-                                 $6::bool[], $7::timestamptz[], $8::text[], $9::uuid[])
-                         AS n (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id)
-                     JOIN rooms r ON r.id = n.chatroom_id
-                 ), inserted AS (
-                     INSERT INTO messages
-                         (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id)
-                     SELECT id, chatroom_id, user_id, username, content, is_bot,
-                            created_at + greatest(interval '0',
-                                coalesce(room_last + interval '1 microsecond' - room_first, interval '0')),
-                            client_id, command_id
-                     FROM batch
-                     ON CONFLICT DO NOTHING
-                     RETURNING id, chatroom_id, created_at
-                 )
-                 SELECT i.id, i.created_at,
-                        coalesce(lag(i.created_at) OVER (PARTITION BY i.chatroom_id ORDER BY i.created_at),
-                                 r.room_last)
-                 FROM inserted i JOIN rooms r ON r.id = i.chatroom_id",
-            )
-            .await?;
+        let insert = client.prepare_cached(INSERT_BATCH).await?;
         let (high, low) = room_lock_keys(batch);
         let ids: Vec<Uuid> = batch.iter().map(|n| n.message.id).collect();
         let rooms: Vec<Uuid> = batch.iter().map(|n| n.message.chatroom_id).collect();
@@ -279,5 +279,60 @@ impl Store {
             .prepare_cached("SELECT created_at FROM messages WHERE id = $1 AND chatroom_id = $2")
             .await?;
         Ok(client.query_opt(&statement, &[&id, &room]).await?.map(|row| row.get(0)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Arguments for `EXECUTE batch(...)`: one message in `room` by `user`.
+    fn one_message(room: &str, user: &str) -> String {
+        format!(
+            "ARRAY[gen_random_uuid()], ARRAY['{room}'::uuid], ARRAY['{user}'::uuid], ARRAY['u'], \
+             ARRAY['hello'], ARRAY[false], ARRAY[now()], ARRAY[NULL::text], ARRAY[NULL::uuid]"
+        )
+    }
+
+    /// The writers' connections make the insert's plan once; made on an empty
+    /// table, it must still look rooms' newest messages up by index once the
+    /// table is large (a sequential scan per room would grow without bound).
+    #[tokio::test]
+    async fn the_writers_insert_plan_made_on_an_empty_table_uses_indexes_as_it_grows() {
+        let database = testkit::database::TestDatabase::new();
+        let store = Store::connect(&database.url()).await.unwrap().writer_pool(1).unwrap();
+        let client = store.client().await.unwrap();
+        let (user, room) =
+            ("00000000-0000-7000-8000-00000000000a", "00000000-0000-7000-8000-00000000000b");
+        let setup = [
+            format!(
+                "INSERT INTO users (id, username, password_hash) VALUES ('{user}', 'u', 'x');
+                 INSERT INTO chatrooms (id, name, created_by) VALUES ('{room}', 'r', '{user}')"
+            ),
+            "VACUUM ANALYZE messages".to_owned(),
+            format!("PREPARE batch AS {INSERT_BATCH}"),
+            format!("EXECUTE batch({})", one_message(room, user)),
+            format!(
+                "INSERT INTO messages (id, chatroom_id, user_id, username, content, created_at)
+                 SELECT gen_random_uuid(), '{room}', '{user}', 'u', 'x', now() - g * interval '1 ms'
+                 FROM generate_series(1, 20000) AS g"
+            ),
+        ];
+        for statement in setup {
+            client.batch_execute(&statement).await.unwrap();
+        }
+        let plan: Vec<String> = client
+            .simple_query(&format!("EXPLAIN EXECUTE batch({})", one_message(room, user)))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|message| match message {
+                tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+                _ => None,
+            })
+            .collect();
+        let plan = plan.join("\n");
+        assert!(plan.contains("Index Only Scan using messages_room_order"), "{plan}");
+        assert!(!plan.contains("Seq Scan"), "{plan}");
     }
 }

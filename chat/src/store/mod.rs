@@ -22,8 +22,9 @@ pub(crate) use users::User;
 /// Connections per chat instance for everything but the room writers (which
 /// have their own pool, one connection per shard).
 const POOL_SIZE: usize = 16;
-/// The startup option that makes a connection use generic plans only.
-const GENERIC_PLANS: &str = "-c plan_cache_mode=force_generic_plan";
+/// The room writers' connections: generic plans only, and no sequential scans
+/// (see [`Store::writer_pool`]).
+const WRITER_OPTIONS: &str = "-c plan_cache_mode=force_generic_plan -c enable_seqscan=off";
 /// How long a request waits for, or to open, a connection before it is refused.
 const POOL_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -92,16 +93,21 @@ impl Store {
     /// The room writers' store: its own pool of at most `size` connections
     /// to the same database. Each connection is driven by a task on the
     /// runtime that opened it, so a pool used by one runtime alone keeps that
-    /// runtime's queries off every other. Its statements always run generic
-    /// plans: the group-commit insert was otherwise planned afresh on every
-    /// call (about 0.25 ms of PostgreSQL's CPU each, more than it takes to run
-    /// for a few rows), and the generic plan runs as fast for batches of
-    /// hundreds of rows.
+    /// runtime's queries off every other.
+    ///
+    /// Its statements always run generic plans: the group-commit insert was
+    /// otherwise planned afresh on every call (about 0.25 ms of PostgreSQL's
+    /// CPU each, more than it takes to run for a few rows), and the generic
+    /// plan runs as fast for batches of hundreds of rows. A generic plan is
+    /// made once per connection, though, and one made while `messages` is
+    /// empty would scan the whole table for each room's newest message for as
+    /// long as the connection lives; so these connections also plan without
+    /// sequential scans (every statement they run is a key lookup).
     pub(crate) fn writer_pool(&self, size: usize) -> Result<Self, StoreError> {
         let mut config = self.config.clone();
         let options = match config.get_options() {
-            Some(options) => format!("{options} {GENERIC_PLANS}"),
-            None => GENERIC_PLANS.to_owned(),
+            Some(options) => format!("{options} {WRITER_OPTIONS}"),
+            None => WRITER_OPTIONS.to_owned(),
         };
         config.options(&options);
         Ok(Self { pool: pool(&config, size)?, config })
