@@ -75,7 +75,7 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 #[derive(Clone)]
 pub(crate) struct Store {
     pool: Pool,
-    /// Where `pool` connects: [`Store::separate_pool`] opens another there.
+    /// Where `pool` connects: [`Store::writer_pool`] opens another there.
     config: tokio_postgres::Config,
 }
 
