@@ -5,10 +5,10 @@
 //! commit's round trip never waits in the run queue behind the thousands of
 //! socket tasks of the main runtime. A shard takes every pending post (up to
 //! [`MAX_BATCH`]), stores them with one multi-row insert (group commit), and
-//! only then encodes each stored message once and hands it to its room. The insert gives each message its final time in the
-//! room's order (PostgreSQL serialises the writers of a room, even on other
-//! instances) and the time of the message before it, which the room needs to
-//! deliver in order.
+//! only then encodes each stored message once and hands it to its room. The
+//! insert gives each message its final time in the room's order (PostgreSQL
+//! serialises the writers of a room, even on other instances) and the time of
+//! the message before it, which the room needs to deliver in order.
 
 use std::sync::Arc;
 
