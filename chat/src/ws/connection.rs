@@ -210,8 +210,7 @@ impl Handler {
     ) -> Result<(), tungstenite::Error> {
         socket.feed(text(&ServerFrame::Presence { users })).await?;
         if let Some(after) = after {
-            match Box::pin(self.app.store.messages_after(self.room_id, after, MAX_REPLAY + 1)).await
-            {
+            match self.app.store.messages_after(self.room_id, after, MAX_REPLAY + 1).await {
                 Ok(Some(missed)) if missed.len() as i64 <= MAX_REPLAY => {
                     for message in missed {
                         self.last_replayed = Some(message.created_at);
