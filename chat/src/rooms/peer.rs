@@ -49,14 +49,20 @@ pub(crate) enum CloseReason {
     ShuttingDown,
 }
 
-/// Asks a connection to close; the first reason given wins.
-#[derive(Debug, Clone, Default)]
+/// Asks a connection to close; the first reason given wins, and the server's
+/// shutdown asks every connection at once.
+#[derive(Debug, Clone)]
 pub(crate) struct Closer {
     reason: Arc<OnceLock<CloseReason>>,
     token: CancellationToken,
 }
 
 impl Closer {
+    /// A closer that `shutdown` also closes (as [`CloseReason::ShuttingDown`]).
+    pub(crate) fn new(shutdown: &CancellationToken) -> Self {
+        Self { reason: Arc::default(), token: shutdown.child_token() }
+    }
+
     /// Asks the connection to close for `reason` (ignored if already asked).
     pub(crate) fn close(&self, reason: CloseReason) {
         let _ = self.reason.set(reason);

@@ -91,9 +91,8 @@ impl Store {
     }
 
     /// The room writers' store: its own pool of at most `size` connections
-    /// to the same database. Each connection is driven by a task on the
-    /// runtime that opened it, so a pool used by one runtime alone keeps that
-    /// runtime's queries off every other.
+    /// to the same database, so their inserts never wait for a connection
+    /// behind the rest of the server's queries.
     ///
     /// Its statements always run generic plans: the group-commit insert was
     /// otherwise planned afresh on every call (about 0.25 ms of PostgreSQL's

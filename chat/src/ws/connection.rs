@@ -165,11 +165,14 @@ impl Handler {
         let idle_timeout = self.app.config.ws_idle_timeout;
         let mut ping = tokio::time::interval(idle_timeout / 3);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Made once: waiting anew on every turn would register and remove a
+        // waiter on each frame sent (a few percent of the server's CPU).
+        let closed = closer.closed();
+        tokio::pin!(closed);
         loop {
             let step = tokio::select! {
                 biased;
-                reason = closer.closed() => return end_for(reason),
-                () = self.app.shutdown.cancelled() => return end_for(CloseReason::ShuttingDown),
+                reason = &mut closed => return end_for(reason),
                 _ = ping.tick() => {
                     if self.last_heard.elapsed() >= idle_timeout {
                         return End::Close(CloseCode::Away, "idle timeout");

@@ -64,7 +64,7 @@ pub(crate) async fn upgrade(
     // Registered before the session is checked, so a logout from here on finds
     // this socket (and closes it with 1008 once it is served).
     let peer_id = app.next_peer_id.fetch_add(1, Ordering::Relaxed);
-    let closer = Closer::default();
+    let closer = Closer::new(&app.shutdown);
     app.sockets.register(session, peer_id, closer.clone());
     let accepted = match check(&app, &request, room).await {
         Ok(accepted) => accepted,
