@@ -23,12 +23,13 @@ use uuid::Uuid;
 use super::{Outgoing, Peer, Rooms, Stored};
 use crate::store::{NewMessage, Store, StoreError, StoredRow};
 
-/// Writer shards; each has at most one insert in flight. Few: each insert is
-/// a transaction whose fixed cost is PostgreSQL CPU, and fewer shards make
-/// bigger batches. On 2 cores, 2 shards against 8 gave fan-out delivery
-/// p50/p99 11.8/31.4 ms against 12.5/34.9, and with 1,000 rooms at 10,000
-/// msg/s ack p50/p99 4.9/25.9 ms against 10.9/42.8 (one shard: 3.6/31.7).
-const SHARDS: usize = 2;
+/// Writer shards; each has at most one insert in flight. One: each insert is
+/// a transaction whose fixed cost is PostgreSQL CPU, and one shard makes the
+/// biggest batches. On 2 cores, one shard against two gave fan-out delivery
+/// p99 8.1/9.3 ms against 14.6/10.3 (two runs each) and a capacity of 3,586
+/// against 3,235 msg/s; with 1,000 rooms at 10,000 msg/s, ack p99 8.4 against
+/// 7.5 ms.
+const SHARDS: usize = 1;
 /// Posts waiting per shard; a full queue makes senders wait (backpressure on their socket).
 const QUEUE: usize = 4096;
 /// Most messages stored by one insert.
