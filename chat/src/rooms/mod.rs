@@ -1,16 +1,15 @@
-//! Live rooms: who is connected where, presence, and the writers that persist
-//! then broadcast every message.
+//! Live rooms: who is connected where, presence, and the writer that persists
+//! then broadcasts every message.
 //!
 //! Rooms live in a sharded concurrent map keyed by room id; a room with no
-//! connection is dropped. Messages do not go through the map: they go to one of
-//! a fixed set of writer shards (chosen by room id), which group-commit them;
-//! PostgreSQL assigns each room's order, and each room delivers once-encoded
+//! connection is dropped. Messages do not go through the map: they go to the
+//! room writer, which group-commits them; PostgreSQL assigns each room's order, and each room delivers once-encoded
 //! frames to its peers in that order, whether the message was stored here or
 //! by another instance.
 //!
 //! # Layout
 //!
-//! - `writer`: the group-commit shards, on a thread and connections of their own.
+//! - `writer`: the group commit, with a database connection of its own.
 //! - `registry`: [`Rooms`], the live rooms, their peers and presence.
 //! - `order`: a room's delivery order; `gaps`: reading back what it misses.
 //! - `presence`: who is online on the other instances.

@@ -1,16 +1,18 @@
-//! Room writers: persist, then broadcast.
+//! The room writer: persist, then broadcast.
 //!
-//! A fixed set of shards, each one task with a bounded queue and a connection
-//! of its own. They run on the same runtime as the sockets, so a stored
-//! message wakes its room's connections from a worker thread, which queues
-//! them locally, rather than from another thread through the runtime's shared
-//! queue (fan-out delivery p99 about halved; see README "Performance"). A
-//! shard takes every pending post (up to [`MAX_BATCH`]), stores them with one
-//! multi-row insert (group commit), and only then encodes each stored message
-//! once and hands it to its room. The insert gives each message its final time
-//! in the room's order (PostgreSQL serialises the writers of a room, even on
-//! other instances) and the time of the message before it, which the room
-//! needs to deliver in order.
+//! One task with a bounded queue and a connection of its own, on the same
+//! runtime as the sockets: a stored message then wakes its room's connections
+//! from a worker thread, which queues them locally. It takes every pending
+//! post (up to [`MAX_BATCH`]), stores them with one multi-row insert (group
+//! commit), and only then encodes each stored message once and hands it to its
+//! room. The insert gives each message its final time in the room's order
+//! (PostgreSQL serialises the writers of a room, even on other instances) and
+//! the time of the message before it, which the room needs to deliver in order.
+//!
+//! One writer, not several: each insert is a transaction whose fixed cost is
+//! PostgreSQL CPU, and one writer makes the biggest batches (see README
+//! "Performance" for the figures against two writers, and against a writer on
+//! a thread of its own).
 
 use std::sync::Arc;
 
@@ -23,14 +25,7 @@ use uuid::Uuid;
 use super::{Outgoing, Peer, Rooms, Stored};
 use crate::store::{NewMessage, Store, StoreError, StoredRow};
 
-/// Writer shards; each has at most one insert in flight. One: each insert is
-/// a transaction whose fixed cost is PostgreSQL CPU, and one shard makes the
-/// biggest batches. On 2 cores, one shard against two gave fan-out delivery
-/// p99 8.1/9.3 ms against 14.6/10.3 (two runs each) and a capacity of 3,586
-/// against 3,235 msg/s; with 1,000 rooms at 10,000 msg/s, ack p99 8.4 against
-/// 7.5 ms.
-const SHARDS: usize = 1;
-/// Posts waiting per shard; a full queue makes senders wait (backpressure on their socket).
+/// Posts waiting; a full queue makes senders wait (backpressure on their socket).
 const QUEUE: usize = 4096;
 /// Most messages stored by one insert.
 const MAX_BATCH: usize = 512;
@@ -77,56 +72,45 @@ enum Job {
 /// The bot's fixed account (see `sql/0001_init.sql`).
 pub(crate) const BOT_USER_ID: Uuid = Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0001);
 
-/// Handles to every writer shard.
+/// A handle to the room writer.
 #[derive(Clone)]
 pub(crate) struct Writers {
-    shards: Arc<[mpsc::Sender<Job>]>,
+    queue: mpsc::Sender<Job>,
 }
 
 impl Writers {
-    /// Starts the shards as tasks tracked by `tasks`; they end when every
+    /// Starts the writer as a task tracked by `tasks`; it ends when every
     /// handle is dropped, after storing what is queued.
     pub(crate) fn start(
         store: &Store,
         rooms: Arc<Rooms>,
         tasks: &TaskTracker,
     ) -> Result<Self, StoreError> {
-        let store = store.writer_pool(SHARDS)?;
-        let shards: Vec<_> = (0..SHARDS)
-            .map(|_| {
-                let (tx, rx) = mpsc::channel(QUEUE);
-                tasks.spawn(Shard::new(store.clone(), Arc::clone(&rooms)).run(rx));
-                tx
-            })
-            .collect();
-        Ok(Self { shards: shards.into() })
+        let (queue, jobs) = mpsc::channel(QUEUE);
+        tasks.spawn(Writer::new(store.writer_pool(1)?, rooms).run(jobs));
+        Ok(Self { queue })
     }
 
-    fn shard(&self, room: Uuid) -> &mpsc::Sender<Job> {
-        let index = (room.as_u128() % self.shards.len() as u128) as usize;
-        &self.shards[index]
-    }
-
-    /// Queues a user's message, waiting while the shard is full. False when the
-    /// writers have stopped (shutdown).
+    /// Queues a user's message, waiting while the queue is full. False when the
+    /// writer has stopped (shutdown).
     pub(crate) async fn post(&self, post: Post) -> bool {
-        self.shard(post.chatroom_id).send(Job::User(post)).await.is_ok()
+        self.queue.send(Job::User(post)).await.is_ok()
     }
 
-    /// Queues a bot reply, waiting while the shard is full. False when stopped.
+    /// Queues a bot reply, waiting while the queue is full. False when stopped.
     pub(crate) async fn post_bot(&self, post: BotPost) -> bool {
-        self.shard(post.chatroom_id).send(Job::Bot(post)).await.is_ok()
+        self.queue.send(Job::Bot(post)).await.is_ok()
     }
 }
 
-struct Shard {
+struct Writer {
     store: Store,
     rooms: Arc<Rooms>,
-    /// The last time handed out: times only increase within a shard.
+    /// The last time handed out: times only increase.
     last_time: OffsetDateTime,
 }
 
-impl Shard {
+impl Writer {
     fn new(store: Store, rooms: Arc<Rooms>) -> Self {
         Self { store, rooms, last_time: OffsetDateTime::UNIX_EPOCH }
     }
@@ -162,7 +146,7 @@ impl Shard {
         }
     }
 
-    /// Gives a job its id and provisional time (increasing within the shard;
+    /// Gives a job its id and provisional time (increasing;
     /// the insert may move it later); the text moves into the message (the job
     /// keeps what errors and duplicates need).
     fn stamp(&mut self, job: &mut Job) -> NewMessage {

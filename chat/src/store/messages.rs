@@ -294,7 +294,7 @@ mod tests {
         )
     }
 
-    /// The writers' connections make the insert's plan once; made on an empty
+    /// The writer's connection makes the insert's plan once; made on an empty
     /// table, it must still look rooms' newest messages up by index once the
     /// table is large (a sequential scan per room would grow without bound).
     #[tokio::test]

@@ -19,10 +19,10 @@ pub(crate) use messages::{Before, NewMessage, StoredRow};
 pub(crate) use rooms::Membership;
 pub(crate) use users::User;
 
-/// Connections per chat instance for everything but the room writers (which
-/// have their own pool, one connection per shard).
+/// Connections per chat instance for everything but the room writer (which
+/// has a pool of its own).
 const POOL_SIZE: usize = 16;
-/// The room writers' connections: generic plans only, and no sequential scans
+/// The room writer's connections: generic plans only, and no sequential scans
 /// (see [`Store::writer_pool`]).
 const WRITER_OPTIONS: &str = "-c plan_cache_mode=force_generic_plan -c enable_seqscan=off";
 /// How long a request waits for, or to open, a connection before it is refused.
@@ -90,8 +90,8 @@ impl Store {
         Ok(store)
     }
 
-    /// The room writers' store: its own pool of at most `size` connections
-    /// to the same database, so their inserts never wait for a connection
+    /// The room writer's store: its own pool of at most `size` connections
+    /// to the same database, so its inserts never wait for a connection
     /// behind the rest of the server's queries.
     ///
     /// Its statements always run generic plans: the group-commit insert was

@@ -165,8 +165,9 @@ impl Handler {
         let idle_timeout = self.app.config.ws_idle_timeout;
         let mut ping = tokio::time::interval(idle_timeout / 3);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // Made once: waiting anew on every turn would register and remove a
-        // waiter on each frame sent (a few percent of the server's CPU).
+        // Made once, not on every turn of the loop (which registered and
+        // removed a waiter for each frame sent). The closer is a child of the
+        // shutdown token, so this one wait also ends the socket on shutdown.
         let closed = closer.closed();
         tokio::pin!(closed);
         loop {
