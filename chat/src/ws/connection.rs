@@ -174,16 +174,20 @@ impl Handler {
             let step = tokio::select! {
                 biased;
                 reason = &mut closed => return end_for(reason),
+                // Before the ping timer: a queued frame is the usual reason
+                // for waking, and the timer is then not polled at all. The
+                // timer is not starved: a burst takes up to 64 frames, and a
+                // queue that fills faster than that is closed (slow consumer).
+                frame = queue.recv() => match frame {
+                    Some(frame) => self.write_burst(socket, frame, &mut queue).await,
+                    None => return End::Gone,
+                },
                 _ = ping.tick() => {
                     if self.last_heard.elapsed() >= idle_timeout {
                         return End::Close(CloseCode::Away, "idle timeout");
                     }
                     socket.send(WsMessage::Ping(Default::default())).await
                 }
-                frame = queue.recv() => match frame {
-                    Some(frame) => self.write_burst(socket, frame, &mut queue).await,
-                    None => return End::Gone,
-                },
                 incoming = socket.next() => match incoming {
                     None => return End::Gone,
                     Some(Ok(message)) => {
