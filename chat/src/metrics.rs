@@ -22,6 +22,8 @@ pub(crate) const STOCK_REQUESTS: &str = "stock_requests_total";
 pub(crate) const STOCK_DURATION: &str = "stock_request_duration_seconds";
 /// Rows per group-commit insert.
 pub(crate) const WRITER_BATCH: &str = "room_writer_batch_size";
+/// How long a message waits in the room writer's queue before its insert starts.
+pub(crate) const WRITER_WAIT: &str = "room_writer_wait_seconds";
 /// How long one group-commit insert takes.
 pub(crate) const WRITER_INSERT: &str = "room_writer_insert_seconds";
 /// Requests and frames refused by a rate limit, by limit.
@@ -68,6 +70,11 @@ fn describe() {
         "Stock command to stored reply"
     );
     metrics::describe_histogram!(WRITER_BATCH, "Messages per group-commit insert");
+    metrics::describe_histogram!(
+        WRITER_WAIT,
+        metrics::Unit::Seconds,
+        "Time a message waits in the room writer's queue before its insert starts"
+    );
     metrics::describe_histogram!(
         WRITER_INSERT,
         metrics::Unit::Seconds,

@@ -15,6 +15,7 @@
 //! a thread of its own).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use protocol::{ErrorCode, Message, ServerFrame};
 use time::{Duration, OffsetDateTime};
@@ -69,13 +70,19 @@ enum Job {
     Bot(BotPost),
 }
 
+/// A job and when it was handed to the writer.
+struct Queued {
+    job: Job,
+    at: Instant,
+}
+
 /// The bot's fixed account (see `sql/0001_init.sql`).
 pub(crate) const BOT_USER_ID: Uuid = Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0001);
 
 /// A handle to the room writer.
 #[derive(Clone)]
 pub(crate) struct Writers {
-    queue: mpsc::Sender<Job>,
+    queue: mpsc::Sender<Queued>,
 }
 
 impl Writers {
@@ -94,12 +101,12 @@ impl Writers {
     /// Queues a user's message, waiting while the queue is full. False when the
     /// writer has stopped (shutdown).
     pub(crate) async fn post(&self, post: Post) -> bool {
-        self.queue.send(Job::User(post)).await.is_ok()
+        self.queue.send(Queued { job: Job::User(post), at: Instant::now() }).await.is_ok()
     }
 
     /// Queues a bot reply, waiting while the queue is full. False when stopped.
     pub(crate) async fn post_bot(&self, post: BotPost) -> bool {
-        self.queue.send(Job::Bot(post)).await.is_ok()
+        self.queue.send(Queued { job: Job::Bot(post), at: Instant::now() }).await.is_ok()
     }
 }
 
@@ -115,12 +122,18 @@ impl Writer {
         Self { store, rooms, last_time: OffsetDateTime::UNIX_EPOCH }
     }
 
-    async fn run(mut self, mut queue: mpsc::Receiver<Job>) {
+    async fn run(mut self, mut queue: mpsc::Receiver<Queued>) {
+        let mut queued = Vec::with_capacity(MAX_BATCH);
         let mut jobs = Vec::with_capacity(MAX_BATCH);
-        while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        while queue.recv_many(&mut queued, MAX_BATCH).await > 0 {
+            let started = Instant::now();
+            let waited = metrics::histogram!(crate::metrics::WRITER_WAIT);
+            jobs.extend(queued.drain(..).map(|Queued { job, at }| {
+                waited.record(started.duration_since(at).as_secs_f64());
+                job
+            }));
             let batch: Vec<NewMessage> = jobs.iter_mut().map(|job| self.stamp(job)).collect();
             metrics::histogram!(crate::metrics::WRITER_BATCH).record(batch.len() as f64);
-            let started = std::time::Instant::now();
             let inserted = self.store.insert_messages(&batch).await;
             metrics::histogram!(crate::metrics::WRITER_INSERT)
                 .record(started.elapsed().as_secs_f64());

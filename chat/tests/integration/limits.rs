@@ -160,6 +160,9 @@ async fn metrics_are_exposed_in_prometheus_format() {
         "http_request_duration_seconds_bucket",
         "websocket_connections_active",
         "messages_sent_total",
+        "room_writer_wait_seconds_bucket",
+        "room_writer_batch_size_bucket",
+        "room_writer_insert_seconds_bucket",
         "stock_requests_total",
     ] {
         assert!(text.contains(metric), "{metric} missing from:\n{text}");
