@@ -1,6 +1,8 @@
 //! What one chat instance tells the others on `chat.events`, and its JSON form.
 //!
-//! A body is `{"instance": UUID, "event": {KIND: {...}}}`. A stored message
+//! A body is `{"instance": UUID, "events": [{KIND: {...}}, ...]}`: the events
+//! the sender had queued when it published, in order (a group commit's
+//! messages travel together, one broker message for many). A stored message
 //! carries its room, its time, the time of the room's message before it and the
 //! `chat_message` frame exactly as sent to sockets, so a receiver forwards it
 //! without decoding it.
@@ -65,26 +67,26 @@ pub(crate) enum Event {
 #[derive(Serialize)]
 struct OutgoingEnvelope<'a> {
     instance: Uuid,
-    event: &'a Event,
+    events: &'a [Event],
 }
 
 #[derive(Deserialize)]
 struct IncomingEnvelope {
     instance: Uuid,
-    event: Event,
+    events: Vec<Event>,
 }
 
 impl Event {
-    /// The body published for this event from `instance`.
-    pub(crate) fn encode(&self, instance: Uuid) -> Vec<u8> {
-        serde_json::to_vec(&OutgoingEnvelope { instance, event: self })
+    /// The body published for `events`, in order, from `instance`.
+    pub(crate) fn encode_all(events: &[Event], instance: Uuid) -> Vec<u8> {
+        serde_json::to_vec(&OutgoingEnvelope { instance, events })
             .unwrap_or_else(|_| unreachable!("events always serialise"))
     }
 
-    /// Reads a body: the sending instance and its event.
-    pub(crate) fn decode(body: &[u8]) -> Result<(Uuid, Self), serde_json::Error> {
+    /// Reads a body: the sending instance and its events, in order.
+    pub(crate) fn decode_all(body: &[u8]) -> Result<(Uuid, Vec<Self>), serde_json::Error> {
         let envelope: IncomingEnvelope = serde_json::from_slice(body)?;
-        Ok((envelope.instance, envelope.event))
+        Ok((envelope.instance, envelope.events))
     }
 }
 
@@ -132,9 +134,8 @@ mod tests {
             Event::Logout { session: [9; 32] },
         ];
         let instance = Uuid::from_u128(3);
-        for event in events {
-            assert_eq!(Event::decode(&event.encode(instance)).unwrap(), (instance, event));
-        }
+        let body = Event::encode_all(&events, instance);
+        assert_eq!(Event::decode_all(&body).unwrap(), (instance, events.to_vec()));
     }
 
     #[test]
@@ -145,13 +146,17 @@ mod tests {
             previous: Some(OffsetDateTime::UNIX_EPOCH),
             frame: r#"{"type":"chat_message"}"#.into(),
         };
-        let body = String::from_utf8(event.encode(Uuid::nil())).unwrap();
+        let body = String::from_utf8(Event::encode_all(&[event], Uuid::nil())).unwrap();
         assert!(body.contains(r#""frame":{"type":"chat_message"}"#), "{body}");
     }
 
     #[test]
     fn garbage_is_an_error() {
-        assert!(Event::decode(b"{\"instance\":1}").is_err());
-        assert!(Event::decode(b"[]").is_err());
+        let instance = Uuid::nil();
+        assert!(Event::decode_all(b"{\"instance\":1,\"events\":[]}").is_err());
+        assert!(Event::decode_all(format!("{{\"instance\":\"{instance}\"}}").as_bytes()).is_err());
+        let unknown = format!("{{\"instance\":\"{instance}\",\"events\":[{{\"shout\":{{}}}}]}}");
+        assert!(Event::decode_all(unknown.as_bytes()).is_err());
+        assert!(Event::decode_all(b"[]").is_err());
     }
 }

@@ -29,9 +29,12 @@ const PRESENCE_REPORT: Duration = Duration::from_secs(5);
 /// An instance silent this long is taken for dead: its users go offline.
 const PRESENCE_SILENCE: Duration = Duration::from_secs(16);
 
-fn count(direction: &'static str, outcome: &'static str) {
+/// Most events published in one broker message.
+const MAX_EVENTS_PER_BODY: usize = 256;
+
+fn count(direction: &'static str, outcome: &'static str, events: usize) {
     metrics::counter!(crate::metrics::CLUSTER_EVENTS, "direction" => direction, "outcome" => outcome)
-        .increment(1);
+        .increment(events as u64);
 }
 
 /// Publishes queued events, in order, until every outbox is dropped. While the
@@ -43,12 +46,15 @@ pub(super) async fn publish(
     instance: Uuid,
 ) {
     let properties = BasicProperties::default().with_content_type("application/json".into());
-    while let Some(event) = events.recv().await {
+    let mut batch = Vec::with_capacity(MAX_EVENTS_PER_BODY);
+    while events.recv_many(&mut batch, MAX_EVENTS_PER_BODY).await > 0 {
+        let taken = batch.len();
+        let body = Event::encode_all(&batch, instance);
+        batch.clear();
         let Some(channel) = channel.get() else {
-            count("out", "dropped");
+            count("out", "dropped", taken);
             continue;
         };
-        let body = event.encode(instance);
         let published = channel
             .basic_publish(
                 EVENTS_EXCHANGE.into(),
@@ -59,10 +65,10 @@ pub(super) async fn publish(
             )
             .await;
         match published {
-            Ok(_) => count("out", "published"),
+            Ok(_) => count("out", "published", taken),
             Err(error) => {
-                tracing::debug!(%error, "publishing an event failed");
-                count("out", "dropped");
+                tracing::debug!(%error, "publishing events failed");
+                count("out", "dropped", taken);
             }
         }
     }
@@ -107,18 +113,24 @@ pub(crate) async fn consume(
 }
 
 fn apply(body: &[u8], rooms: &Rooms, sockets: &SessionSockets) {
-    let (from, event) = match Event::decode(body) {
+    let (from, events) = match Event::decode_all(body) {
         Ok(decoded) => decoded,
         Err(error) => {
-            tracing::warn!(%error, "dropping a malformed event");
-            count("in", "malformed");
+            tracing::warn!(%error, "dropping a malformed body of events");
+            count("in", "malformed", 1);
             return;
         }
     };
     if from == rooms.outbox().instance {
         return;
     }
-    count("in", "applied");
+    count("in", "applied", events.len());
+    for event in events {
+        apply_one(from, event, rooms, sockets);
+    }
+}
+
+fn apply_one(from: Uuid, event: Event, rooms: &Rooms, sockets: &SessionSockets) {
     match event {
         Event::Message { chatroom_id, created_at, previous, frame } => {
             let frame = Outgoing::new(frame, Some(created_at));
