@@ -21,9 +21,10 @@ use crate::ws::SessionSockets;
 
 /// The broker deletes an instance's queue this long after its consumer is gone.
 const QUEUE_EXPIRES_MS: i32 = 60_000;
-/// Events an instance's queue holds before dropping the oldest (a stalled
-/// instance must not fill the broker's memory; rooms read what they miss back).
-const QUEUE_MAX_LENGTH: i32 = 100_000;
+/// Bytes of events an instance's queue holds before dropping the oldest body
+/// (a stalled instance must not fill the broker's memory; rooms read what they
+/// miss back). In bytes, since a body holds from 1 to 256 events.
+const QUEUE_MAX_BYTES: i32 = 64 * 1024 * 1024;
 /// How often an instance reports everyone it has online.
 const PRESENCE_REPORT: Duration = Duration::from_secs(5);
 /// An instance silent this long is taken for dead: its users go offline.
@@ -87,7 +88,7 @@ pub(crate) async fn consume(
     let channel = connection.create_channel().await?;
     let mut arguments = FieldTable::default();
     arguments.insert("x-expires".into(), AMQPValue::LongInt(QUEUE_EXPIRES_MS));
-    arguments.insert("x-max-length".into(), AMQPValue::LongInt(QUEUE_MAX_LENGTH));
+    arguments.insert("x-max-length-bytes".into(), AMQPValue::LongInt(QUEUE_MAX_BYTES));
     // Durable: RabbitMQ 4 deprecates transient queues that are not exclusive.
     // Its messages are transient all the same, and `x-expires` removes it.
     let durable = QueueDeclareOptions { durable: true, ..Default::default() };
