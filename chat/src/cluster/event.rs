@@ -10,6 +10,7 @@
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use uuid::Uuid;
@@ -71,10 +72,14 @@ struct OutgoingEnvelope<'a> {
 }
 
 #[derive(Deserialize)]
-struct IncomingEnvelope {
+struct IncomingEnvelope<'a> {
     instance: Uuid,
-    events: Vec<Event>,
+    #[serde(borrow)]
+    events: Vec<&'a RawValue>,
 }
+
+/// One event of a body, or why it could not be read.
+pub(crate) type Decoded = Result<Event, serde_json::Error>;
 
 impl Event {
     /// The body published for `events`, in order, from `instance`.
@@ -83,10 +88,12 @@ impl Event {
             .unwrap_or_else(|_| unreachable!("events always serialise"))
     }
 
-    /// Reads a body: the sending instance and its events, in order.
-    pub(crate) fn decode_all(body: &[u8]) -> Result<(Uuid, Vec<Self>), serde_json::Error> {
+    /// Reads a body: the sending instance and its events, in order, each
+    /// decoded on its own (an event this version does not know spoils only itself).
+    pub(crate) fn decode_all(body: &[u8]) -> Result<(Uuid, Vec<Decoded>), serde_json::Error> {
         let envelope: IncomingEnvelope = serde_json::from_slice(body)?;
-        Ok((envelope.instance, envelope.events))
+        let events = envelope.events.iter().map(|raw| serde_json::from_str(raw.get())).collect();
+        Ok((envelope.instance, events))
     }
 }
 
@@ -134,8 +141,10 @@ mod tests {
             Event::Logout { session: [9; 32] },
         ];
         let instance = Uuid::from_u128(3);
-        let body = Event::encode_all(&events, instance);
-        assert_eq!(Event::decode_all(&body).unwrap(), (instance, events.to_vec()));
+        let (from, decoded) = Event::decode_all(&Event::encode_all(&events, instance)).unwrap();
+        assert_eq!(from, instance);
+        let decoded: Vec<Event> = decoded.into_iter().map(Result::unwrap).collect();
+        assert_eq!(decoded, events);
     }
 
     #[test]
@@ -155,8 +164,16 @@ mod tests {
         let instance = Uuid::nil();
         assert!(Event::decode_all(b"{\"instance\":1,\"events\":[]}").is_err());
         assert!(Event::decode_all(format!("{{\"instance\":\"{instance}\"}}").as_bytes()).is_err());
-        let unknown = format!("{{\"instance\":\"{instance}\",\"events\":[{{\"shout\":{{}}}}]}}");
-        assert!(Event::decode_all(unknown.as_bytes()).is_err());
         assert!(Event::decode_all(b"[]").is_err());
+    }
+
+    #[test]
+    fn an_unknown_event_spoils_only_itself() {
+        let instance = Uuid::from_u128(3);
+        let body = format!(r#"{{"instance":"{instance}","events":[{{"shout":{{}}}},"hello"]}}"#);
+        let (from, decoded) = Event::decode_all(body.as_bytes()).unwrap();
+        assert_eq!(from, instance);
+        assert!(decoded[0].is_err());
+        assert_eq!(decoded[1].as_ref().unwrap(), &Event::Hello);
     }
 }

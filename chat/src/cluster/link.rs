@@ -125,9 +125,17 @@ fn apply(body: &[u8], rooms: &Rooms, sockets: &SessionSockets) {
     if from == rooms.outbox().instance {
         return;
     }
-    count("in", "applied", events.len());
     for event in events {
-        apply_one(from, event, rooms, sockets);
+        match event {
+            Ok(event) => {
+                count("in", "applied", 1);
+                apply_one(from, event, rooms, sockets);
+            }
+            Err(error) => {
+                tracing::warn!(%error, "dropping a malformed event");
+                count("in", "malformed", 1);
+            }
+        }
     }
 }
 
