@@ -13,7 +13,7 @@
 //! - `server`: the accept loop, background tasks and the shutdown sequence ([`run`]).
 //! - `http`: middleware, the router and the REST handlers.
 //! - `ws`: the WebSocket handshake, one handler per connection, command parsing.
-//! - `rooms`: live rooms and presence, and the writers that persist then broadcast.
+//! - `rooms`: live rooms and presence, and the writer that persists then broadcasts.
 //! - `store`: PostgreSQL: pool, migrations, one file of queries per table.
 //! - `auth`: Argon2id passwords, session tokens, input rules.
 //! - `stock` and `broker`: where `/stock=` commands go, and the RabbitMQ link

@@ -16,14 +16,14 @@ use tokio_util::task::TaskTracker;
 use crate::broker::{Broker, BrokerLink};
 use crate::cluster::{self, PublishChannel};
 use crate::config::Config;
-use crate::rooms::{Rooms, Writers, fill_gaps};
+use crate::rooms::{RoomWriter, Rooms, fill_gaps};
 use crate::state::App;
 use crate::store::{Store, StoreError};
 use crate::ws::SessionSockets;
 
 /// A client has this long to send its request headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long shutdown waits for requests, sockets and writers to finish.
+/// How long shutdown waits for requests, sockets and the room writer to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How often histogram samples are folded into buckets.
 const METRICS_UPKEEP: Duration = Duration::from_secs(5);
@@ -33,9 +33,9 @@ const LIMITS_SWEEP: Duration = Duration::from_secs(30);
 const SESSION_SWEEP: Duration = Duration::from_secs(3600);
 
 /// Connects to PostgreSQL (creating and migrating the database), starts the
-/// room writers and the RabbitMQ link, then serves `listener` until `shutdown`
+/// room writer and the RabbitMQ link, then serves `listener` until `shutdown`
 /// completes; then stops accepting, closes WebSockets with 1001, stores what
-/// the writers hold, and returns.
+/// the writer holds, and returns.
 pub async fn run(
     listener: TcpListener,
     config: Config,
@@ -49,9 +49,9 @@ pub async fn run(
     let (gaps, gap_requests) = mpsc::unbounded_channel();
     let rooms = Arc::new(Rooms::new(cluster::outbox(events.clone()), gaps));
     let sockets = Arc::new(SessionSockets::default());
-    let writers = Writers::start(&store, Arc::clone(&rooms), &writer_tasks)?;
+    let writer = RoomWriter::start(&store, Arc::clone(&rooms), &writer_tasks)?;
     let link = BrokerLink {
-        writers: writers.clone(),
+        writer: writer.clone(),
         rooms: Arc::clone(&rooms),
         sockets: Arc::clone(&sockets),
         events,
@@ -63,7 +63,7 @@ pub async fn run(
         config,
         store,
         rooms,
-        writers,
+        writer,
         sockets,
         Arc::new(broker),
         stop.clone(),
@@ -82,7 +82,7 @@ pub async fn run(
     stop.cancel();
     tasks.close();
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait()).await;
-    // Every connection is gone: dropping the last handles lets writers drain and stop.
+    // Every connection is gone: dropping the last handles lets the writer drain and stop.
     drop(app);
     writer_tasks.close();
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, writer_tasks.wait()).await;

@@ -10,7 +10,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::Passwords;
 use crate::config::Config;
 use crate::limits::Limits;
-use crate::rooms::{Rooms, Writers};
+use crate::rooms::{RoomWriter, Rooms};
 use crate::stock::StockDesk;
 use crate::store::Store;
 use crate::ws::SessionSockets;
@@ -30,8 +30,8 @@ pub(crate) struct App {
     pub(crate) passwords: Passwords,
     /// Live rooms and presence.
     pub(crate) rooms: Arc<Rooms>,
-    /// The room writers (persist, then broadcast).
-    pub(crate) writers: Writers,
+    /// The room writer (persist, then broadcast).
+    pub(crate) writer: RoomWriter,
     /// Open sockets per session, for logout.
     pub(crate) sockets: Arc<SessionSockets>,
     /// Where `/stock=` commands go.
@@ -54,7 +54,7 @@ impl App {
         config: Config,
         store: Store,
         rooms: Arc<Rooms>,
-        writers: Writers,
+        writer: RoomWriter,
         sockets: Arc<SessionSockets>,
         stock: Arc<dyn StockDesk>,
         shutdown: CancellationToken,
@@ -67,7 +67,7 @@ impl App {
             store,
             passwords: Passwords::new(hash_concurrency()),
             rooms,
-            writers,
+            writer,
             sockets,
             stock,
             shutdown,

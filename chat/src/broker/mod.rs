@@ -19,7 +19,7 @@ use protocol::broker::{COMMANDS_EXCHANGE, STOCK_ROUTING_KEY, StockCommand};
 use tokio_util::sync::CancellationToken;
 
 use crate::cluster::{self, PublishChannel};
-use crate::rooms::{Rooms, Writers};
+use crate::rooms::{RoomWriter, Rooms};
 use crate::stock::{StockDesk, StockDeskError};
 use crate::ws::SessionSockets;
 
@@ -29,7 +29,7 @@ const CONFIRM_TIMEOUT: Duration = Duration::from_secs(3);
 /// What the connection serves besides stock commands.
 pub(crate) struct BrokerLink {
     /// Where stock replies are stored.
-    pub(crate) writers: Writers,
+    pub(crate) writer: RoomWriter,
     /// Where the other instances' events go.
     pub(crate) rooms: Arc<Rooms>,
     /// Sessions' sockets, closed on another instance's logout.
@@ -92,7 +92,7 @@ impl Broker {
         self.set_channel(Some(amqp::confirm_channel(connection).await?));
         link.events.set(Some(connection.create_channel().await?));
         tokio::select! {
-            consumed = replies::consume(connection, &link.writers) => consumed,
+            consumed = replies::consume(connection, &link.writer) => consumed,
             consumed = cluster::consume(connection, &link.rooms, &link.sockets) => consumed,
         }
     }

@@ -12,7 +12,7 @@ use protocol::amqp::lapin::{self, Connection, message::Delivery};
 use protocol::broker::{RESPONSES_QUEUE, StockReply};
 use tokio::sync::oneshot;
 
-use crate::rooms::{BotPost, BotPostOutcome, Writers};
+use crate::rooms::{BotPost, BotPostOutcome, RoomWriter};
 
 /// Replies handled at once per chat instance.
 const PREFETCH: u16 = 64;
@@ -23,7 +23,7 @@ const REQUEUE_DELAY: Duration = Duration::from_millis(500);
 /// Consumes replies until the connection fails.
 pub(super) async fn consume(
     connection: &Connection,
-    writers: &Writers,
+    writer: &RoomWriter,
 ) -> Result<(), lapin::Error> {
     let channel = connection.create_channel().await?;
     channel.basic_qos(PREFETCH, BasicQosOptions::default()).await?;
@@ -37,13 +37,13 @@ pub(super) async fn consume(
         .await?;
     while let Some(delivery) = deliveries.next().await {
         let delivery = delivery?;
-        let writers = writers.clone();
-        tokio::spawn(async move { handle(delivery, &writers).await });
+        let writer = writer.clone();
+        tokio::spawn(async move { handle(delivery, &writer).await });
     }
     Ok(())
 }
 
-async fn handle(delivery: Delivery, writers: &Writers) {
+async fn handle(delivery: Delivery, writer: &RoomWriter) {
     let reply: StockReply = match serde_json::from_slice(&delivery.data) {
         Ok(reply) => reply,
         Err(error) => {
@@ -59,7 +59,7 @@ async fn handle(delivery: Delivery, writers: &Writers) {
         command_id: reply.command_id,
         done,
     };
-    let outcome = if writers.post_bot(post).await { outcome.await.ok() } else { None };
+    let outcome = if writer.post_bot(post).await { outcome.await.ok() } else { None };
     let result = if let Some(Ok(outcome)) = outcome {
         match outcome {
             BotPostOutcome::Stored => {

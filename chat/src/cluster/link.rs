@@ -50,12 +50,13 @@ pub(super) async fn publish(
     let mut batch = Vec::with_capacity(MAX_EVENTS_PER_BODY);
     while events.recv_many(&mut batch, MAX_EVENTS_PER_BODY).await > 0 {
         let taken = batch.len();
-        let body = Event::encode_all(&batch, instance);
-        batch.clear();
         let Some(channel) = channel.get() else {
+            batch.clear();
             count("out", "dropped", taken);
             continue;
         };
+        let body = Event::encode_all(&batch, instance);
+        batch.clear();
         let published = channel
             .basic_publish(
                 EVENTS_EXCHANGE.into(),

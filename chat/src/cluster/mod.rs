@@ -69,7 +69,7 @@ impl PublishChannel {
 
 /// Creates the outbox of a new instance and the task that publishes it on
 /// whatever channel `channel` holds; the task ends when every [`Outbox`] is
-/// dropped, after the writers' last messages.
+/// dropped, after the writer's last messages.
 pub(crate) fn outbox(channel: PublishChannel) -> Outbox {
     let (queue, events) = mpsc::channel(OUTBOX);
     let instance = Uuid::new_v4();

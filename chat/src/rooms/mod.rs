@@ -3,9 +3,9 @@
 //!
 //! Rooms live in a sharded concurrent map keyed by room id; a room with no
 //! connection is dropped. Messages do not go through the map: they go to the
-//! room writer, which group-commits them; PostgreSQL assigns each room's order, and each room delivers once-encoded
-//! frames to its peers in that order, whether the message was stored here or
-//! by another instance.
+//! room writer, which group-commits them; PostgreSQL assigns each room's
+//! order, and each room delivers once-encoded frames to its peers in that
+//! order, whether the message was stored here or by another instance.
 //!
 //! # Layout
 //!
@@ -26,4 +26,4 @@ pub(crate) use gaps::run as fill_gaps;
 pub(crate) use order::Stored;
 pub(crate) use peer::{CloseReason, Closer, Outgoing, Peer};
 pub(crate) use registry::{Rooms, encode};
-pub(crate) use writer::{BotPost, BotPostOutcome, Post, Writers};
+pub(crate) use writer::{BotPost, BotPostOutcome, Post, RoomWriter};

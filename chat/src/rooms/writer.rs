@@ -81,11 +81,11 @@ pub(crate) const BOT_USER_ID: Uuid = Uuid::from_u128(0x0000_0000_0000_7000_8000_
 
 /// A handle to the room writer.
 #[derive(Clone)]
-pub(crate) struct Writers {
+pub(crate) struct RoomWriter {
     queue: mpsc::Sender<Queued>,
 }
 
-impl Writers {
+impl RoomWriter {
     /// Starts the writer as a task tracked by `tasks`; it ends when every
     /// handle is dropped, after storing what is queued.
     pub(crate) fn start(
@@ -94,7 +94,7 @@ impl Writers {
         tasks: &TaskTracker,
     ) -> Result<Self, StoreError> {
         let (queue, jobs) = mpsc::channel(QUEUE);
-        tasks.spawn(Writer::new(store.writer_pool(1)?, rooms).run(jobs));
+        tasks.spawn(WriterTask::new(store.writer_pool()?, rooms).run(jobs));
         Ok(Self { queue })
     }
 
@@ -110,37 +110,37 @@ impl Writers {
     }
 }
 
-struct Writer {
+struct WriterTask {
     store: Store,
     rooms: Arc<Rooms>,
     /// The last time handed out: times only increase.
     last_time: OffsetDateTime,
 }
 
-impl Writer {
+impl WriterTask {
     fn new(store: Store, rooms: Arc<Rooms>) -> Self {
         Self { store, rooms, last_time: OffsetDateTime::UNIX_EPOCH }
     }
 
     async fn run(mut self, mut queue: mpsc::Receiver<Queued>) {
-        let mut queued = Vec::with_capacity(MAX_BATCH);
         let mut jobs = Vec::with_capacity(MAX_BATCH);
-        while queue.recv_many(&mut queued, MAX_BATCH).await > 0 {
-            let started = Instant::now();
+        while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
             let waited = metrics::histogram!(crate::metrics::WRITER_WAIT);
-            jobs.extend(queued.drain(..).map(|Queued { job, at }| {
-                waited.record(started.duration_since(at).as_secs_f64());
-                job
-            }));
-            let batch: Vec<NewMessage> = jobs.iter_mut().map(|job| self.stamp(job)).collect();
+            let taken = Instant::now();
+            for job in &jobs {
+                waited.record(taken.duration_since(job.at).as_secs_f64());
+            }
+            let batch: Vec<NewMessage> =
+                jobs.iter_mut().map(|job| self.stamp(&mut job.job)).collect();
             metrics::histogram!(crate::metrics::WRITER_BATCH).record(batch.len() as f64);
+            let started = Instant::now();
             let inserted = self.store.insert_messages(&batch).await;
             metrics::histogram!(crate::metrics::WRITER_INSERT)
                 .record(started.elapsed().as_secs_f64());
             match inserted {
                 Ok(mut inserted) => {
                     inserted.sort_unstable_by_key(|row| row.id);
-                    for (job, new) in jobs.drain(..).zip(batch) {
+                    for (Queued { job, .. }, new) in jobs.drain(..).zip(batch) {
                         let row = inserted
                             .binary_search_by_key(&new.message.id, |row| row.id)
                             .ok()
@@ -151,7 +151,7 @@ impl Writer {
                 Err(error) => {
                     tracing::error!(%error, count = jobs.len(), "storing messages failed");
                     let error = Arc::new(error);
-                    for job in jobs.drain(..) {
+                    for Queued { job, .. } in jobs.drain(..) {
                         fail(job, &error);
                     }
                 }
@@ -159,8 +159,8 @@ impl Writer {
         }
     }
 
-    /// Gives a job its id and provisional time (increasing;
-    /// the insert may move it later); the text moves into the message (the job
+    /// Gives a job its id and provisional time (increasing; the insert may
+    /// move it later); the text moves into the message (the job
     /// keeps what errors and duplicates need).
     fn stamp(&mut self, job: &mut Job) -> NewMessage {
         let now = truncate_to_micros(OffsetDateTime::now_utc());

@@ -300,7 +300,7 @@ mod tests {
     #[tokio::test]
     async fn the_writers_insert_plan_made_on_an_empty_table_uses_indexes_as_it_grows() {
         let database = testkit::database::TestDatabase::new();
-        let store = Store::connect(&database.url()).await.unwrap().writer_pool(1).unwrap();
+        let store = Store::connect(&database.url()).await.unwrap().writer_pool().unwrap();
         let client = store.client().await.unwrap();
         let (user, room) =
             ("00000000-0000-7000-8000-00000000000a", "00000000-0000-7000-8000-00000000000b");

@@ -22,7 +22,7 @@ pub(crate) use users::User;
 /// Connections per chat instance for everything but the room writer (which
 /// has a pool of its own).
 const POOL_SIZE: usize = 16;
-/// The room writer's connections: generic plans only, and no sequential scans
+/// The room writer's connection: generic plans only, and no sequential scans
 /// (see [`Store::writer_pool`]).
 const WRITER_OPTIONS: &str = "-c plan_cache_mode=force_generic_plan -c enable_seqscan=off";
 /// How long a request waits for, or to open, a connection before it is refused.
@@ -90,9 +90,9 @@ impl Store {
         Ok(store)
     }
 
-    /// The room writer's store: its own pool of at most `size` connections
-    /// to the same database, so its inserts never wait for a connection
-    /// behind the rest of the server's queries.
+    /// The room writer's store: a pool of its own, of one connection to the
+    /// same database, so its inserts never wait for a connection behind the
+    /// rest of the server's queries.
     ///
     /// Its statements always run generic plans: the group-commit insert was
     /// otherwise planned afresh on every call (about 0.25 ms of PostgreSQL's
@@ -102,14 +102,14 @@ impl Store {
     /// empty would scan the whole table for each room's newest message for as
     /// long as the connection lives; so these connections also plan without
     /// sequential scans (every statement they run is a key lookup).
-    pub(crate) fn writer_pool(&self, size: usize) -> Result<Self, StoreError> {
+    pub(crate) fn writer_pool(&self) -> Result<Self, StoreError> {
         let mut config = self.config.clone();
         let options = match config.get_options() {
             Some(options) => format!("{options} {WRITER_OPTIONS}"),
             None => WRITER_OPTIONS.to_owned(),
         };
         config.options(&options);
-        Ok(Self { pool: pool(&config, size)?, config })
+        Ok(Self { pool: pool(&config, 1)?, config })
     }
 
     /// A pooled connection.

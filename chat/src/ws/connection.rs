@@ -176,8 +176,9 @@ impl Handler {
                 reason = &mut closed => return end_for(reason),
                 // Before the ping timer: a queued frame is the usual reason
                 // for waking, and the timer is then not polled at all. The
-                // timer is not starved: a burst takes up to 64 frames, and a
-                // queue that fills faster than that is closed (slow consumer).
+                // timer waits only while the queue is never empty when the
+                // loop comes round (a burst takes up to 64 frames), and a
+                // queue that fills is closed (slow consumer).
                 frame = queue.recv() => match frame {
                     Some(frame) => self.write_burst(socket, frame, &mut queue).await,
                     None => return End::Gone,
@@ -339,7 +340,7 @@ impl Handler {
                     client_id,
                     sender: Arc::clone(&self.peer),
                 };
-                if self.app.writers.post(post).await {
+                if self.app.writer.post(post).await {
                     Ok(())
                 } else {
                     refuse(
