@@ -21,6 +21,8 @@ Configured by environment variables:
   RATE_LIMIT_MESSAGES  messages per user                           [default: 60/60s]
   RATE_LIMIT_STOCK     stock commands per user                     [default: 10/60s]
   MAX_CONNECTIONS  open HTTP and WebSocket connections at most  [default: 50000]
+  ROOM_WRITERS     group-commit writers, each with its own PostgreSQL
+                   connection and its share of the rooms       [default: 1]
   WS_IDLE_TIMEOUT  seconds a WebSocket may stay silent (pings are sent at a
                    third of it) before it is closed       [default: 90]
   LOG_FORMAT       json|pretty                    [default: json]
@@ -72,6 +74,8 @@ pub struct Config {
     pub max_connections: usize,
     /// A WebSocket silent this long is closed.
     pub ws_idle_timeout: Duration,
+    /// Group-commit writers; each room is written by one of them.
+    pub room_writers: usize,
 }
 
 /// A variable with a value that cannot be used.
@@ -152,6 +156,12 @@ impl Config {
                 invalid("MAX_CONNECTIONS", &connections_text, &"expected a positive integer")
             })?;
 
+        let writers_text = get("ROOM_WRITERS", "1");
+        let room_writers =
+            writers_text.parse::<usize>().ok().filter(|n| (1..=64).contains(n)).ok_or_else(
+                || invalid("ROOM_WRITERS", &writers_text, &"expected an integer from 1 to 64"),
+            )?;
+
         let idle_text = get("WS_IDLE_TIMEOUT", "90");
         let ws_idle_timeout =
             idle_text.parse::<u64>().ok().filter(|n| *n >= 1).map(Duration::from_secs).ok_or_else(
@@ -168,6 +178,7 @@ impl Config {
             rate_limits,
             max_connections,
             ws_idle_timeout,
+            room_writers,
         })
     }
 }
@@ -237,6 +248,8 @@ mod tests {
             ("RATE_LIMIT_MESSAGES", "0/60s"),
             ("RATE_LIMIT_STOCK", "10/0s"),
             ("MAX_CONNECTIONS", "0"),
+            ("ROOM_WRITERS", "0"),
+            ("ROOM_WRITERS", "65"),
             ("WS_IDLE_TIMEOUT", "soon"),
         ] {
             let err = config(&[(var, value)]).expect_err(value);

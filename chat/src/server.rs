@@ -49,7 +49,7 @@ pub async fn run(
     let (gaps, gap_requests) = mpsc::unbounded_channel();
     let rooms = Arc::new(Rooms::new(cluster::outbox(events.clone()), gaps));
     let sockets = Arc::new(SessionSockets::default());
-    let writer = RoomWriter::start(&store, Arc::clone(&rooms), &writer_tasks)?;
+    let writer = RoomWriter::start(&store, Arc::clone(&rooms), config.room_writers, &writer_tasks)?;
     let link = BrokerLink {
         writer: writer.clone(),
         rooms: Arc::clone(&rooms),

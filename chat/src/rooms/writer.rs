@@ -9,10 +9,12 @@
 //! (PostgreSQL serialises the writers of a room, even on other instances) and
 //! the time of the message before it, which the room needs to deliver in order.
 //!
-//! One writer, not several: each insert is a transaction whose fixed cost is
-//! PostgreSQL CPU, and one writer makes the biggest batches (see README
-//! "Performance" for the figures against two writers, and against a writer on
-//! a thread of its own).
+//! One writer by default: each insert is a transaction whose fixed cost is
+//! PostgreSQL CPU, and one writer makes the biggest batches. When one
+//! PostgreSQL backend cannot keep up (`room_writer_wait_seconds` grows),
+//! `ROOM_WRITERS` starts more, each with its own connection and a fixed share
+//! of the rooms, so a room's messages are still stored in the order posted
+//! (see README "Performance" for the figures of both).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -79,34 +81,51 @@ struct Queued {
 /// The bot's fixed account (see `sql/0001_init.sql`).
 pub(crate) const BOT_USER_ID: Uuid = Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0001);
 
-/// A handle to the room writer.
+/// A handle to the room writer: one queue per writer task, each room always
+/// on the same one.
 #[derive(Clone)]
 pub(crate) struct RoomWriter {
-    queue: mpsc::Sender<Queued>,
+    queues: Arc<[mpsc::Sender<Queued>]>,
 }
 
 impl RoomWriter {
-    /// Starts the writer as a task tracked by `tasks`; it ends when every
-    /// handle is dropped, after storing what is queued.
+    /// Starts `writers` writer tasks (at least one), each with a PostgreSQL
+    /// connection of its own, tracked by `tasks`; they end when every handle
+    /// is dropped, after storing what is queued.
     pub(crate) fn start(
         store: &Store,
         rooms: Arc<Rooms>,
+        writers: usize,
         tasks: &TaskTracker,
     ) -> Result<Self, StoreError> {
-        let (queue, jobs) = mpsc::channel(QUEUE);
-        tasks.spawn(WriterTask::new(store.writer_pool()?, rooms).run(jobs));
-        Ok(Self { queue })
+        let queues = (0..writers.max(1))
+            .map(|_| {
+                let (queue, jobs) = mpsc::channel(QUEUE);
+                tasks.spawn(WriterTask::new(store.writer_pool()?, Arc::clone(&rooms)).run(jobs));
+                Ok(queue)
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(Self { queues })
     }
 
     /// Queues a user's message, waiting while the queue is full. False when the
     /// writer has stopped (shutdown).
     pub(crate) async fn post(&self, post: Post) -> bool {
-        self.queue.send(Queued { job: Job::User(post), at: Instant::now() }).await.is_ok()
+        let queue = self.queue_of(post.chatroom_id);
+        queue.send(Queued { job: Job::User(post), at: Instant::now() }).await.is_ok()
     }
 
     /// Queues a bot reply, waiting while the queue is full. False when stopped.
     pub(crate) async fn post_bot(&self, post: BotPost) -> bool {
-        self.queue.send(Queued { job: Job::Bot(post), at: Instant::now() }).await.is_ok()
+        let queue = self.queue_of(post.chatroom_id);
+        queue.send(Queued { job: Job::Bot(post), at: Instant::now() }).await.is_ok()
+    }
+
+    /// The queue of the writer that stores `room`'s messages, so they are
+    /// stored in the order they were posted.
+    fn queue_of(&self, room: Uuid) -> &mpsc::Sender<Queued> {
+        let writer = room.as_u64_pair().1 % self.queues.len() as u64;
+        &self.queues[writer as usize]
     }
 }
 

@@ -187,3 +187,37 @@ async fn a_thousand_messages_between_two_clients_arrive_once_and_in_order() {
     let stored = server.db.query_strings("SELECT count(*) FROM messages").await;
     assert_eq!(stored, vec![Some("1000".to_owned())]);
 }
+
+#[tokio::test]
+async fn with_several_writers_every_room_keeps_its_order() {
+    let server = TestServer::start_with(
+        testkit::database::TestDatabase::new(),
+        testkit::rabbit::TestVhost::new(),
+        &[("ROOM_WRITERS", "3")],
+    )
+    .await;
+    let ann = server.user("ann").await;
+    let mut rooms = Vec::new();
+    for r in 0..6 {
+        let room = ann.create_room(&format!("room {r}")).await;
+        let ws = ann.connect(&room, "").await;
+        rooms.push((room, ws));
+    }
+    // Interleaved, without waiting: the rooms' messages share the writers' queues.
+    for i in 0..40 {
+        for (r, (_, ws)) in rooms.iter_mut().enumerate() {
+            ws.say(&format!("r{r}-{i}"), &format!("r{r}-{i}")).await;
+        }
+    }
+    for (r, (room, ws)) in rooms.iter_mut().enumerate() {
+        let expected: Vec<String> = (0..40).map(|i| format!("r{r}-{i}")).collect();
+        let mut delivered = Vec::new();
+        while delivered.len() < 40 {
+            delivered.push(ws.next_of("chat_message").await);
+        }
+        assert_eq!(contents(&delivered), expected);
+        assert_eq!(contents(&ann.history(room, "").await), expected);
+    }
+    let stored = server.db.query_strings("SELECT count(*) FROM messages").await;
+    assert_eq!(stored, vec![Some("240".to_owned())]);
+}
