@@ -1,6 +1,7 @@
 //! Configuration from the environment, fully validated before any port is bound.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use crate::limits::{RateLimit, parse_limit};
@@ -75,7 +76,7 @@ pub struct Config {
     /// A WebSocket silent this long is closed.
     pub ws_idle_timeout: Duration,
     /// Group-commit writers; each room is written by one of them.
-    pub room_writers: usize,
+    pub room_writers: NonZeroUsize,
 }
 
 /// A variable with a value that cannot be used.
@@ -158,7 +159,7 @@ impl Config {
 
         let writers_text = get("ROOM_WRITERS", "1");
         let room_writers =
-            writers_text.parse::<usize>().ok().filter(|n| (1..=64).contains(n)).ok_or_else(
+            writers_text.parse::<NonZeroUsize>().ok().filter(|n| n.get() <= 64).ok_or_else(
                 || invalid("ROOM_WRITERS", &writers_text, &"expected an integer from 1 to 64"),
             )?;
 

@@ -1,11 +1,11 @@
 //! The room writer: persist, then broadcast.
 //!
-//! One task with a bounded queue and a connection of its own, on the same
-//! runtime as the sockets: a stored message then wakes its room's connections
-//! from a worker thread, which queues them locally. It takes every pending
-//! post (up to [`MAX_BATCH`]), stores them with one multi-row insert (group
-//! commit), and only then encodes each stored message once and hands it to its
-//! room. The insert gives each message its final time in the room's order
+//! Each writer task has a bounded queue and a connection of its own, and runs
+//! on the same runtime as the sockets: a stored message then wakes its room's
+//! connections from a worker thread, which queues them locally. It takes
+//! every pending post (up to [`MAX_BATCH`]), stores them with one multi-row
+//! insert (group commit), and only then encodes each stored message once and
+//! hands it to its room. The insert gives each message its final time in the room's order
 //! (PostgreSQL serialises the writers of a room, even on other instances) and
 //! the time of the message before it, which the room needs to deliver in order.
 //!
@@ -16,6 +16,7 @@
 //! of the rooms, so a room's messages are still stored in the order posted
 //! (see README "Performance" for the figures of both).
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -89,16 +90,16 @@ pub(crate) struct RoomWriter {
 }
 
 impl RoomWriter {
-    /// Starts `writers` writer tasks (at least one), each with a PostgreSQL
-    /// connection of its own, tracked by `tasks`; they end when every handle
-    /// is dropped, after storing what is queued.
+    /// Starts `writers` writer tasks, each with a PostgreSQL connection of its
+    /// own, tracked by `tasks`; they end when every handle is dropped, after
+    /// storing what is queued.
     pub(crate) fn start(
         store: &Store,
         rooms: Arc<Rooms>,
-        writers: usize,
+        writers: NonZeroUsize,
         tasks: &TaskTracker,
     ) -> Result<Self, StoreError> {
-        let queues = (0..writers.max(1))
+        let queues = (0..writers.get())
             .map(|_| {
                 let (queue, jobs) = mpsc::channel(QUEUE);
                 tasks.spawn(WriterTask::new(store.writer_pool()?, Arc::clone(&rooms)).run(jobs));

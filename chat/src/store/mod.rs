@@ -19,10 +19,10 @@ pub(crate) use messages::{Before, NewMessage, StoredRow};
 pub(crate) use rooms::Membership;
 pub(crate) use users::User;
 
-/// Connections per chat instance for everything but the room writer (which
-/// has a pool of its own).
+/// Connections per chat instance for everything but the room writer's tasks
+/// (each has a pool of its own).
 const POOL_SIZE: usize = 16;
-/// The room writer's connection: generic plans only, and no sequential scans
+/// A room writer task's connection: generic plans only, and no sequential scans
 /// (see [`Store::writer_pool`]).
 const WRITER_OPTIONS: &str = "-c plan_cache_mode=force_generic_plan -c enable_seqscan=off";
 /// How long a request waits for, or to open, a connection before it is refused.
@@ -90,7 +90,7 @@ impl Store {
         Ok(store)
     }
 
-    /// The room writer's store: a pool of its own, of one connection to the
+    /// A room writer task's store: a pool of its own, of one connection to the
     /// same database, so its inserts never wait for a connection behind the
     /// rest of the server's queries.
     ///

@@ -90,9 +90,7 @@ async fn login_sets_the_session_cookie_and_me_answers() {
 
 #[tokio::test]
 async fn the_cookie_is_secure_by_default() {
-    let db = testkit::database::TestDatabase::new();
-    let vhost = testkit::rabbit::TestVhost::new();
-    let server = TestServer::start_with(db, vhost, &[("COOKIE_SECURE", "true")]).await;
+    let server = TestServer::start_with_env(&[("COOKIE_SECURE", "true")]).await;
     let client = server.client();
     client.register("ann").await;
     let reply =

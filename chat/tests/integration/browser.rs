@@ -14,8 +14,6 @@ mod proxy;
 use std::path::Path;
 
 use serde_json::json;
-use testkit::database::TestDatabase;
-use testkit::rabbit::TestVhost;
 
 use self::chrome::Chromedriver;
 use self::page::{Page, Shown, contents};
@@ -213,12 +211,7 @@ async fn markup_in_a_message_shows_as_text_and_runs_nothing() {
 async fn a_newcomer_sees_the_last_fifty_and_scrolls_up_to_older_ones() {
     let driver =
         chromedriver_or_skip!("a_newcomer_sees_the_last_fifty_and_scrolls_up_to_older_ones");
-    let server = TestServer::start_with(
-        TestDatabase::new(),
-        TestVhost::new(),
-        &[("RATE_LIMIT_MESSAGES", "off")],
-    )
-    .await;
+    let server = TestServer::start_with_env(&[("RATE_LIMIT_MESSAGES", "off")]).await;
     let alice = server.user("alice").await;
     let room = alice.create_room("History").await;
     let mut alice_ws = alice.connect(&room, "").await;

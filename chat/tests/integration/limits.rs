@@ -5,18 +5,12 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
-use testkit::database::TestDatabase;
-use testkit::rabbit::TestVhost;
 
 use crate::support::{PASSWORD, TestServer};
 
-async fn server_with(vars: &[(&str, &str)]) -> TestServer {
-    TestServer::start_with(TestDatabase::new(), TestVhost::new(), vars).await
-}
-
 #[tokio::test]
 async fn logins_are_limited_per_client_ip_with_retry_after() {
-    let server = server_with(&[("RATE_LIMIT_LOGIN", "3/300s")]).await;
+    let server = TestServer::start_with_env(&[("RATE_LIMIT_LOGIN", "3/300s")]).await;
     let client = server.client();
     client.register("ann").await;
     for _ in 0..3 {
@@ -35,8 +29,11 @@ async fn logins_are_limited_per_client_ip_with_retry_after() {
 
 #[tokio::test]
 async fn messages_and_stock_commands_are_limited_per_user() {
-    let server =
-        server_with(&[("RATE_LIMIT_MESSAGES", "3/60s"), ("RATE_LIMIT_STOCK", "2/60s")]).await;
+    let server = TestServer::start_with_env(&[
+        ("RATE_LIMIT_MESSAGES", "3/60s"),
+        ("RATE_LIMIT_STOCK", "2/60s"),
+    ])
+    .await;
     let ann = server.user("ann").await;
     let bob = server.user("bob").await;
     let room = ann.create_room("General").await;
@@ -66,7 +63,7 @@ async fn messages_and_stock_commands_are_limited_per_user() {
 
 #[tokio::test]
 async fn limits_can_be_turned_off() {
-    let server = server_with(&[("RATE_LIMIT_MESSAGES", "off")]).await;
+    let server = TestServer::start_with_env(&[("RATE_LIMIT_MESSAGES", "off")]).await;
     let ann = server.user("ann").await;
     let room = ann.create_room("General").await;
     let mut ws = ann.connect(&room, "").await;
@@ -81,7 +78,7 @@ async fn limits_can_be_turned_off() {
 #[tokio::test]
 async fn a_silent_websocket_is_pinged_then_closed() {
     use tokio::io::AsyncReadExt;
-    let server = server_with(&[("WS_IDLE_TIMEOUT", "2")]).await;
+    let server = TestServer::start_with_env(&[("WS_IDLE_TIMEOUT", "2")]).await;
     let ann = server.user("ann").await;
     let room = ann.create_room("General").await;
     let mut ws = ann.connect(&room, "").await;
@@ -105,7 +102,7 @@ async fn a_silent_websocket_is_pinged_then_closed() {
 
 #[tokio::test]
 async fn an_answering_websocket_stays_open() {
-    let server = server_with(&[("WS_IDLE_TIMEOUT", "2")]).await;
+    let server = TestServer::start_with_env(&[("WS_IDLE_TIMEOUT", "2")]).await;
     let ann = server.user("ann").await;
     let room = ann.create_room("General").await;
     let mut ws = ann.connect(&room, "").await;
@@ -117,7 +114,7 @@ async fn an_answering_websocket_stays_open() {
 
 #[tokio::test]
 async fn connections_over_the_cap_wait_for_a_free_place() {
-    let server = server_with(&[("MAX_CONNECTIONS", "3")]).await;
+    let server = TestServer::start_with_env(&[("MAX_CONNECTIONS", "3")]).await;
     let ann = server.user("ann").await;
     let room = ann.create_room("General").await;
     // ann's pooled HTTP connection and two sockets fill the cap.

@@ -190,12 +190,7 @@ async fn a_thousand_messages_between_two_clients_arrive_once_and_in_order() {
 
 #[tokio::test]
 async fn with_several_writers_every_room_keeps_its_order() {
-    let server = TestServer::start_with(
-        testkit::database::TestDatabase::new(),
-        testkit::rabbit::TestVhost::new(),
-        &[("ROOM_WRITERS", "3")],
-    )
-    .await;
+    let server = TestServer::start_with_env(&[("ROOM_WRITERS", "3")]).await;
     let ann = server.user("ann").await;
     let mut rooms = Vec::new();
     for r in 0..6 {

@@ -42,7 +42,12 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> Self {
-        Self::start_with(TestDatabase::new(), TestVhost::new(), &[]).await
+        Self::start_with_env(&[]).await
+    }
+
+    /// A server on a new database and vhost, with `vars` over the test defaults.
+    pub async fn start_with_env(vars: &[(&str, &str)]) -> Self {
+        Self::start_with(TestDatabase::new(), TestVhost::new(), vars).await
     }
 
     pub async fn start_with(db: TestDatabase, vhost: TestVhost, extra: &[(&str, &str)]) -> Self {
