@@ -13,6 +13,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::Sessions;
 use crate::broker::{Broker, BrokerLink};
 use crate::cluster::{self, PublishChannel};
 use crate::config::Config;
@@ -49,11 +50,13 @@ pub async fn run(
     let (gaps, gap_requests) = mpsc::unbounded_channel();
     let rooms = Arc::new(Rooms::new(cluster::outbox(events.clone()), gaps));
     let sockets = Arc::new(SessionSockets::default());
+    let sessions = Arc::new(Sessions::new(store.clone()));
     let writer = RoomWriter::start(&store, Arc::clone(&rooms), config.room_writers, &writer_tasks)?;
     let link = BrokerLink {
         writer: writer.clone(),
         rooms: Arc::clone(&rooms),
         sockets: Arc::clone(&sockets),
+        sessions: Arc::clone(&sessions),
         events,
     };
     let broker = Broker::start(config.rabbitmq_url.clone(), link, stop.clone(), &tasks);
@@ -62,6 +65,7 @@ pub async fn run(
     let app = Arc::new(App::new(
         config,
         store,
+        sessions,
         rooms,
         writer,
         sockets,

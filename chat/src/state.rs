@@ -7,7 +7,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::auth::Passwords;
+use crate::auth::{Passwords, Sessions};
 use crate::config::Config;
 use crate::limits::Limits;
 use crate::rooms::{RoomWriter, Rooms};
@@ -28,6 +28,8 @@ pub(crate) struct App {
     pub(crate) store: Store,
     /// Argon2id, bounded.
     pub(crate) passwords: Passwords,
+    /// Sessions, looked up in memory first.
+    pub(crate) sessions: Arc<Sessions>,
     /// Live rooms and presence.
     pub(crate) rooms: Arc<Rooms>,
     /// The room writer (persist, then broadcast).
@@ -53,6 +55,7 @@ impl App {
     pub(crate) fn new(
         config: Config,
         store: Store,
+        sessions: Arc<Sessions>,
         rooms: Arc<Rooms>,
         writer: RoomWriter,
         sockets: Arc<SessionSockets>,
@@ -65,6 +68,7 @@ impl App {
             connections: Arc::new(Semaphore::new(config.max_connections)),
             config,
             store,
+            sessions,
             passwords: Passwords::new(hash_concurrency()),
             rooms,
             writer,

@@ -29,6 +29,9 @@ pub enum Command {
     /// Raise the offered rate step by step: the highest rate at which
     /// everything is delivered and p99 send→delivery stays within the SLO.
     Capacity(CapacityArgs),
+    /// The floor of PostgreSQL's cost per stored message: a minimal durable
+    /// group commit (one table, one primary key) at a given batch size and rate.
+    DbFloor(DbFloorArgs),
     /// A bare tokio-tungstenite fan-out server speaking the chat's frames
     /// (no auth, storage or limits): the ceiling of this stack.
     ServeBaseline(BaselineArgs),
@@ -77,6 +80,10 @@ pub struct TargetArgs {
     /// Longest wait for the last deliveries after sending stops, seconds.
     #[arg(long, default_value_t = 10.0)]
     pub drain: f64,
+    /// The chat's `DATABASE_URL`: report the CPU time of PostgreSQL's
+    /// backends serving it per stored message (and, with `--db-floor`, the floor).
+    #[arg(long)]
+    pub database_url: Option<String>,
 }
 
 /// `loadtest run`.
@@ -91,6 +98,37 @@ pub struct RunArgs {
     /// Seconds of sending.
     #[arg(long, default_value_t = 10.0)]
     pub duration: f64,
+    /// After the run, measure the floor (`db-floor`) at the writers' mean
+    /// batch size, the same rate and duration, on the same PostgreSQL, and
+    /// report the ratio. Needs `--database-url`.
+    #[arg(long, requires = "database_url")]
+    pub db_floor: bool,
+}
+
+/// `loadtest db-floor`.
+#[derive(Debug, Clone, Args)]
+pub struct DbFloorArgs {
+    /// The database to measure in (a scratch table is created and dropped).
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/chat")]
+    pub database_url: String,
+    /// Mean rows per transaction (a fraction mixes the two sizes around it).
+    #[arg(long, default_value_t = 4.0)]
+    pub batch: f64,
+    /// Rows per second.
+    #[arg(long, default_value_t = 1000.0)]
+    pub rate: f64,
+    /// Seconds of inserting.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Rooms the rows are spread over, in turn.
+    #[arg(long, default_value_t = 10)]
+    pub rooms: u32,
+    /// Bytes of text per row.
+    #[arg(long, default_value_t = 100)]
+    pub payload: usize,
+    /// Write the figures here as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 /// `loadtest capacity`.
@@ -176,6 +214,11 @@ mod tests {
         assert_eq!(run.target.also_urls, ["http://127.0.0.1:8081", "http://127.0.0.1:8082"]);
         assert_eq!(run.target.server_pids, [42, 43]);
         assert!(run.target.compare_baseline);
+        assert!(!run.db_floor && run.target.database_url.is_none());
+        assert!(Cli::try_parse_from(["loadtest", "run", "--db-floor"]).is_err());
+        let cli = Cli::try_parse_from(["loadtest", "db-floor", "--batch", "9.5"]).unwrap();
+        let Command::DbFloor(floor) = cli.command else { panic!("not db-floor") };
+        assert_eq!((floor.batch, floor.rooms), (9.5, 10));
         let cli = Cli::try_parse_from(["loadtest", "capacity", "--slo-p99-ms", "50"]).unwrap();
         let Command::Capacity(capacity) = cli.command else { panic!("not capacity") };
         assert_eq!(capacity.slo_p99_ms, 50.0);

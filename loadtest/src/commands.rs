@@ -4,7 +4,8 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 
 use crate::baseline::{self, LISTENING};
-use crate::cli::{BaselineArgs, CapacityArgs, RunArgs};
+use crate::cli::{BaselineArgs, CapacityArgs, DbFloorArgs, RunArgs};
+use crate::database::{self, FloorSpec};
 use crate::report::{self, RunOutput};
 use crate::runner::{self, Target};
 use crate::stats::Report;
@@ -20,7 +21,26 @@ const BETWEEN_TARGETS_S: f64 = 2.0;
 pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     let workload = targets::workload(&args.target, args.rate, args.duration)?;
     let targets = targets::prepare(&args.target).await?;
-    let server = runner::measure(&targets.server, &workload).await?;
+    let mut server = runner::measure(&targets.server, &workload).await?;
+    if let (true, Some(url), Some(figures)) =
+        (args.db_floor, &args.target.database_url, server.database.as_mut())
+    {
+        rest(BETWEEN_TARGETS_S).await;
+        let spec = FloorSpec {
+            batch: figures.batch_mean.unwrap_or(1.0),
+            rate: args.rate,
+            duration_s: args.duration,
+            rooms: args.target.rooms,
+            payload: args.target.payload,
+        };
+        eprintln!(
+            "floor: batches of {:.1} at {} rows/s for {} s",
+            spec.batch, spec.rate, spec.duration_s
+        );
+        let floor = database::floor(url, spec).await?;
+        figures.ratio_to_floor = figures.cpu_us_per_message.map(|us| us / floor.cpu_us_per_row);
+        figures.floor = Some(floor);
+    }
     let baseline = match &targets.baseline {
         Some((target, _process)) => {
             rest(BETWEEN_TARGETS_S).await;
@@ -35,13 +55,46 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
             println!("{}", report::footer(label, measured));
         }
     }
+    if let Some(figures) = &server.database {
+        println!("{}", database::describe(figures));
+    }
     if let Some(path) = &args.target.json {
-        let output =
-            RunOutput { workload: &workload, server: &server.report, baseline: baseline_report };
+        let output = RunOutput {
+            workload: &workload,
+            server: &server.report,
+            baseline: baseline_report,
+            database: server.database.as_ref(),
+        };
         report::write_json(path, &output)?;
         let svg = report::svg_path(path);
         report::write_svg(&svg, &workload, &server, baseline.as_ref())?;
         println!("wrote {} and {}", path.display(), svg.display());
+    }
+    Ok(())
+}
+
+/// `loadtest db-floor`: the floor alone.
+pub(crate) async fn db_floor(args: DbFloorArgs) -> anyhow::Result<()> {
+    let spec = FloorSpec {
+        batch: args.batch,
+        rate: args.rate,
+        duration_s: args.duration,
+        rooms: args.rooms,
+        payload: args.payload,
+    };
+    let floor = database::floor(&args.database_url, spec).await?;
+    println!(
+        "floor: {} rows in {} transactions of {:.1}, {:.0} rows/s, backend CPU {:.2} s: {:.1} µs per row",
+        floor.rows,
+        floor.transactions,
+        floor.batch_mean,
+        floor.rows_per_s,
+        floor.backend_cpu_s,
+        floor.cpu_us_per_row
+    );
+    if let Some(path) = &args.json {
+        report::write_json(path, &floor)?;
+        println!("wrote {}", path.display());
     }
     Ok(())
 }

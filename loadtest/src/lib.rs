@@ -38,6 +38,7 @@ mod baseline;
 pub mod cli;
 mod client;
 mod commands;
+pub mod database;
 mod delivery;
 mod plot;
 mod probe;
@@ -58,6 +59,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => commands::run(args).await,
         Command::Capacity(args) => commands::capacity(args).await,
+        Command::DbFloor(args) => commands::db_floor(args).await,
         Command::ServeBaseline(args) => commands::serve_baseline(args).await,
     }
 }

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 const RSS_INTERVAL: Duration = Duration::from_millis(100);
 /// Clock ticks per second of `/proc/<pid>/stat` times (`getconf CLK_TCK`),
 /// 100 on every Linux this runs on.
-const CLOCK_TICKS_PER_S: f64 = 100.0;
+pub(crate) const CLOCK_TICKS_PER_S: f64 = 100.0;
 
 /// `VmRSS` of a `/proc/<pid>/status` text, in bytes.
 fn rss_bytes(status: &str) -> Option<u64> {
@@ -38,7 +38,7 @@ fn read_rss(pid: u32) -> Option<u64> {
     rss_bytes(&std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?)
 }
 
-fn read_cpu_ticks(pid: u32) -> Option<u64> {
+pub(crate) fn cpu_ticks_of(pid: u32) -> Option<u64> {
     cpu_ticks(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
 
@@ -49,7 +49,7 @@ fn total_rss(pids: &[u32]) -> Option<u64> {
 
 /// The summed CPU ticks of `pids`, or `None` if one cannot be read.
 fn total_cpu_ticks(pids: &[u32]) -> Option<u64> {
-    pids.iter().map(|&pid| read_cpu_ticks(pid)).sum()
+    pids.iter().map(|&pid| cpu_ticks_of(pid)).sum()
 }
 
 /// CPU seconds this process (the generator) has used so far.
@@ -164,7 +164,7 @@ mod tests {
     fn reads_this_process() {
         let pid = std::process::id();
         assert!(read_rss(pid).is_some_and(|rss| rss > 0));
-        assert!(read_cpu_ticks(pid).is_some());
+        assert!(cpu_ticks_of(pid).is_some());
         assert!(own_cpu_s().is_some());
         assert!(command_name(pid).is_some_and(|name| !name.is_empty()));
     }

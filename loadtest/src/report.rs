@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use serde::Serialize;
 
+use crate::database::DatabaseFigures;
 use crate::plot::{self, Curve};
 use crate::runner::Measured;
 use crate::stats::{Percentiles, Report};
@@ -21,6 +22,8 @@ pub struct RunOutput<'a> {
     pub server: &'a Report,
     /// The baseline's, when `--compare-baseline` ran it.
     pub baseline: Option<&'a Report>,
+    /// PostgreSQL's CPU per stored message and its floor (`--database-url`).
+    pub database: Option<&'a DatabaseFigures>,
 }
 
 /// Writes `value` as pretty JSON to `path`.

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::client::{self, Dial, Member, Outcome, Shared, Socket};
+use crate::database::{self, Backends, DatabaseFigures};
 use crate::delivery::Tally;
 use crate::probe::{self, Probe, Usage};
 use crate::progress;
@@ -63,6 +64,8 @@ pub(crate) struct Target {
     pub(crate) room_ids: Arc<[Uuid]>,
     /// Whose memory and CPU to report (summed over them).
     pub(crate) pids: Arc<[u32]>,
+    /// The server's `DATABASE_URL`, to report PostgreSQL's CPU per message.
+    pub(crate) database_url: Option<String>,
 }
 
 impl Target {
@@ -94,6 +97,8 @@ pub(crate) struct Measured {
     /// The server's resident size before the connections opened, bytes:
     /// with the peak, what each connection costs.
     pub(crate) rss_before_bytes: Option<u64>,
+    /// PostgreSQL's CPU over the run, when the target names its database.
+    pub(crate) database: Option<DatabaseFigures>,
 }
 
 /// Runs `workload` against `target` once.
@@ -133,6 +138,10 @@ pub(crate) async fn measure(target: &Target, workload: &Workload) -> anyhow::Res
         senders.push(Some(tx));
         tasks.spawn(client::drive(socket, member, Arc::clone(&shared), rx));
     }
+    let database = match &target.database_url {
+        Some(url) => Some(DatabaseWatch::start(url, workload).await?),
+        None => None,
+    };
     if let Some(probe) = &mut probe {
         probe.start_cpu();
     }
@@ -143,6 +152,10 @@ pub(crate) async fn measure(target: &Target, workload: &Workload) -> anyhow::Res
     drain(target, workload, &shared, skipped).await;
     let drain_s = drain_started.elapsed().as_secs_f64();
     let usage = probe.map(Probe::finish);
+    let database_cpu = match database {
+        Some(watch) => Some(watch.finish().await?),
+        None => None,
+    };
     let generator_cpu_s = probe::own_cpu_s().zip(own_cpu_at_start).map(|(end, start)| end - start);
     shared.stop.cancel();
     let mut outcomes = Vec::with_capacity(workload.users as usize);
@@ -156,7 +169,40 @@ pub(crate) async fn measure(target: &Target, workload: &Workload) -> anyhow::Res
         eprintln!("{}: drain timed out after {drain_s:.1}s", target.label);
     }
     let rss_before_bytes = usage.map(|u| u.rss_at_start_bytes);
-    Ok(Measured { report, latencies, generator_cpu_s, rss_before_bytes })
+    let database = database_cpu.map(|(cpu_s, (rows, inserts))| DatabaseFigures {
+        backend_cpu_s: cpu_s,
+        stored_messages: report.acked,
+        cpu_us_per_message: (report.acked > 0).then(|| cpu_s * 1e6 / report.acked as f64),
+        inserts,
+        batch_mean: (inserts > 0.0).then(|| rows / inserts),
+        floor: None,
+        ratio_to_floor: None,
+    });
+    Ok(Measured { report, latencies, generator_cpu_s, rss_before_bytes, database })
+}
+
+/// PostgreSQL's backends and the writers' batch counts, from the first send.
+struct DatabaseWatch {
+    backends: Backends,
+    metrics_urls: Vec<String>,
+    batches_at_start: (f64, f64),
+}
+
+impl DatabaseWatch {
+    async fn start(url: &str, workload: &Workload) -> anyhow::Result<Self> {
+        let metrics_urls: Vec<String> =
+            std::iter::once(&workload.url).chain(&workload.also_urls).cloned().collect();
+        let batches_at_start = database::writer_batches(&metrics_urls).await?;
+        Ok(Self { backends: Backends::start(url).await?, metrics_urls, batches_at_start })
+    }
+
+    /// CPU seconds, and (rows, inserts) of the writers since the start.
+    async fn finish(self) -> anyhow::Result<(f64, (f64, f64))> {
+        let cpu_s = self.backends.finish().await?;
+        let (rows, inserts) = database::writer_batches(&self.metrics_urls).await?;
+        let (rows_before, inserts_before) = self.batches_at_start;
+        Ok((cpu_s, (rows - rows_before, inserts - inserts_before)))
+    }
 }
 
 /// Opens every user's WebSocket, a bounded number at a time; records the
@@ -395,6 +441,7 @@ mod tests {
             cookies: Some((0..4).map(|u| format!("session_id={u}")).collect()),
             room_ids: (0..2).map(Uuid::from_u128).collect(),
             pids: [].into(),
+            database_url: None,
         };
         // Rooms 0 and 1 each have a member on either instance.
         let ports: Vec<u16> = (0..4).map(|u| target.dial(&workload(), u).addr.port()).collect();
@@ -417,6 +464,7 @@ mod tests {
             cookies: None,
             room_ids: (0..3).map(Uuid::from_u128).collect(),
             pids: [std::process::id()].into(),
+            database_url: None,
         };
         let workload = Workload {
             users: 12,

@@ -78,6 +78,7 @@ pub(crate) async fn prepare(args: &TargetArgs) -> anyhow::Result<Targets> {
         cookies: Some(prepared.cookies.into()),
         room_ids: Arc::clone(&room_ids),
         pids: args.server_pids.as_slice().into(),
+        database_url: args.database_url.clone(),
     };
     let baseline = if args.compare_baseline {
         // One process, whatever the number of server instances.
@@ -88,6 +89,7 @@ pub(crate) async fn prepare(args: &TargetArgs) -> anyhow::Result<Targets> {
             cookies: None,
             room_ids,
             pids: process.pid().into_iter().collect(),
+            database_url: None,
         };
         Some((target, process))
     } else {

@@ -25,6 +25,19 @@ impl TestDatabase {
         format!("{SERVER_URL}/{}", self.name)
     }
 
+    /// Creates the (empty) database, for code that does not create its own.
+    pub async fn create(&self) {
+        let (client, connection) =
+            tokio_postgres::connect(&format!("{SERVER_URL}/postgres"), NoTls)
+                .await
+                .expect("connect to the server");
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!("CREATE DATABASE {}", self.name))
+            .await
+            .expect("create database");
+    }
+
     /// Runs one SQL statement against the test database and returns the first
     /// column of each row as text; for tests that look behind the API.
     pub async fn query_strings(&self, sql: &str) -> Vec<Option<String>> {

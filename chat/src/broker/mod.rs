@@ -18,6 +18,7 @@ use protocol::amqp::{self, Backoff, Unroutable};
 use protocol::broker::{COMMANDS_EXCHANGE, STOCK_ROUTING_KEY, StockCommand};
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::Sessions;
 use crate::cluster::{self, PublishChannel};
 use crate::rooms::{RoomWriter, Rooms};
 use crate::stock::{StockDesk, StockDeskError};
@@ -34,6 +35,8 @@ pub(crate) struct BrokerLink {
     pub(crate) rooms: Arc<Rooms>,
     /// Sessions' sockets, closed on another instance's logout.
     pub(crate) sockets: Arc<SessionSockets>,
+    /// Sessions, forgotten on another instance's logout.
+    pub(crate) sessions: Arc<Sessions>,
     /// The channel this instance's events are published on.
     pub(crate) events: PublishChannel,
 }
@@ -93,7 +96,7 @@ impl Broker {
         link.events.set(Some(connection.create_channel().await?));
         tokio::select! {
             consumed = replies::consume(connection, &link.writer) => consumed,
-            consumed = cluster::consume(connection, &link.rooms, &link.sockets) => consumed,
+            consumed = cluster::consume(connection, &link.rooms, &link.sockets, &link.sessions) => consumed,
         }
     }
 

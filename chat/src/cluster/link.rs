@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{Event, PublishChannel};
+use crate::auth::Sessions;
 use crate::rooms::{Outgoing, Rooms, Stored};
 use crate::ws::SessionSockets;
 
@@ -83,6 +84,7 @@ pub(crate) async fn consume(
     connection: &Connection,
     rooms: &Arc<Rooms>,
     sockets: &SessionSockets,
+    sessions: &Sessions,
 ) -> Result<(), lapin::Error> {
     let outbox = rooms.outbox();
     let queue = format!("{EVENTS_EXCHANGE}.{}", outbox.instance);
@@ -109,12 +111,12 @@ pub(crate) async fn consume(
         .await?;
     outbox.send(Event::Hello);
     while let Some(delivery) = deliveries.next().await {
-        apply(&delivery?.data, rooms, sockets);
+        apply(&delivery?.data, rooms, sockets, sessions);
     }
     Ok(())
 }
 
-fn apply(body: &[u8], rooms: &Rooms, sockets: &SessionSockets) {
+fn apply(body: &[u8], rooms: &Rooms, sockets: &SessionSockets, sessions: &Sessions) {
     let (from, events) = match Event::decode_all(body) {
         Ok(decoded) => decoded,
         Err(error) => {
@@ -130,7 +132,7 @@ fn apply(body: &[u8], rooms: &Rooms, sockets: &SessionSockets) {
         match event {
             Ok(event) => {
                 count("in", "applied", 1);
-                apply_one(from, event, rooms, sockets);
+                apply_one(from, event, rooms, sockets, sessions);
             }
             Err(error) => {
                 tracing::warn!(%error, "dropping a malformed event");
@@ -140,7 +142,13 @@ fn apply(body: &[u8], rooms: &Rooms, sockets: &SessionSockets) {
     }
 }
 
-fn apply_one(from: Uuid, event: Event, rooms: &Rooms, sockets: &SessionSockets) {
+fn apply_one(
+    from: Uuid,
+    event: Event,
+    rooms: &Rooms,
+    sockets: &SessionSockets,
+    sessions: &Sessions,
+) {
     match event {
         Event::Message { chatroom_id, created_at, previous, frame } => {
             let frame = Outgoing::new(frame, Some(created_at));
@@ -158,7 +166,10 @@ fn apply_one(from: Uuid, event: Event, rooms: &Rooms, sockets: &SessionSockets) 
             rooms.heard_from(from);
             rooms.outbox().send(Event::Online { rooms: rooms.local_presence() });
         }
-        Event::Logout { session } => sockets.close_session(&session),
+        Event::Logout { session } => {
+            sessions.forget(&session);
+            sockets.close_session(&session);
+        }
     }
 }
 

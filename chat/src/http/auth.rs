@@ -64,7 +64,7 @@ pub(super) async fn login(
     let user = user.filter(|_| matches).ok_or(ApiError::InvalidCredentials)?;
     let token = SessionToken::generate().ok_or(ApiError::Internal)?;
     let expires_at = OffsetDateTime::now_utc() + SESSION_TTL;
-    app.store.create_session(&token.hash(), user.id, expires_at).await?;
+    app.sessions.create(&token.hash(), &user, expires_at).await?;
     tracing::info!(user_id = %user.id, "logged in");
     let mut response =
         json_response(StatusCode::OK, &serde_json::json!({ "success": true, "user": user }));
@@ -79,7 +79,7 @@ pub(super) async fn logout(
 ) -> Result<Response<Body>, ApiError> {
     let (user, token) = authenticate(app, request.headers()).await?;
     let hash = token.hash();
-    app.store.delete_session(&hash).await?;
+    app.sessions.end(&hash).await?;
     app.sockets.close_session(&hash);
     app.rooms.outbox().send(crate::cluster::Event::Logout { session: hash });
     tracing::info!(user_id = %user.id, "logged out");

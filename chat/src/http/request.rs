@@ -66,7 +66,7 @@ pub(crate) async fn authenticate(
     headers: &HeaderMap,
 ) -> Result<(User, SessionToken), ApiError> {
     let token = session_token(headers).ok_or(ApiError::Unauthorized)?;
-    let user = app.store.session_user(&token.hash()).await?.ok_or(ApiError::Unauthorized)?;
+    let user = app.sessions.user(&token.hash()).await?.ok_or(ApiError::Unauthorized)?;
     tracing::Span::current().record("user_id", tracing::field::display(user.id));
     Ok((user, token))
 }

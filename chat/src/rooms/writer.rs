@@ -251,7 +251,12 @@ impl WriterTask {
                 let text = ServerFrame::ChatMessage(message).to_json().into();
                 post.sender.deliver(&Outgoing::new(text, None));
             }
-            Ok(None) => tracing::error!(client_id, "duplicate message not found"),
+            Ok(None) => {
+                // Skipped by the insert but not stored under its client_id:
+                // the sender must not take silence for an acknowledgement.
+                tracing::error!(client_id, "message neither stored nor a duplicate");
+                fail(Job::User(post), &Arc::new(StoreError::Unavailable("not stored".into())));
+            }
             Err(error) => {
                 tracing::error!(%error, "looking up a duplicate message failed");
                 fail(Job::User(post), &Arc::new(error));

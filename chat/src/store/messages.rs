@@ -180,7 +180,7 @@ impl Store {
             .prepare_cached(&format!(
                 "SELECT {MESSAGE_COLUMNS} FROM messages
                  WHERE chatroom_id = $1 AND created_at > coalesce($2::timestamptz, '-infinity')
-                 ORDER BY created_at, id LIMIT $3"
+                 ORDER BY created_at LIMIT $3"
             ))
             .await?;
         let rows = client.query(&statement, &[&room, &time, &limit]).await?;
@@ -217,32 +217,24 @@ impl Store {
         before: Option<Before>,
     ) -> Result<Option<Vec<Message>>, StoreError> {
         let client = self.client().await?;
-        let newest_first = |condition: &str| {
-            format!(
+        // Times are unique within a room, so a message anchors a page by its time.
+        let end = match before {
+            None => None,
+            Some(Before::Time(time)) => Some(time),
+            Some(Before::Message(id)) => match self.message_time(&client, room, id).await? {
+                Some(time) => Some(time),
+                None => return Ok(None),
+            },
+        };
+        let statement = client
+            .prepare_cached(&format!(
                 "SELECT * FROM (SELECT {MESSAGE_COLUMNS} FROM messages
-                                WHERE chatroom_id = $1 {condition}
-                                ORDER BY created_at DESC, id DESC LIMIT $2) page
-                 ORDER BY created_at, id"
-            )
-        };
-        let rows = match before {
-            None => {
-                let statement = client.prepare_cached(&newest_first("")).await?;
-                client.query(&statement, &[&room, &limit]).await?
-            }
-            Some(Before::Time(time)) => {
-                let statement = client.prepare_cached(&newest_first("AND created_at < $3")).await?;
-                client.query(&statement, &[&room, &limit, &time]).await?
-            }
-            Some(Before::Message(id)) => {
-                let Some(anchor) = self.message_time(&client, room, id).await? else {
-                    return Ok(None);
-                };
-                let statement =
-                    client.prepare_cached(&newest_first("AND (created_at, id) < ($3, $4)")).await?;
-                client.query(&statement, &[&room, &limit, &anchor, &id]).await?
-            }
-        };
+                                WHERE chatroom_id = $1 AND created_at < coalesce($3::timestamptz, 'infinity')
+                                ORDER BY created_at DESC LIMIT $2) page
+                 ORDER BY created_at"
+            ))
+            .await?;
+        let rows = client.query(&statement, &[&room, &limit, &end]).await?;
         Ok(Some(rows.iter().map(message_from_row).collect()))
     }
 
@@ -261,11 +253,11 @@ impl Store {
         let statement = client
             .prepare_cached(&format!(
                 "SELECT {MESSAGE_COLUMNS} FROM messages
-                 WHERE chatroom_id = $1 AND (created_at, id) > ($2, $3)
-                 ORDER BY created_at, id LIMIT $4"
+                 WHERE chatroom_id = $1 AND created_at > $2
+                 ORDER BY created_at LIMIT $3"
             ))
             .await?;
-        let rows = client.query(&statement, &[&room, &anchor, &after, &limit]).await?;
+        let rows = client.query(&statement, &[&room, &anchor, &limit]).await?;
         Ok(Some(rows.iter().map(message_from_row).collect()))
     }
 
@@ -332,7 +324,7 @@ mod tests {
             })
             .collect();
         let plan = plan.join("\n");
-        assert!(plan.contains("Index Only Scan using messages_room_order"), "{plan}");
+        assert!(plan.contains("Index Only Scan Backward using messages_pkey"), "{plan}");
         assert!(!plan.contains("Seq Scan"), "{plan}");
     }
 }

@@ -5,7 +5,10 @@ use tokio_postgres::{Client, NoTls};
 use super::StoreError;
 
 /// Every migration, in order; a migration never changes once released.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../../../sql/0001_init.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("../../../sql/0001_init.sql")),
+    (2, include_str!("../../../sql/0002_messages_order_key.sql")),
+];
 
 /// Any fixed number: serialises migrations of instances starting together.
 const MIGRATION_LOCK: i64 = 0x63_68_61_74;

@@ -22,18 +22,21 @@ impl Store {
         Ok(())
     }
 
-    /// The user of an unexpired session.
-    pub(crate) async fn session_user(&self, token_hash: &[u8]) -> Result<Option<User>, StoreError> {
+    /// The user of an unexpired session, and when it expires.
+    pub(crate) async fn session_user(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<Option<(User, OffsetDateTime)>, StoreError> {
         let client = self.client().await?;
         let statement = client
             .prepare_cached(
-                "SELECT u.id, u.username, u.email, u.created_at
+                "SELECT u.id, u.username, u.email, u.created_at, s.expires_at
                  FROM sessions s JOIN users u ON u.id = s.user_id
                  WHERE s.token_hash = $1 AND s.expires_at > now()",
             )
             .await?;
         let row = client.query_opt(&statement, &[&token_hash]).await?;
-        Ok(row.as_ref().map(User::from_row))
+        Ok(row.map(|row| (User::from_row(&row), row.get("expires_at"))))
     }
 
     /// Ends a session; true when it existed.

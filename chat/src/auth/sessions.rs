@@ -1,0 +1,95 @@
+//! Session lookups served from memory.
+//!
+//! Every REST request and WebSocket handshake names its session; looking each
+//! up in PostgreSQL costs a round trip and a query. Sessions found there are
+//! kept in a bounded cache (least recently used go first) with their expiry,
+//! so a cached session still ends exactly when it expires. A logout removes
+//! the session here and, through the cluster's `Logout` event, on every other
+//! instance; as a backstop for an event lost with the broker, an entry is
+//! read again from PostgreSQL after [`RECHECK_AFTER`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use moka::sync::Cache;
+use time::OffsetDateTime;
+
+use crate::store::{Store, StoreError, User};
+
+/// Sessions kept in memory per instance.
+const CAPACITY: u64 = 100_000;
+/// The longest a cached session is trusted without asking PostgreSQL again.
+const RECHECK_AFTER: Duration = Duration::from_secs(60);
+
+/// A token hash (SHA-256 of the cookie's token).
+type TokenHash = [u8; 32];
+
+#[derive(Clone)]
+struct Cached {
+    user: User,
+    expires_at: OffsetDateTime,
+}
+
+/// The sessions of the server: PostgreSQL behind an in-process cache.
+pub(crate) struct Sessions {
+    store: Store,
+    cache: Cache<TokenHash, Cached>,
+    /// Counts sessions ended or forgotten: a lookup that saw it change while
+    /// it read PostgreSQL does not cache what it read, which may be a session
+    /// that has just ended.
+    ended: AtomicU64,
+}
+
+impl Sessions {
+    /// Sessions stored in `store`.
+    pub(crate) fn new(store: Store) -> Self {
+        let cache = Cache::builder().max_capacity(CAPACITY).time_to_live(RECHECK_AFTER).build();
+        Self { store, cache, ended: AtomicU64::new(0) }
+    }
+
+    /// Records a new session for `user` until `expires_at`.
+    pub(crate) async fn create(
+        &self,
+        token_hash: &TokenHash,
+        user: &User,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.store.create_session(token_hash, user.id, expires_at).await?;
+        self.cache.insert(*token_hash, Cached { user: user.clone(), expires_at });
+        Ok(())
+    }
+
+    /// The user of an unexpired session.
+    pub(crate) async fn user(&self, token_hash: &TokenHash) -> Result<Option<User>, StoreError> {
+        if let Some(cached) = self.cache.get(token_hash) {
+            if cached.expires_at > OffsetDateTime::now_utc() {
+                return Ok(Some(cached.user));
+            }
+            self.cache.invalidate(token_hash);
+            return Ok(None);
+        }
+        let ended_before = self.ended.load(Ordering::Acquire);
+        let Some((user, expires_at)) = self.store.session_user(token_hash).await? else {
+            return Ok(None);
+        };
+        if self.ended.load(Ordering::Acquire) == ended_before {
+            self.cache.insert(*token_hash, Cached { user: user.clone(), expires_at });
+        }
+        Ok(Some(user))
+    }
+
+    /// Ends a session (logout on this instance).
+    pub(crate) async fn end(&self, token_hash: &TokenHash) -> Result<(), StoreError> {
+        self.forget(token_hash);
+        self.store.delete_session(token_hash).await?;
+        // A lookup that started before the delete may have cached it since.
+        self.forget(token_hash);
+        Ok(())
+    }
+
+    /// Drops a session another instance ended.
+    pub(crate) fn forget(&self, token_hash: &TokenHash) {
+        self.ended.fetch_add(1, Ordering::AcqRel);
+        self.cache.invalidate(token_hash);
+    }
+}
