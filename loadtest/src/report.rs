@@ -293,9 +293,13 @@ mod tests {
     #[test]
     fn json_has_exactly_the_documented_shape() {
         let (w, server) = (workload(), report(3.0));
-        let json =
-            serde_json::to_value(RunOutput { workload: &w, server: &server, baseline: None })
-                .unwrap();
+        let json = serde_json::to_value(RunOutput {
+            workload: &w,
+            server: &server,
+            baseline: None,
+            database: None,
+        })
+        .unwrap();
         let top: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(top, ["baseline", "server", "workload"]);
         assert!(json["baseline"].is_null());
@@ -340,6 +344,7 @@ mod tests {
             workload: &w,
             server: &server,
             baseline: Some(&baseline),
+            database: None,
         })
         .unwrap();
         assert_eq!(json["baseline"]["delivery_ms"]["p99"], 2.0);

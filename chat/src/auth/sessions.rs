@@ -2,7 +2,7 @@
 //!
 //! Every REST request and WebSocket handshake names its session; looking each
 //! up in PostgreSQL costs a round trip and a query. Sessions found there are
-//! kept in a bounded cache (least recently used go first) with their expiry,
+//! kept in a bounded cache with their expiry,
 //! so a cached session still ends exactly when it expires. A logout removes
 //! the session here and, through the cluster's `Logout` event, on every other
 //! instance; as a backstop for an event lost with the broker, an entry is
@@ -91,5 +91,44 @@ impl Sessions {
     pub(crate) fn forget(&self, token_hash: &TokenHash) {
         self.ended.fetch_add(1, Ordering::AcqRel);
         self.cache.invalidate(token_hash);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn sessions_with_a_user() -> (testkit::database::TestDatabase, Sessions, User) {
+        let database = testkit::database::TestDatabase::new();
+        let store = Store::connect(&database.url()).await.unwrap();
+        let user = store.create_user("ann", None, "hash").await.unwrap();
+        (database, Sessions::new(store), user)
+    }
+
+    #[tokio::test]
+    async fn a_cached_session_ends_exactly_when_it_expires() {
+        let (_database, sessions, user) = sessions_with_a_user().await;
+        let expires_at = OffsetDateTime::now_utc() + Duration::from_millis(300);
+        sessions.create(&[1; 32], &user, expires_at).await.unwrap();
+        assert_eq!(sessions.user(&[1; 32]).await.unwrap(), Some(user.clone()));
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(sessions.user(&[1; 32]).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn an_ended_or_forgotten_session_is_read_again_from_the_database() {
+        let (_database, sessions, user) = sessions_with_a_user().await;
+        let expires_at = OffsetDateTime::now_utc() + Duration::from_secs(3600);
+        sessions.create(&[1; 32], &user, expires_at).await.unwrap();
+        sessions.end(&[1; 32]).await.unwrap();
+        assert_eq!(sessions.user(&[1; 32]).await.unwrap(), None);
+
+        // Another instance deleted this one's row and told it to forget.
+        sessions.create(&[2; 32], &user, expires_at).await.unwrap();
+        assert!(sessions.user(&[2; 32]).await.unwrap().is_some());
+        sessions.store.delete_session(&[2; 32]).await.unwrap();
+        assert!(sessions.user(&[2; 32]).await.unwrap().is_some(), "served from memory");
+        sessions.forget(&[2; 32]);
+        assert_eq!(sessions.user(&[2; 32]).await.unwrap(), None);
     }
 }

@@ -14,7 +14,7 @@
 //! PostgreSQL backend cannot keep up (`room_writer_wait_seconds` grows),
 //! `ROOM_WRITERS` starts more, each with its own connection and a fixed share
 //! of the rooms, so a room's messages are still stored in the order posted
-//! (see README "Performance" for the figures of both).
+//! (see `docs/performance.md` for the figures of both).
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;

@@ -318,6 +318,9 @@ async fn logout_through_one_instance_closes_the_sessions_sockets_on_every_instan
     let closed_on_b = on_b.closed_within(PATIENCE).await;
     let (code, _) = closed_on_b.expect("the socket on B is closed after a logout through A");
     assert_eq!(code, Some(CloseCode::Policy), "the socket on B");
+    // B served the session from memory for the socket; the logout ended it there too.
+    let me_on_b = ann.at(b).get("/api/v1/auth/me").await;
+    me_on_b.assert_error(reqwest::StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
 
     kept.say("still in", "k").await;
     expect(&mut kept, "ann's other session on B still works", chat_saying("still in")).await;
