@@ -13,7 +13,8 @@ use crate::runner::Measured;
 use crate::stats::{Percentiles, Report};
 use crate::workload::Workload;
 
-/// The JSON of `loadtest run`: `{"workload": …, "server": R, "baseline": R or null}`.
+/// The JSON of `loadtest run`: `{"workload": …, "server": R, "baseline": R or null,
+/// "database": D or null}`.
 #[derive(Debug, Serialize)]
 pub struct RunOutput<'a> {
     /// What was offered.
@@ -301,7 +302,7 @@ mod tests {
         })
         .unwrap();
         let top: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(top, ["baseline", "server", "workload"]);
+        assert_eq!(top, ["baseline", "database", "server", "workload"]);
         assert!(json["baseline"].is_null());
         let mut fields: Vec<&str> =
             json["server"].as_object().unwrap().keys().map(String::as_str).collect();

@@ -64,7 +64,7 @@ pub(super) async fn login(
     let user = user.filter(|_| matches).ok_or(ApiError::InvalidCredentials)?;
     let token = SessionToken::generate().ok_or(ApiError::Internal)?;
     let expires_at = OffsetDateTime::now_utc() + SESSION_TTL;
-    app.sessions.create(&token.hash(), &user, expires_at).await?;
+    app.store.create_session(&token.hash(), user.id, expires_at).await?;
     tracing::info!(user_id = %user.id, "logged in");
     let mut response =
         json_response(StatusCode::OK, &serde_json::json!({ "success": true, "user": user }));
