@@ -83,15 +83,7 @@ pub(crate) async fn db_floor(args: DbFloorArgs) -> anyhow::Result<()> {
         payload: args.payload,
     };
     let floor = database::floor(&args.database_url, spec).await?;
-    println!(
-        "floor: {} rows in {} transactions of {:.1}, {:.0} rows/s, backend CPU {:.2} s: {:.1} µs per row",
-        floor.rows,
-        floor.transactions,
-        floor.batch_mean,
-        floor.rows_per_s,
-        floor.backend_cpu_s,
-        floor.cpu_us_per_row
-    );
+    println!("{floor}");
     if let Some(path) = &args.json {
         report::write_json(path, &floor)?;
         println!("wrote {}", path.display());

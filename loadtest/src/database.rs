@@ -165,6 +165,21 @@ pub struct Floor {
     pub cpu_us_per_row: f64,
 }
 
+impl std::fmt::Display for Floor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "floor: {} rows in {} transactions of {:.1}, {:.0} rows/s, {:.2} s CPU: {:.1} µs per row",
+            self.rows,
+            self.transactions,
+            self.batch_mean,
+            self.rows_per_s,
+            self.backend_cpu_s,
+            self.cpu_us_per_row
+        )
+    }
+}
+
 /// Sizes of successive batches whose mean is `mean` (at least one row each).
 fn batch_sizes(mean: f64) -> impl Iterator<Item = usize> {
     let mean = mean.max(1.0);
@@ -250,15 +265,7 @@ pub(crate) fn describe(figures: &DatabaseFigures) -> String {
         out += &format!(", {:.0} inserts of {batch:.1} rows", figures.inserts);
     }
     if let Some(floor) = &figures.floor {
-        out += &format!(
-            "\nfloor: {} rows in {} transactions of {:.1}, {:.0} rows/s, {:.2} s CPU: {:.1} µs per row",
-            floor.rows,
-            floor.transactions,
-            floor.batch_mean,
-            floor.rows_per_s,
-            floor.backend_cpu_s,
-            floor.cpu_us_per_row
-        );
+        out += &format!("\n{floor}");
     }
     if let Some(ratio) = figures.ratio_to_floor {
         out += &format!("\nPostgreSQL CPU per message / floor: {ratio:.2}×");

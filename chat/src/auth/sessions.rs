@@ -68,9 +68,9 @@ impl Sessions {
 
     /// Ends a session (logout on this instance).
     pub(crate) async fn end(&self, token_hash: &TokenHash) -> Result<(), StoreError> {
-        self.forget(token_hash);
         self.store.delete_session(token_hash).await?;
-        // A lookup that started before the delete may have cached it since.
+        // After the delete: a lookup that read the row before it then sees
+        // `ended` change and does not cache it.
         self.forget(token_hash);
         Ok(())
     }
