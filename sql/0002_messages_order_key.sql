@@ -15,3 +15,9 @@ ALTER TABLE messages ADD CONSTRAINT messages_pkey PRIMARY KEY (chatroom_id, crea
 -- Ids stay what the API names messages by; UUIDv7 ids grow with time, so
 -- this index is appended to at its right edge.
 CREATE UNIQUE INDEX messages_id_key ON messages (id);
+-- Each message names the time of the room's message before it ('-infinity'
+-- for a room's first; NULL on rows stored before this column), and no two
+-- messages of a room name the same one: a room's messages form one chain, so
+-- two writers appending after the same message cannot both commit.
+ALTER TABLE messages ADD COLUMN previous_at timestamptz;
+CREATE UNIQUE INDEX messages_chain_key ON messages (chatroom_id, previous_at);

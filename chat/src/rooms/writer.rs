@@ -5,9 +5,10 @@
 //! connections from a worker thread, which queues them locally. It takes
 //! every pending post (up to [`MAX_BATCH`]), stores them with one multi-row
 //! insert (group commit), and only then encodes each stored message once and
-//! hands it to its room. The insert gives each message its final time in the room's order
-//! (PostgreSQL serialises the writers of a room, even on other instances) and
-//! the time of the message before it, which the room needs to deliver in order.
+//! hands it to its room. The insert gives each message its final time in the
+//! room's order (one chain per room, even with other instances writing it:
+//! see `store::append`) and the time of the message before it, which the
+//! room needs to deliver in order.
 //!
 //! One writer by default: each insert is a transaction whose fixed cost is
 //! PostgreSQL CPU, and one writer makes the biggest batches. When one
@@ -27,7 +28,7 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use super::{Outgoing, Peer, Rooms, Stored};
-use crate::store::{NewMessage, Store, StoreError, StoredRow};
+use crate::store::{NewMessage, RoomHeads, Store, StoreError, StoredRow};
 
 /// Posts waiting; a full queue makes senders wait (backpressure on their socket).
 const QUEUE: usize = 4096;
@@ -141,11 +142,13 @@ struct WriterTask {
     rooms: Arc<Rooms>,
     /// The last time handed out: times only increase.
     last_time: OffsetDateTime,
+    /// The newest stored time of each room this task has written.
+    heads: RoomHeads,
 }
 
 impl WriterTask {
     fn new(store: Store, rooms: Arc<Rooms>) -> Self {
-        Self { store, rooms, last_time: OffsetDateTime::UNIX_EPOCH }
+        Self { store, rooms, last_time: OffsetDateTime::UNIX_EPOCH, heads: RoomHeads::default() }
     }
 
     async fn run(mut self, mut queue: mpsc::Receiver<Queued>) {
@@ -165,7 +168,7 @@ impl WriterTask {
                 jobs.iter_mut().map(|job| self.stamp(&mut job.job)).collect();
             metrics::histogram!(crate::metrics::WRITER_BATCH).record(batch.len() as f64);
             let started = Instant::now();
-            let inserted = self.store.insert_messages(&batch).await;
+            let inserted = self.store.insert_messages(&batch, &mut self.heads).await;
             metrics::histogram!(crate::metrics::WRITER_INSERT)
                 .record(started.elapsed().as_secs_f64());
             match inserted {

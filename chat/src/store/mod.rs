@@ -3,6 +3,7 @@
 //! Every query goes through `prepare_cached`, so each statement is prepared
 //! once per pooled connection.
 
+mod append;
 mod messages;
 mod migrate;
 mod rooms;
@@ -15,7 +16,8 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
-pub(crate) use messages::{Before, NewMessage, StoredRow};
+pub(crate) use append::{NewMessage, RoomHeads, StoredRow};
+pub(crate) use messages::Before;
 pub(crate) use rooms::Membership;
 pub(crate) use users::User;
 
@@ -35,7 +37,7 @@ pub enum StoreError {
     #[error("database unavailable: {0}")]
     Unavailable(String),
     /// A query failed.
-    #[error("database error: {0}")]
+    #[error("database error: {}", describe(.0))]
     Postgres(#[from] tokio_postgres::Error),
 }
 
@@ -59,6 +61,15 @@ impl StoreError {
     /// True when the query broke a unique constraint.
     pub(crate) fn is_unique_violation(&self) -> bool {
         matches!(self, StoreError::Postgres(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION))
+    }
+}
+
+/// A PostgreSQL error with the server's own message, when it sent one
+/// (`tokio_postgres::Error` displays only "db error" for those).
+fn describe(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => error.to_string(),
     }
 }
 

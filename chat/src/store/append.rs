@@ -1,0 +1,427 @@
+//! Appending to rooms: the room writer's group-commit insert.
+//!
+//! Each stored message names the time of the room's message before it
+//! (`previous_at`, `-infinity` for a room's first), and `(chatroom_id,
+//! previous_at)` is unique: a room's messages form one chain, so two writers
+//! can never both append after the same message.
+//!
+//! That makes the usual insert cheap. A writer remembers the newest time of
+//! each room it has written ([`RoomHeads`]), places the batch after it and
+//! inserts it as one plain statement, its own transaction: no lock, no
+//! lookup. If another instance appended to one of the rooms meanwhile, or a
+//! message repeats a stored `client_id` or `command_id`, a unique index
+//! refuses the whole batch and nothing is stored; the batch is then stored
+//! the careful way (see [`INSERT_LOCKED`]) and the rooms' heads read again.
+
+use std::collections::{HashMap, HashSet};
+
+use protocol::Message;
+use time::{Duration, OffsetDateTime};
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+use super::{Store, StoreError};
+
+/// How often the careful insert is tried when a concurrent writer keeps
+/// breaking a unique index under it.
+const LOCKED_ATTEMPTS: usize = 3;
+
+/// The fast insert: `$1`..`$9` the batch's columns, `$10` each message's
+/// predecessor (NULL for a room's first).
+const INSERT_PLACED: &str = "INSERT INTO messages
+        (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id,
+         previous_at)
+    SELECT id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id,
+           coalesce(previous_at, '-infinity')
+    FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
+                $6::bool[], $7::timestamptz[], $8::text[], $9::uuid[], $10::timestamptz[])
+        AS n (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id,
+              command_id, previous_at)";
+
+/// The careful insert, after the batch's rooms are locked: skips messages
+/// whose `client_id` or `command_id` is stored already and rooms that do not
+/// exist, moves each room's times, keeping their spacing, to after the room's
+/// newest stored message, and chains them. `$1`..`$9` as in [`INSERT_PLACED`].
+pub(super) const INSERT_LOCKED: &str = "WITH rooms AS (
+        SELECT c.id, (SELECT max(m.created_at) FROM messages m
+                      WHERE m.chatroom_id = c.id) AS room_last
+        FROM chatrooms c WHERE c.id IN (SELECT unnest($2::uuid[]))
+    ), fresh AS (
+        SELECT n.*, r.room_last,
+               min(n.created_at) OVER (PARTITION BY n.chatroom_id) AS room_first
+        FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
+                    $6::bool[], $7::timestamptz[], $8::text[], $9::uuid[])
+            AS n (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id)
+        JOIN rooms r ON r.id = n.chatroom_id
+        WHERE NOT EXISTS (SELECT 1 FROM messages m
+                          WHERE m.chatroom_id = n.chatroom_id AND m.user_id = n.user_id
+                            AND m.client_id = n.client_id)
+          AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.command_id = n.command_id)
+    ), placed AS (
+        SELECT f.*, f.created_at + greatest(interval '0',
+                   coalesce(f.room_last + interval '1 microsecond' - f.room_first, interval '0')) AS at
+        FROM fresh f
+    ), chained AS (
+        SELECT p.*, coalesce(lag(p.at) OVER (PARTITION BY p.chatroom_id ORDER BY p.at),
+                             p.room_last, '-infinity') AS previous_at
+        FROM placed p
+    )
+    INSERT INTO messages
+        (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id,
+         previous_at)
+    SELECT id, chatroom_id, user_id, username, content, is_bot, at, client_id, command_id, previous_at
+    FROM chained
+    RETURNING id, created_at, nullif(previous_at, '-infinity')";
+
+/// A message ready to insert; its id and provisional time are chosen by the
+/// room writer, its final time by the insert.
+#[derive(Debug, Clone)]
+pub(crate) struct NewMessage {
+    /// The message as it will be shown once stored.
+    pub(crate) message: Message,
+    /// The stock command a bot reply answers.
+    pub(crate) command_id: Option<Uuid>,
+}
+
+/// A row [`Store::insert_messages`] stored: its id, its time in the room's
+/// order, and the time of the room's message before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StoredRow {
+    /// The message.
+    pub(crate) id: Uuid,
+    /// Its time: the room's order.
+    pub(crate) created_at: OffsetDateTime,
+    /// The time of the room's previous message (`None` for the first).
+    pub(crate) previous: Option<OffsetDateTime>,
+}
+
+/// What one writer knows of the rooms it writes: the time of each one's
+/// newest stored message (`None`: the room has none yet).
+#[derive(Debug, Default)]
+pub(crate) struct RoomHeads {
+    newest: HashMap<Uuid, Option<OffsetDateTime>>,
+}
+
+impl RoomHeads {
+    fn forget(&mut self, batch: &[&NewMessage]) {
+        for new in batch {
+            self.newest.remove(&new.message.chatroom_id);
+        }
+    }
+}
+
+/// The batch without its repeats: a later message of the batch with the same
+/// `client_id` (same room and user) or `command_id` as an earlier one is left
+/// out, so it is answered as the duplicate it is.
+fn without_repeats(batch: &[NewMessage]) -> Vec<&NewMessage> {
+    let mut clients = HashSet::new();
+    let mut commands = HashSet::new();
+    batch
+        .iter()
+        .filter(|new| {
+            let m = &new.message;
+            let client = m.client_id.as_deref().map(|c| (m.chatroom_id, m.user_id, c));
+            client.is_none_or(|key| clients.insert(key))
+                && new.command_id.is_none_or(|command| commands.insert(command))
+        })
+        .collect()
+}
+
+/// The advisory lock keys of a batch's rooms, as the two `int4` halves of 64
+/// bits of each room id, sorted and without repeats: every writer takes its
+/// locks in this one order. (Two rooms sharing a key only wait for each other.)
+fn room_lock_keys(batch: &[&NewMessage]) -> (Vec<i32>, Vec<i32>) {
+    let mut keys: Vec<u64> = batch.iter().map(|n| n.message.chatroom_id.as_u64_pair().1).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys.into_iter().map(|key| ((key >> 32) as u32 as i32, key as u32 as i32)).unzip()
+}
+
+/// The batch's columns, one array each, in the order of the inserts' `$1`..`$9`.
+struct Columns<'a> {
+    ids: Vec<Uuid>,
+    rooms: Vec<Uuid>,
+    users: Vec<Uuid>,
+    names: Vec<&'a str>,
+    contents: Vec<&'a str>,
+    bots: Vec<bool>,
+    times: Vec<OffsetDateTime>,
+    client_ids: Vec<Option<&'a str>>,
+    command_ids: Vec<Option<Uuid>>,
+}
+
+impl<'a> Columns<'a> {
+    fn of(batch: &[&'a NewMessage]) -> Self {
+        Self {
+            ids: batch.iter().map(|n| n.message.id).collect(),
+            rooms: batch.iter().map(|n| n.message.chatroom_id).collect(),
+            users: batch.iter().map(|n| n.message.user_id).collect(),
+            names: batch.iter().map(|n| n.message.username.as_str()).collect(),
+            contents: batch.iter().map(|n| n.message.content.as_str()).collect(),
+            bots: batch.iter().map(|n| n.message.is_bot).collect(),
+            times: batch.iter().map(|n| n.message.created_at).collect(),
+            client_ids: batch.iter().map(|n| n.message.client_id.as_deref()).collect(),
+            command_ids: batch.iter().map(|n| n.command_id).collect(),
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 9] {
+        [
+            &self.ids,
+            &self.rooms,
+            &self.users,
+            &self.names,
+            &self.contents,
+            &self.bots,
+            &self.times,
+            &self.client_ids,
+            &self.command_ids,
+        ]
+    }
+}
+
+impl Store {
+    /// Stores a batch and returns the rows actually stored, each with its
+    /// final time and its predecessor's (a repeated `client_id` or
+    /// `command_id`, or a room that does not exist, skips that message
+    /// without failing the others). A room's times increase strictly in
+    /// commit order, whichever instance wrote. `heads` is the calling
+    /// writer's knowledge of its rooms, kept up to date here.
+    pub(crate) async fn insert_messages(
+        &self,
+        batch: &[NewMessage],
+        heads: &mut RoomHeads,
+    ) -> Result<Vec<StoredRow>, StoreError> {
+        let batch = without_repeats(batch);
+        let placed = self.insert_placed(&batch, heads).await;
+        match placed {
+            Ok(rows) => return Ok(rows),
+            Err(error) if !error.is_unique_violation() => return Err(error),
+            Err(_) => {}
+        }
+        let mut attempt = 1;
+        loop {
+            match self.insert_locked(&batch).await {
+                Err(error) if error.is_unique_violation() && attempt < LOCKED_ATTEMPTS => {
+                    attempt += 1;
+                }
+                Err(error) => return Err(error),
+                Ok(rows) => return Ok(rows),
+            }
+        }
+    }
+
+    /// The fast insert: each message placed after its room's known head,
+    /// one plain statement. On any error the batch's rooms are forgotten
+    /// (the next batch reads them again).
+    async fn insert_placed(
+        &self,
+        batch: &[&NewMessage],
+        heads: &mut RoomHeads,
+    ) -> Result<Vec<StoredRow>, StoreError> {
+        let unknown: Vec<Uuid> = batch
+            .iter()
+            .map(|n| n.message.chatroom_id)
+            .filter(|room| !heads.newest.contains_key(room))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        if !unknown.is_empty() {
+            heads.newest.extend(self.last_message_times(&unknown).await?);
+        }
+        let mut placed = Vec::with_capacity(batch.len());
+        let mut rows = Vec::with_capacity(batch.len());
+        let mut previous = Vec::with_capacity(batch.len());
+        for &new in batch {
+            // A room that does not exist has no head: its message is skipped.
+            let Some(head) = heads.newest.get_mut(&new.message.chatroom_id) else { continue };
+            let stamp = new.message.created_at;
+            let at = head.map_or(stamp, |last| stamp.max(last + Duration::microseconds(1)));
+            rows.push(StoredRow { id: new.message.id, created_at: at, previous: *head });
+            previous.push(*head);
+            *head = Some(at);
+            placed.push(new);
+        }
+        if placed.is_empty() {
+            return Ok(rows);
+        }
+        let mut columns = Columns::of(&placed);
+        columns.times = rows.iter().map(|row| row.created_at).collect();
+        let [p1, p2, p3, p4, p5, p6, p7, p8, p9] = columns.params();
+        let params: [&(dyn ToSql + Sync); 10] = [p1, p2, p3, p4, p5, p6, p7, p8, p9, &previous];
+        let inserted = async {
+            let client = self.client().await?;
+            let statement = client.prepare_cached(INSERT_PLACED).await?;
+            client.execute(&statement, &params).await?;
+            Ok(())
+        };
+        match inserted.await {
+            Ok(()) => Ok(rows),
+            Err(error) => {
+                heads.forget(batch);
+                Err(error)
+            }
+        }
+    }
+
+    /// The careful insert: one transaction that first takes a lock per room
+    /// (transaction-scoped advisory locks, in one sorted order so concurrent
+    /// batches cannot deadlock), then runs [`INSERT_LOCKED`]. The four
+    /// statements are pipelined: one round trip.
+    async fn insert_locked(&self, batch: &[&NewMessage]) -> Result<Vec<StoredRow>, StoreError> {
+        let client = self.client().await?;
+        let lock = client
+            .prepare_cached(
+                "SELECT pg_advisory_xact_lock(k1, k2) FROM UNNEST($1::int4[], $2::int4[]) AS k (k1, k2)",
+            )
+            .await?;
+        let insert = client.prepare_cached(INSERT_LOCKED).await?;
+        let (high, low) = room_lock_keys(batch);
+        let keys: [&(dyn ToSql + Sync); 2] = [&high, &low];
+        let columns = Columns::of(batch);
+        let params = columns.params();
+        // Sent together; every statement is answered even after an error, and
+        // COMMIT then rolls back, so the connection always ends outside a transaction.
+        let (begun, locked, inserted, committed) = tokio::join!(
+            client.batch_execute("BEGIN"),
+            client.query(&lock, &keys),
+            client.query(&insert, &params),
+            client.batch_execute("COMMIT"),
+        );
+        begun?;
+        locked?;
+        let rows = inserted?;
+        committed?;
+        Ok(rows
+            .iter()
+            .map(|row| StoredRow { id: row.get(0), created_at: row.get(1), previous: row.get(2) })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const USER: Uuid = Uuid::from_u128(0xa);
+    const ROOM: Uuid = Uuid::from_u128(0xb);
+
+    async fn store_with_a_room() -> (testkit::database::TestDatabase, Store) {
+        let database = testkit::database::TestDatabase::new();
+        let store = Store::connect(&database.url()).await.unwrap().writer_pool().unwrap();
+        let client = store.client().await.unwrap();
+        client
+            .batch_execute(&format!(
+                "INSERT INTO users (id, username, password_hash) VALUES ('{USER}', 'u', 'x');
+                 INSERT INTO chatrooms (id, name, created_by) VALUES ('{ROOM}', 'r', '{USER}')"
+            ))
+            .await
+            .unwrap();
+        (database, store)
+    }
+
+    /// A message stamped, as the writer stamps them, later than the one before.
+    fn new_message(client_id: &str) -> NewMessage {
+        static STAMPS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+        let n = STAMPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        NewMessage {
+            message: Message {
+                id: Uuid::now_v7(),
+                chatroom_id: ROOM,
+                user_id: USER,
+                username: "u".into(),
+                content: "hello".into(),
+                is_bot: false,
+                created_at: OffsetDateTime::UNIX_EPOCH + Duration::microseconds(n),
+                client_id: Some(client_id.into()),
+            },
+            command_id: None,
+        }
+    }
+
+    /// Two writers (as on two instances), each knowing only what it wrote:
+    /// the second finds the room moved on, and still appends after the newest.
+    #[tokio::test]
+    async fn writers_that_know_different_heads_keep_one_chain() {
+        let (_database, store) = store_with_a_room().await;
+        let mut writers = [RoomHeads::default(), RoomHeads::default()];
+        let mut chain = Vec::new();
+        for (n, writer) in [0, 1, 0, 0, 1].into_iter().enumerate() {
+            let heads = &mut writers[writer];
+            let rows =
+                store.insert_messages(&[new_message(&format!("c{n}"))], heads).await.unwrap();
+            assert_eq!(rows.len(), 1, "message {n} stored");
+            chain.push(rows[0]);
+        }
+        for pair in chain.windows(2) {
+            assert_eq!(pair[1].previous, Some(pair[0].created_at), "{chain:?}");
+            assert!(pair[1].created_at > pair[0].created_at, "{chain:?}");
+        }
+        assert_eq!(chain[0].previous, None);
+    }
+
+    /// A resend of a stored `client_id`, and a repeat within one batch, are
+    /// left out; the rest of the batch is stored.
+    #[tokio::test]
+    async fn repeated_client_ids_are_stored_once() {
+        let (_database, store) = store_with_a_room().await;
+        let mut heads = RoomHeads::default();
+        let first = store.insert_messages(&[new_message("x")], &mut heads).await.unwrap();
+        let batch = [new_message("x"), new_message("y"), new_message("y"), new_message("z")];
+        let rows = store.insert_messages(&batch, &mut heads).await.unwrap();
+        let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+        assert_eq!(ids, [batch[1].message.id, batch[3].message.id]);
+        assert_eq!(rows[0].previous, Some(first[0].created_at));
+        assert_eq!(rows[1].previous, Some(rows[0].created_at));
+    }
+
+    /// Arguments for `EXECUTE batch(...)`: one message in `room` by `user`.
+    fn one_message(room: &str, user: &str) -> String {
+        format!(
+            "ARRAY[gen_random_uuid()], ARRAY['{room}'::uuid], ARRAY['{user}'::uuid], ARRAY['u'], \
+             ARRAY['hello'], ARRAY[false], ARRAY[now()], ARRAY[NULL::text], ARRAY[NULL::uuid]"
+        )
+    }
+
+    /// The writer's connection makes the careful insert's plan once; made on an empty
+    /// table, it must still look rooms' newest messages up by index once the
+    /// table is large (a sequential scan per room would grow without bound).
+    #[tokio::test]
+    async fn the_writers_insert_plan_made_on_an_empty_table_uses_indexes_as_it_grows() {
+        let database = testkit::database::TestDatabase::new();
+        let store = Store::connect(&database.url()).await.unwrap().writer_pool().unwrap();
+        let client = store.client().await.unwrap();
+        let (user, room) =
+            ("00000000-0000-7000-8000-00000000000a", "00000000-0000-7000-8000-00000000000b");
+        let setup = [
+            format!(
+                "INSERT INTO users (id, username, password_hash) VALUES ('{user}', 'u', 'x');
+                 INSERT INTO chatrooms (id, name, created_by) VALUES ('{room}', 'r', '{user}')"
+            ),
+            "VACUUM ANALYZE messages".to_owned(),
+            format!("PREPARE batch AS {INSERT_LOCKED}"),
+            format!("EXECUTE batch({})", one_message(room, user)),
+            format!(
+                "INSERT INTO messages (id, chatroom_id, user_id, username, content, created_at)
+                 SELECT gen_random_uuid(), '{room}', '{user}', 'u', 'x', now() - g * interval '1 ms'
+                 FROM generate_series(1, 20000) AS g"
+            ),
+        ];
+        for statement in setup {
+            client.batch_execute(&statement).await.unwrap();
+        }
+        let plan: Vec<String> = client
+            .simple_query(&format!("EXPLAIN EXECUTE batch({})", one_message(room, user)))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|message| match message {
+                tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+                _ => None,
+            })
+            .collect();
+        let plan = plan.join("\n");
+        assert!(plan.contains("Index Only Scan Backward using messages_pkey"), "{plan}");
+        assert!(!plan.contains("Seq Scan"), "{plan}");
+    }
+}
