@@ -11,9 +11,12 @@
 //! lookup. If another instance appended to one of the rooms meanwhile, or a
 //! message repeats a stored `client_id` or `command_id`, a unique index
 //! refuses the whole batch and nothing is stored; the batch is then stored
-//! the careful way (see [`INSERT_LOCKED`]) and the rooms' heads read again.
+//! the careful way (see [`INSERT_LOCKED`]), the rooms' heads are read again,
+//! and for a second the rooms go the careful way directly (instances taking
+//! turns in a room would otherwise pay a refused insert every time).
 
 use std::collections::{HashMap, HashSet};
+use std::time::Instant;
 
 use protocol::Message;
 use time::{Duration, OffsetDateTime};
@@ -22,6 +25,8 @@ use uuid::Uuid;
 
 use super::{Store, StoreError};
 
+/// How long a room whose fast insert was refused goes the careful way.
+const CONTENDED_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 /// How often the careful insert is tried when a concurrent writer keeps
 /// breaking a unique index under it.
 const LOCKED_ATTEMPTS: usize = 3;
@@ -96,17 +101,40 @@ pub(crate) struct StoredRow {
 }
 
 /// What one writer knows of the rooms it writes: the time of each one's
-/// newest stored message (`None`: the room has none yet).
+/// newest stored message (`None`: the room has none yet), and the rooms that
+/// another writer appended to lately.
 #[derive(Debug, Default)]
 pub(crate) struct RoomHeads {
     newest: HashMap<Uuid, Option<OffsetDateTime>>,
+    /// Rooms whose fast insert was refused, until when they go the careful
+    /// way: a room that instances take turns writing would otherwise cost
+    /// a refused insert before every careful one.
+    contended: HashMap<Uuid, Instant>,
 }
 
 impl RoomHeads {
-    fn forget(&mut self, batch: &[&NewMessage]) {
+    /// Forgets the batch's rooms; when `contended`, they go the careful way
+    /// for [`CONTENDED_FOR`].
+    fn forget(&mut self, batch: &[&NewMessage], contended: bool) {
+        let until = Instant::now() + CONTENDED_FOR;
         for new in batch {
-            self.newest.remove(&new.message.chatroom_id);
+            let room = new.message.chatroom_id;
+            self.newest.remove(&room);
+            if contended {
+                self.contended.insert(room, until);
+            }
         }
+    }
+
+    /// Whether any of the batch's rooms is contended (forgetting those whose
+    /// time is up).
+    fn any_contended(&mut self, batch: &[&NewMessage]) -> bool {
+        if self.contended.is_empty() {
+            return false;
+        }
+        let now = Instant::now();
+        self.contended.retain(|_, until| *until > now);
+        batch.iter().any(|new| self.contended.contains_key(&new.message.chatroom_id))
     }
 }
 
@@ -193,11 +221,12 @@ impl Store {
         heads: &mut RoomHeads,
     ) -> Result<Vec<StoredRow>, StoreError> {
         let batch = without_repeats(batch);
-        let placed = self.insert_placed(&batch, heads).await;
-        match placed {
-            Ok(rows) => return Ok(rows),
-            Err(error) if !error.is_unique_violation() => return Err(error),
-            Err(_) => {}
+        if !heads.any_contended(&batch) {
+            match self.insert_placed(&batch, heads).await {
+                Ok(rows) => return Ok(rows),
+                Err(error) if !error.is_unique_violation() => return Err(error),
+                Err(_) => {}
+            }
         }
         let mut attempt = 1;
         loop {
@@ -253,12 +282,12 @@ impl Store {
             let client = self.client().await?;
             let statement = client.prepare_cached(INSERT_PLACED).await?;
             client.execute(&statement, &params).await?;
-            Ok(())
+            Ok::<(), StoreError>(())
         };
         match inserted.await {
             Ok(()) => Ok(rows),
             Err(error) => {
-                heads.forget(batch);
+                heads.forget(batch, error.is_unique_violation());
                 Err(error)
             }
         }
@@ -358,6 +387,8 @@ mod tests {
             assert!(pair[1].created_at > pair[0].created_at, "{chain:?}");
         }
         assert_eq!(chain[0].previous, None);
+        // The last writer found the room moved on: it goes the careful way for a while.
+        assert!(writers[1].contended.contains_key(&ROOM));
     }
 
     /// A resend of a stored `client_id`, and a repeat within one batch, are
