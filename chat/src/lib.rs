@@ -14,15 +14,19 @@
 //! - `http`: middleware, the router and the REST handlers.
 //! - `ws`: the WebSocket handshake, one handler per connection, command parsing.
 //! - `rooms`: live rooms and presence, and the writer that persists then broadcasts.
-//! - `store`: PostgreSQL: pool, migrations, one file of queries per table.
-//! - `auth`: Argon2id passwords, session tokens, input rules.
+//! - `store`: PostgreSQL: pool, migrations, queries; `append` is the room
+//!   writer's insert, one chain of messages per room.
+//! - `auth`: Argon2id passwords, session tokens, input rules, the session cache.
 //! - `stock` and `broker`: where `/stock=` commands go, and the RabbitMQ link
 //!   that carries them out and brings the bot's replies back.
 //! - `cluster`: the events that let several instances serve the same rooms.
 //! - `limits`: rate limits (governor); `metrics`: Prometheus at `/metrics`.
+//! - `bench`: the room's delivery path for `benches/` (not part of the API).
 //! - `error`: [`ApiError`], every REST refusal, turned into a response in one place.
 
 mod auth;
+#[doc(hidden)]
+pub mod bench;
 mod broker;
 mod cluster;
 pub mod config;

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use dashmap::DashMap;
-use protocol::ServerFrame;
+use protocol::{Message, ServerFrame};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -174,6 +174,14 @@ impl Rooms {
             });
         }
         self.deliver(room_id, message);
+    }
+
+    /// A message this instance has just stored, after `previous` in its room:
+    /// encoded once, then delivered and announced as [`Rooms::deliver_stored`].
+    pub(crate) fn deliver_new(&self, message: Message, previous: Option<OffsetDateTime>) {
+        let (room_id, at) = (message.chatroom_id, message.created_at);
+        let frame = Outgoing::new(ServerFrame::ChatMessage(message).to_json().into(), Some(at));
+        self.deliver_stored(room_id, Stored { at, previous, frame });
     }
 
     /// Passes a typing notice to the room here and on the other instances.

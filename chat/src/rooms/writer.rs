@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use super::{Outgoing, Peer, Rooms, Stored};
+use super::{Outgoing, Peer, Rooms};
 use crate::store::{NewMessage, RoomHeads, Store, StoreError, StoredRow};
 
 /// Posts waiting; a full queue makes senders wait (backpressure on their socket).
@@ -37,8 +37,8 @@ const MAX_BATCH: usize = 512;
 /// While messages arrive faster than one per insert, a batch waits this long
 /// after its first message was queued for more to join it: each insert is a
 /// transaction whose fixed cost is PostgreSQL CPU, so fewer, bigger inserts
-/// cost less per message. A quiet room's message (the batch before it held
-/// one) is stored at once.
+/// cost less per message (and leave the CPU they would take to the sockets).
+/// A quiet room's message (the batch before it held one) is stored at once.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// A user's message from a socket; the stored copy is broadcast to the room,
@@ -237,12 +237,8 @@ impl WriterTask {
         let stored = row.is_some();
         if let Some(row) = row {
             metrics::counter!(crate::metrics::MESSAGES_SENT).increment(1);
-            let room = message.chatroom_id;
             message.created_at = row.created_at;
-            let text = ServerFrame::ChatMessage(message).to_json().into();
-            let frame = Outgoing::new(text, Some(row.created_at));
-            let stored = Stored { at: row.created_at, previous: row.previous, frame };
-            self.rooms.deliver_stored(room, stored);
+            self.rooms.deliver_new(message, row.previous);
         }
         match job {
             Job::Bot(post) => {

@@ -1,4 +1,5 @@
-//! PostgreSQL: the pool, migrations, and one file of queries per table.
+//! PostgreSQL: the pool, migrations, the room writer's insert (`append`),
+//! and one file of queries per table.
 //!
 //! Every query goes through `prepare_cached`, so each statement is prepared
 //! once per pooled connection.
