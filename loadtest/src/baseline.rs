@@ -7,7 +7,11 @@
 //! id and a time, encoded once as the server's `chat_message` frame and
 //! queued to every connection of the room (the sender's copy is its ack).
 //! Queues are bounded like the server's: a connection that overflows is sent
-//! `resync` and closed with 1013.
+//! `resync` and closed with 1013. With `--database-url` the baseline is
+//! durable: messages are committed to PostgreSQL before they are fanned out
+//! (see [`durable`]).
+
+mod durable;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -82,16 +86,24 @@ fn broadcast(room: &Room, frame: &Utf8Bytes) {
     }
 }
 
-/// Serves until `shutdown` completes.
-pub(crate) async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()>) {
+/// Serves until `shutdown` completes; durable when `database_url` is given.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    database_url: Option<&str>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let committer = match database_url {
+        Some(url) => Some(durable::Committer::start(url).await?),
+        None => None,
+    };
     let rooms = Arc::new(Rooms::default());
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            () = &mut shutdown => return,
+            () = &mut shutdown => return Ok(()),
             accepted = listener.accept() => match accepted {
                 Ok((tcp, _)) => {
-                    tokio::spawn(handle(tcp, Arc::clone(&rooms)));
+                    tokio::spawn(handle(tcp, Arc::clone(&rooms), committer.clone()));
                 }
                 Err(error) => {
                     // Out of file descriptors and the like: wait a little, go on.
@@ -114,7 +126,7 @@ fn route(path: &str, query: Option<&str>) -> Option<(Uuid, String)> {
     Some((room, user.to_owned()))
 }
 
-async fn handle(tcp: TcpStream, rooms: Arc<Rooms>) {
+async fn handle(tcp: TcpStream, rooms: Arc<Rooms>, committer: Option<durable::Committer>) {
     let _ = tcp.set_nodelay(true);
     let mut routed = None;
     #[expect(clippy::result_large_err, reason = "the signature tungstenite's callbacks must have")]
@@ -140,7 +152,7 @@ async fn handle(tcp: TcpStream, rooms: Arc<Rooms>) {
         slow: CancellationToken::new(),
     });
     room.lock().unwrap_or_else(PoisonError::into_inner).push(Arc::clone(&peer));
-    let me = Sender { room_id, user_id: Uuid::new_v4(), username };
+    let me = Sender { room_id, user_id: Uuid::new_v4(), username, committer };
     let presence = ServerFrame::Presence { users: vec![me.username.clone()] }.to_json();
 
     let mut result = socket.send(WsMessage::text(presence)).await;
@@ -190,6 +202,8 @@ struct Sender {
     room_id: Uuid,
     user_id: Uuid,
     username: String,
+    /// Set when the baseline is durable.
+    committer: Option<durable::Committer>,
 }
 
 impl Sender {
@@ -221,7 +235,16 @@ impl Sender {
                         created_at: OffsetDateTime::now_utc(),
                         client_id,
                     };
-                    broadcast(room, &ServerFrame::ChatMessage(message).to_json().into());
+                    let frame = ServerFrame::ChatMessage(message).to_json().into();
+                    match &self.committer {
+                        Some(committer) => committer.append(durable::Pending {
+                            room: Arc::clone(room),
+                            room_id: self.room_id,
+                            content: content.to_owned(),
+                            frame,
+                        }),
+                        None => broadcast(room, &frame),
+                    }
                     None
                 }
             }
@@ -251,11 +274,16 @@ pub(crate) struct BaselineProcess {
 }
 
 impl BaselineProcess {
-    /// Starts `loadtest serve-baseline --addr 127.0.0.1:0` and reads its address.
-    pub(crate) async fn spawn() -> anyhow::Result<Self> {
+    /// Starts `loadtest serve-baseline --addr 127.0.0.1:0` (with
+    /// `--database-url` when given) and reads its address.
+    pub(crate) async fn spawn(database_url: Option<&str>) -> anyhow::Result<Self> {
         let exe = std::env::current_exe().context("finding the loadtest binary")?;
-        let mut child = Command::new(exe)
-            .args(["serve-baseline", "--addr", "127.0.0.1:0"])
+        let mut command = Command::new(exe);
+        command.args(["serve-baseline", "--addr", "127.0.0.1:0"]);
+        if let Some(url) = database_url {
+            command.args(["--database-url", url]);
+        }
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .kill_on_drop(true)

@@ -65,6 +65,11 @@ pub struct TargetArgs {
     /// Also run the identical workload against a baseline started by the tool.
     #[arg(long)]
     pub compare_baseline: bool,
+    /// Make the baseline durable: it commits each batch of messages to
+    /// `--database-url` (a scratch table with one primary key) before fanning
+    /// it out, the floor of the server's promise to store before it delivers.
+    #[arg(long, requires_all = ["compare_baseline", "database_url"])]
+    pub durable_baseline: bool,
     /// Write the figures here as JSON, and the latency plot beside it (.svg).
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -166,6 +171,10 @@ pub struct BaselineArgs {
     /// Where to listen (port 0: any free port; the address is printed).
     #[arg(long, default_value = "127.0.0.1:9090")]
     pub addr: SocketAddr,
+    /// Commit each batch of messages to this PostgreSQL database (a scratch
+    /// table, dropped and created at start) before fanning it out.
+    #[arg(long)]
+    pub database_url: Option<String>,
 }
 
 #[cfg(test)]

@@ -254,11 +254,10 @@ pub(crate) async fn serve_baseline(args: BaselineArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind(args.addr).await?;
     // The parent (with --compare-baseline) reads this line for the address.
     println!("{LISTENING}{}", listener.local_addr()?);
-    baseline::serve(listener, async {
+    baseline::serve(listener, args.database_url.as_deref(), async {
         let _ = tokio::signal::ctrl_c().await;
     })
-    .await;
-    Ok(())
+    .await
 }
 
 #[cfg(test)]

@@ -237,6 +237,12 @@ fn render(workload: &Workload, rows: &[Row], with_baseline: bool) -> String {
         workload.duration_s,
         workload.payload_bytes
     );
+    if with_baseline && workload.durable_baseline {
+        out.insert_str(
+            out.len() - 1,
+            "the baseline commits each batch to PostgreSQL before fan-out\n",
+        );
+    }
     let line = |out: &mut String, a: &str, b: &str, c: &str, d: &str| {
         let _ = write!(out, "{a:<w0$}  {b:>w1$}");
         if with_baseline {
@@ -288,6 +294,7 @@ mod tests {
             duration_s: 10.0,
             payload_bytes: 100,
             drain_s: 5.0,
+            durable_baseline: false,
         }
     }
 

@@ -394,6 +394,7 @@ mod tests {
             duration_s: 1.0,
             payload_bytes: 64,
             drain_s: 1.0,
+            durable_baseline: false,
         }
     }
 
@@ -451,13 +452,14 @@ mod tests {
         assert_eq!(dial.cookie.as_deref(), Some("session_id=3"));
     }
 
-    /// End to end against the in-process baseline: every message reaches
-    /// every member of its room once, in order, and the figures add up.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_run_against_the_baseline_is_clean() {
+    /// Runs a small workload against an in-process baseline (durable when
+    /// `database_url` is given) and checks every delivery.
+    async fn run_against_the_baseline(database_url: Option<String>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(crate::baseline::serve(listener, std::future::pending()));
+        tokio::spawn(async move {
+            crate::baseline::serve(listener, database_url.as_deref(), std::future::pending()).await
+        });
         let target = Target {
             label: "baseline",
             endpoints: [Endpoint::at(addr)].into(),
@@ -484,6 +486,25 @@ mod tests {
         assert!(report.server_rss_bytes.is_some() && report.server_cpu_s.is_some());
         let delivery = report.delivery_ms.unwrap();
         assert!(delivery.p50 <= delivery.p99 && delivery.p99 <= delivery.max);
+    }
+
+    /// End to end against the in-process baseline: every message reaches
+    /// every member of its room once, in order, and the figures add up.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_run_against_the_baseline_is_clean() {
+        run_against_the_baseline(None).await;
+    }
+
+    /// The durable baseline delivers the same, and only what it stored.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_durable_baseline_stores_every_message_it_delivers() {
+        let database = testkit::database::TestDatabase::new();
+        database.create().await;
+        run_against_the_baseline(Some(database.url())).await;
+        let client = crate::database::connect(&database.url()).await.unwrap();
+        let stored: i64 =
+            client.query_one("SELECT count(*) FROM loadtest_baseline", &[]).await.unwrap().get(0);
+        assert_eq!(stored, 100);
     }
 
     #[test]

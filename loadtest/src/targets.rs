@@ -47,6 +47,7 @@ pub(crate) fn workload(args: &TargetArgs, rate: f64, duration: f64) -> anyhow::R
         duration_s: duration,
         payload_bytes: args.payload,
         drain_s: args.drain,
+        durable_baseline: args.durable_baseline,
     })
 }
 
@@ -82,7 +83,8 @@ pub(crate) async fn prepare(args: &TargetArgs) -> anyhow::Result<Targets> {
     };
     let baseline = if args.compare_baseline {
         // One process, whatever the number of server instances.
-        let process = BaselineProcess::spawn().await?;
+        let durable = args.durable_baseline.then_some(args.database_url.as_deref()).flatten();
+        let process = BaselineProcess::spawn(durable).await?;
         let target = Target {
             label: "baseline",
             endpoints: [Endpoint::at(process.addr)].into(),

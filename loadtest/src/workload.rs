@@ -33,6 +33,8 @@ pub struct Workload {
     pub payload_bytes: usize,
     /// Longest wait for the last deliveries after the sending phase, seconds.
     pub drain_s: f64,
+    /// Whether the baseline commits messages to PostgreSQL before fanning them out.
+    pub durable_baseline: bool,
 }
 
 impl Workload {
@@ -95,6 +97,7 @@ mod tests {
             duration_s: duration,
             payload_bytes: 100,
             drain_s: 5.0,
+            durable_baseline: false,
         }
     }
 
