@@ -1,8 +1,19 @@
-//! WebSocket chat at `/ws/chat/{id}`: the handshake, one handler per
-//! connection, command parsing, and the sockets of each session.
+//! WebSocket chat at `/ws/chat/{id}`: the handshake, then each connection's
+//! two halves side by side, and the commands clients send.
+//!
+//! # Layout
+//!
+//! - this file: the handshake's checks and the upgrade.
+//! - `connection`: a connection's life: join, greet and replay, serve, close.
+//! - `inbound`: the receiving half, frame by frame into `commands`.
+//! - `outbound`: the sending half, the connection's queue onto the socket.
+//! - `commands`: one file per client command.
+//! - `sockets`: the open sockets of each session, for logout.
 
-mod command;
+mod commands;
 mod connection;
+mod inbound;
+mod outbound;
 mod sockets;
 
 use std::sync::Arc;

@@ -273,3 +273,68 @@ async fn chat_killed_with_sigkill_under_load_loses_nothing_acknowledged() {
     assert!(acked > 0, "the load ran before the kill");
     println!("chat SIGKILL: {acked} acknowledged messages, all stored");
 }
+
+/// RabbitMQ's memory alarm, raised for as long as this lives: the broker
+/// stops reading from publishing connections, so publisher confirms wait.
+struct MemoryAlarm;
+
+impl MemoryAlarm {
+    fn raise() -> Self {
+        run(
+            "rabbitmqctl",
+            &["-q", "eval", "rabbit_alarm:set_alarm({{resource_limit, memory, node()}, []})."],
+        );
+        Self
+    }
+}
+
+impl Drop for MemoryAlarm {
+    fn drop(&mut self) {
+        run(
+            "rabbitmqctl",
+            &["-q", "eval", "rabbit_alarm:clear_alarm({resource_limit, memory, node()})."],
+        );
+    }
+}
+
+/// Bob's `/stock=` waits for a confirm the broker holds back, while ann
+/// posts more messages than a connection's queue holds: bob, reading all
+/// along, receives every one and is not closed as too slow; his command is
+/// refused once the confirm does not come.
+#[tokio::test]
+#[ignore = "raises the shared RabbitMQ's memory alarm: scripts/test runs it alone"]
+async fn a_reader_waiting_on_its_stock_command_still_receives_everything() {
+    const MESSAGES: usize = 1200;
+    let server = TestServer::start_with_env(&[("RATE_LIMIT_MESSAGES", "off")]).await;
+    let mut pair = server.two_in_a_room().await;
+    pair.ann_ws.next_of("presence").await;
+    pair.bob_ws.next_of("presence").await;
+
+    let alarm = MemoryAlarm::raise();
+    pair.bob_ws.say("/stock=ACME.US", "stock").await;
+    let mut bob_ws = pair.bob_ws;
+    let bob = tokio::spawn(async move {
+        let (mut received, mut refused) = (0, None);
+        while received < MESSAGES || refused.is_none() {
+            let frame = bob_ws.next().await;
+            match frame["type"].as_str() {
+                Some("chat_message") => received += 1,
+                Some("error") => refused = Some(frame["code"].clone()),
+                _ => {}
+            }
+        }
+        (received, refused)
+    });
+    for chunk in 0..MESSAGES / 100 {
+        for n in 0..100 {
+            pair.ann_ws.say(&format!("m{chunk}-{n}"), &format!("c{chunk}-{n}")).await;
+        }
+        for _ in 0..100 {
+            pair.ann_ws.next_of("chat_message").await;
+        }
+    }
+    let (received, refused) = bob.await.unwrap();
+    drop(alarm);
+    assert_eq!(received, MESSAGES);
+    assert_eq!(refused, Some(json!("UNAVAILABLE")));
+}
