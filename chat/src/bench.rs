@@ -10,8 +10,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::cluster::{self, PublishChannel};
-use crate::rooms::{Closer, Outgoing, Peer, Rooms};
+use crate::rooms::{Alone, Closer, Outgoing, Peer, Rooms};
 
 /// A connection's queue bound, as in `ws`.
 const QUEUE: usize = 512;
@@ -26,11 +25,11 @@ pub struct BenchRoom {
 }
 
 impl BenchRoom {
-    /// A started room with `connections` peers, one user each. Call inside a
-    /// tokio runtime (the cluster's publisher task is spawned, never fed).
+    /// A started room with `connections` peers, one user each, on an instance
+    /// with no other.
     pub fn new(connections: usize) -> Self {
         let (gaps, _) = mpsc::unbounded_channel();
-        let rooms = Rooms::new(cluster::outbox(PublishChannel::default()), gaps);
+        let rooms = Rooms::new(Arc::new(Alone), gaps);
         let room = Uuid::now_v7();
         let shutdown = CancellationToken::new();
         let mut queues = Vec::with_capacity(connections);
@@ -54,7 +53,8 @@ impl BenchRoom {
 
     /// Stores nothing: hands `message`, placed after the room's last one,
     /// to the room as a stored message, then takes every queued frame off the
-    /// connections' queues (their sockets' side), returning how many.
+    /// connections' queues in their wire form, as their sockets' sending
+    /// halves do (the first encodes it, the rest share it), returning how many.
     pub fn deliver(&mut self, mut message: Message) -> usize {
         let at = self.previous.map_or(message.created_at, |p| p + Duration::microseconds(1));
         message.chatroom_id = self.room;
@@ -67,7 +67,8 @@ impl BenchRoom {
     fn drain(&mut self) -> usize {
         let mut taken = 0;
         for queue in &mut self.queues {
-            while queue.try_recv().is_ok() {
+            while let Ok(frame) = queue.try_recv() {
+                std::hint::black_box(crate::ws::encoded(&frame));
                 taken += 1;
             }
         }

@@ -17,10 +17,9 @@ use crate::auth::Sessions;
 use crate::broker::{Broker, BrokerLink};
 use crate::cluster::{self, PublishChannel};
 use crate::config::Config;
-use crate::rooms::{RoomWriter, Rooms, fill_gaps};
+use crate::rooms::{RoomWriter, Rooms, SessionSockets, fill_gaps};
 use crate::state::App;
 use crate::store::{Store, StoreError};
-use crate::ws::SessionSockets;
 
 /// A client has this long to send its request headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -48,20 +47,24 @@ pub async fn run(
     let writer_tasks = TaskTracker::new();
     let events = PublishChannel::default();
     let (gaps, gap_requests) = mpsc::unbounded_channel();
-    let rooms = Arc::new(Rooms::new(cluster::outbox(events.clone()), gaps));
-    let sockets = Arc::new(SessionSockets::default());
+    let outbox = cluster::outbox(events.clone());
+    let rooms = Arc::new(Rooms::new(Arc::new(outbox.clone()), gaps));
+    let sockets = Arc::new(SessionSockets::new(Arc::new(outbox.clone())));
     let sessions = Arc::new(Sessions::new(store.clone()));
     let writer = RoomWriter::start(&store, Arc::clone(&rooms), config.room_writers, &writer_tasks)?;
     let link = BrokerLink {
         writer: writer.clone(),
-        rooms: Arc::clone(&rooms),
-        sockets: Arc::clone(&sockets),
-        sessions: Arc::clone(&sessions),
+        receivers: cluster::Receivers {
+            outbox: outbox.clone(),
+            rooms: Arc::clone(&rooms),
+            sockets: Arc::clone(&sockets),
+            sessions: Arc::clone(&sessions),
+        },
         events,
     };
     let broker = Broker::start(config.rabbitmq_url.clone(), link, stop.clone(), &tasks);
     tasks.spawn(fill_gaps(store.clone(), Arc::clone(&rooms), gap_requests, stop.clone()));
-    tasks.spawn(cluster::report_presence(Arc::clone(&rooms), stop.clone()));
+    tasks.spawn(cluster::report_presence(Arc::clone(&rooms), outbox, stop.clone()));
     let app = Arc::new(App::new(
         config,
         store,

@@ -10,10 +10,9 @@ use tokio_util::task::TaskTracker;
 use crate::auth::{Passwords, Sessions};
 use crate::config::Config;
 use crate::limits::Limits;
-use crate::rooms::{RoomWriter, Rooms};
+use crate::rooms::{RoomWriter, Rooms, SessionSockets};
 use crate::stock::StockDesk;
 use crate::store::Store;
-use crate::ws::SessionSockets;
 
 /// Password hashing threads: one per core of the machine.
 fn hash_concurrency() -> usize {

@@ -18,11 +18,9 @@ use protocol::amqp::{self, Backoff, Unroutable};
 use protocol::broker::{COMMANDS_EXCHANGE, STOCK_ROUTING_KEY, StockCommand};
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::Sessions;
-use crate::cluster::{self, PublishChannel};
-use crate::rooms::{RoomWriter, Rooms};
+use crate::cluster::{self, PublishChannel, Receivers};
+use crate::rooms::RoomWriter;
 use crate::stock::{StockDesk, StockDeskError};
-use crate::ws::SessionSockets;
 
 /// How long a sender waits for the broker to confirm a command.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(3);
@@ -31,12 +29,8 @@ const CONFIRM_TIMEOUT: Duration = Duration::from_secs(3);
 pub(crate) struct BrokerLink {
     /// Where stock replies are stored.
     pub(crate) writer: RoomWriter,
-    /// Where the other instances' events go.
-    pub(crate) rooms: Arc<Rooms>,
-    /// Sessions' sockets, closed on another instance's logout.
-    pub(crate) sockets: Arc<SessionSockets>,
-    /// Sessions, forgotten on another instance's logout.
-    pub(crate) sessions: Arc<Sessions>,
+    /// What the other instances' events act on.
+    pub(crate) receivers: Receivers,
     /// The channel this instance's events are published on.
     pub(crate) events: PublishChannel,
 }
@@ -96,7 +90,7 @@ impl Broker {
         link.events.set(Some(connection.create_channel().await?));
         tokio::select! {
             consumed = replies::consume(connection, &link.writer) => consumed,
-            consumed = cluster::consume(connection, &link.rooms, &link.sockets, &link.sessions) => consumed,
+            consumed = cluster::consume(connection, &link.receivers) => consumed,
         }
     }
 

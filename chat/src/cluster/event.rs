@@ -3,16 +3,16 @@
 //! A body is `{"instance": UUID, "events": [{KIND: {...}}, ...]}`: the events
 //! the sender had queued when it published, in order (a group commit's
 //! messages travel together, one broker message for many). A stored message
-//! carries its room, its time, the time of the room's message before it and the
-//! `chat_message` frame exactly as sent to sockets, so a receiver forwards it
-//! without decoding it.
+//! carries the message (with its room and its time) and the time of the
+//! room's message before it. This format is the cluster's own: what sockets
+//! receive is encoded at the edge (`ws`).
 
 use std::collections::{HashMap, HashSet};
 
+use protocol::Message;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 use uuid::Uuid;
 
 /// An event, as published and as received.
@@ -21,17 +21,11 @@ use uuid::Uuid;
 pub(crate) enum Event {
     /// A message was stored.
     Message {
-        /// Its room.
-        chatroom_id: Uuid,
-        /// Its time: the room's order.
-        #[serde(with = "time::serde::rfc3339")]
-        created_at: OffsetDateTime,
+        /// The message, with its room and its time (the room's order).
+        message: Message,
         /// The time of the room's message before it (`None` for the first).
         #[serde(with = "time::serde::rfc3339::option")]
         previous: Option<OffsetDateTime>,
-        /// The `chat_message` frame.
-        #[serde(with = "raw_json")]
-        frame: Utf8Bytes,
     },
     /// Someone is typing.
     Typing {
@@ -97,24 +91,6 @@ impl Event {
     }
 }
 
-/// A frame travels as the JSON value it is, not as a string.
-mod raw_json {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-    use serde_json::value::RawValue;
-    use tokio_tungstenite::tungstenite::Utf8Bytes;
-
-    pub(super) fn serialize<S: Serializer>(frame: &Utf8Bytes, s: S) -> Result<S::Ok, S::Error> {
-        let raw =
-            RawValue::from_string(frame.as_str().to_owned()).map_err(serde::ser::Error::custom)?;
-        raw.serialize(s)
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Utf8Bytes, D::Error> {
-        let raw = Box::<RawValue>::deserialize(d)?;
-        Ok(Utf8Bytes::from(String::from(Box::<str>::from(raw))))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,10 +101,17 @@ mod tests {
         let at = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_000).unwrap();
         let events = [
             Event::Message {
-                chatroom_id: room,
-                created_at: at,
-                previous: None,
-                frame: r#"{"type":"chat_message","content":"hi \"there\""}"#.into(),
+                message: Message {
+                    id: Uuid::from_u128(1),
+                    chatroom_id: room,
+                    user_id: Uuid::from_u128(2),
+                    username: "ann".into(),
+                    content: "hi \"there\"".into(),
+                    is_bot: false,
+                    created_at: at,
+                    client_id: Some("c1".into()),
+                },
+                previous: Some(at - time::Duration::microseconds(1)),
             },
             Event::Typing {
                 chatroom_id: room,
@@ -145,18 +128,6 @@ mod tests {
         assert_eq!(from, instance);
         let decoded: Vec<Event> = decoded.into_iter().map(Result::unwrap).collect();
         assert_eq!(decoded, events);
-    }
-
-    #[test]
-    fn a_message_frame_is_embedded_as_json() {
-        let event = Event::Message {
-            chatroom_id: Uuid::nil(),
-            created_at: OffsetDateTime::UNIX_EPOCH,
-            previous: Some(OffsetDateTime::UNIX_EPOCH),
-            frame: r#"{"type":"chat_message"}"#.into(),
-        };
-        let body = String::from_utf8(Event::encode_all(&[event], Uuid::nil())).unwrap();
-        assert!(body.contains(r#""frame":{"type":"chat_message"}"#), "{body}");
     }
 
     #[test]

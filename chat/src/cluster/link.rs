@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use protocol::ServerFrame;
 use protocol::amqp::lapin::options::{
     BasicConsumeOptions, BasicPublishOptions, QueueBindOptions, QueueDeclareOptions,
 };
@@ -15,10 +14,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::{Event, PublishChannel};
+use super::{Event, Outbox, PublishChannel};
 use crate::auth::Sessions;
-use crate::rooms::{Outgoing, Rooms, Stored};
-use crate::ws::SessionSockets;
+use crate::rooms::{Rooms, SessionSockets};
 
 /// The broker deletes an instance's queue this long after its consumer is gone.
 const QUEUE_EXPIRES_MS: i32 = 60_000;
@@ -77,16 +75,26 @@ pub(super) async fn publish(
     }
 }
 
+/// What the other instances' events act on.
+pub(crate) struct Receivers {
+    /// Where events for the other instances go (this instance's id is on it).
+    pub(crate) outbox: Outbox,
+    /// Messages, typing and presence.
+    pub(crate) rooms: Arc<Rooms>,
+    /// Sockets closed on a logout elsewhere.
+    pub(crate) sockets: Arc<SessionSockets>,
+    /// Sessions forgotten on a logout elsewhere.
+    pub(crate) sessions: Arc<Sessions>,
+}
+
 /// Consumes the other instances' events until the connection fails: declares
 /// this instance's queue, binds it to `chat.events`, says hello, then applies
 /// each event in the order it arrives.
 pub(crate) async fn consume(
     connection: &Connection,
-    rooms: &Arc<Rooms>,
-    sockets: &SessionSockets,
-    sessions: &Sessions,
+    receivers: &Receivers,
 ) -> Result<(), lapin::Error> {
-    let outbox = rooms.outbox();
+    let outbox = &receivers.outbox;
     let queue = format!("{EVENTS_EXCHANGE}.{}", outbox.instance);
     let channel = connection.create_channel().await?;
     let mut arguments = FieldTable::default();
@@ -111,12 +119,12 @@ pub(crate) async fn consume(
         .await?;
     outbox.send(Event::Hello);
     while let Some(delivery) = deliveries.next().await {
-        apply(&delivery?.data, rooms, sockets, sessions);
+        apply(&delivery?.data, receivers);
     }
     Ok(())
 }
 
-fn apply(body: &[u8], rooms: &Rooms, sockets: &SessionSockets, sessions: &Sessions) {
+fn apply(body: &[u8], receivers: &Receivers) {
     let (from, events) = match Event::decode_all(body) {
         Ok(decoded) => decoded,
         Err(error) => {
@@ -125,14 +133,14 @@ fn apply(body: &[u8], rooms: &Rooms, sockets: &SessionSockets, sessions: &Sessio
             return;
         }
     };
-    if from == rooms.outbox().instance {
+    if from == receivers.outbox.instance {
         return;
     }
     for event in events {
         match event {
             Ok(event) => {
                 count("in", "applied", 1);
-                apply_one(from, event, rooms, sockets, sessions);
+                apply_one(from, event, receivers);
             }
             Err(error) => {
                 tracing::warn!(%error, "dropping a malformed event");
@@ -142,21 +150,12 @@ fn apply(body: &[u8], rooms: &Rooms, sockets: &SessionSockets, sessions: &Sessio
     }
 }
 
-fn apply_one(
-    from: Uuid,
-    event: Event,
-    rooms: &Rooms,
-    sockets: &SessionSockets,
-    sessions: &Sessions,
-) {
+fn apply_one(from: Uuid, event: Event, receivers: &Receivers) {
+    let rooms = &receivers.rooms;
     match event {
-        Event::Message { chatroom_id, created_at, previous, frame } => {
-            let frame = Outgoing::new(frame, Some(created_at));
-            rooms.deliver(chatroom_id, Stored { at: created_at, previous, frame });
-        }
+        Event::Message { message, previous } => rooms.deliver_remote(message, previous),
         Event::Typing { chatroom_id, user_id, username } => {
-            let frame = crate::rooms::encode(&ServerFrame::Typing { username });
-            rooms.broadcast(chatroom_id, &frame, Some(user_id));
+            rooms.remote_typing(chatroom_id, user_id, username);
         }
         Event::Presence { chatroom_id, username, online } => {
             rooms.remote_presence(from, chatroom_id, &username, online);
@@ -164,25 +163,29 @@ fn apply_one(
         Event::Online { rooms: report } => rooms.remote_report(from, report),
         Event::Hello => {
             rooms.heard_from(from);
-            rooms.outbox().send(Event::Online { rooms: rooms.local_presence() });
+            receivers.outbox.send(Event::Online { rooms: rooms.local_presence() });
         }
         Event::Logout { session } => {
-            sessions.forget(&session);
-            sockets.close_session(&session);
+            receivers.sessions.forget(&session);
+            receivers.sockets.close_session(&session);
         }
     }
 }
 
 /// Reports this instance's presence to the others every few seconds, and
 /// forgets instances that stopped reporting; until `shutdown`.
-pub(crate) async fn report_presence(rooms: Arc<Rooms>, shutdown: CancellationToken) {
+pub(crate) async fn report_presence(
+    rooms: Arc<Rooms>,
+    outbox: Outbox,
+    shutdown: CancellationToken,
+) {
     let mut ticks = tokio::time::interval(PRESENCE_REPORT);
     loop {
         tokio::select! {
             _ = ticks.tick() => {}
             () = shutdown.cancelled() => return,
         }
-        rooms.outbox().send(Event::Online { rooms: rooms.local_presence() });
+        outbox.send(Event::Online { rooms: rooms.local_presence() });
         rooms.expire_remote(PRESENCE_SILENCE);
     }
 }

@@ -15,7 +15,8 @@
 //! # Layout
 //!
 //! - `event`: the events and their JSON form.
-//! - [`Outbox`]: where the rest of the server hands events to publish.
+//! - [`Outbox`]: where events wait to be published; as the rooms'
+//!   [`Neighbours`], it is how the hub tells the other instances.
 //! - `link`: publishing and consuming on a RabbitMQ connection; the presence report.
 
 mod event;
@@ -23,12 +24,16 @@ mod link;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use protocol::Message;
 use protocol::amqp::lapin::Channel;
+use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use crate::rooms::Neighbours;
+
 pub(crate) use event::Event;
-pub(crate) use link::{consume, report_presence};
+pub(crate) use link::{Receivers, consume, report_presence};
 
 /// Events waiting to be published; when full, new ones are dropped (counted).
 const OUTBOX: usize = 65_536;
@@ -48,6 +53,24 @@ impl Outbox {
             metrics::counter!(crate::metrics::CLUSTER_EVENTS, "direction" => "out", "outcome" => "dropped")
                 .increment(1);
         }
+    }
+}
+
+impl Neighbours for Outbox {
+    fn stored(&self, message: Message, previous: Option<OffsetDateTime>) {
+        self.send(Event::Message { message, previous });
+    }
+
+    fn typing(&self, room: Uuid, user_id: Uuid, username: String) {
+        self.send(Event::Typing { chatroom_id: room, user_id, username });
+    }
+
+    fn presence(&self, room: Uuid, username: String, online: bool) {
+        self.send(Event::Presence { chatroom_id: room, username, online });
+    }
+
+    fn logged_out(&self, session: [u8; 32]) {
+        self.send(Event::Logout { session });
     }
 }
 

@@ -80,8 +80,7 @@ pub(super) async fn logout(
     let (user, token) = authenticate(app, request.headers()).await?;
     let hash = token.hash();
     app.sessions.end(&hash).await?;
-    app.sockets.close_session(&hash);
-    app.rooms.outbox().send(crate::cluster::Event::Logout { session: hash });
+    app.sockets.log_out(&hash);
     tracing::info!(user_id = %user.id, "logged out");
     let mut response = json_response(StatusCode::OK, &serde_json::json!({ "success": true }));
     set_cookie(&mut response, app, "", 0);

@@ -9,12 +9,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::ServerFrame;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::{Outgoing, Rooms};
+use super::Rooms;
 use crate::store::Store;
 
 /// How long a gap may close by itself (the other instance's event arriving)
@@ -59,15 +58,7 @@ async fn fill(store: Store, rooms: Arc<Rooms>, room: Uuid) {
         match store.messages_since(room, after, FILL_BATCH).await {
             Ok(messages) => {
                 metrics::counter!(crate::metrics::GAP_FILLED).increment(messages.len() as u64);
-                let frames = messages
-                    .into_iter()
-                    .map(|message| {
-                        let at = message.created_at;
-                        let text = ServerFrame::ChatMessage(message).to_json().into();
-                        (at, Outgoing::new(text, Some(at)))
-                    })
-                    .collect();
-                rooms.filled(room, after, frames);
+                rooms.filled(room, after, messages);
                 return;
             }
             Err(error) => {

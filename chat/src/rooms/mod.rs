@@ -13,17 +13,23 @@
 //! - `registry`: [`Rooms`], the live rooms, their peers and presence.
 //! - `order`: a room's delivery order; `gaps`: reading back what it misses.
 //! - `presence`: who is online on the other instances.
-//! - `peer`: one connection as a room sees it.
+//! - `peer`: one connection as a room sees it, and the frames queued to it.
+//! - `sockets`: the open sockets of each session, for logout.
+//! - `neighbours`: what the rooms tell the other instances (implemented by
+//!   `cluster`, which in turn hands their events to [`Rooms`]).
 
 mod gaps;
+mod neighbours;
 mod order;
 mod peer;
 mod presence;
 mod registry;
+mod sockets;
 mod writer;
 
 pub(crate) use gaps::run as fill_gaps;
-pub(crate) use order::Stored;
+pub(crate) use neighbours::{Alone, Neighbours};
 pub(crate) use peer::{CloseReason, Closer, Outgoing, Peer};
-pub(crate) use registry::{Rooms, encode};
+pub(crate) use registry::Rooms;
+pub(crate) use sockets::SessionSockets;
 pub(crate) use writer::{BotPost, BotPostOutcome, Post, RoomWriter};

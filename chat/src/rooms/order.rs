@@ -117,12 +117,18 @@ mod tests {
     /// Message `n` of a room whose messages are at 1, 2, 3, …
     fn message(n: i64) -> Stored {
         let previous = (n > 1).then(|| at(n - 1));
-        let frame = Outgoing::new(n.to_string().into(), Some(at(n)));
+        let frame = Outgoing::notice(protocol::ServerFrame::Typing { username: n.to_string() });
         Stored { at: at(n), previous, frame }
     }
 
     fn texts(ready: &[Outgoing]) -> Vec<&str> {
-        ready.iter().map(|frame| frame.text().as_str()).collect()
+        ready
+            .iter()
+            .map(|frame| match frame.frame() {
+                protocol::ServerFrame::Typing { username } => username.as_str(),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect()
     }
 
     #[test]

@@ -2,13 +2,18 @@
 
 use std::sync::{Arc, OnceLock};
 
+use protocol::{Message, ServerFrame};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// A frame queued for connections: encoded once, shared by every recipient.
+/// A frame queued for connections: made once and shared by every recipient.
+///
+/// The hub carries frames as values; the edge that sends them owns their
+/// encoding ([`Outgoing::encoded`]), which is done once, by the first
+/// connection that sends the frame, and shared by the rest.
 ///
 /// One pointer wide, so each connection's queue (whose first block of slots
 /// is allocated up front) stays small while the connection is idle.
@@ -17,24 +22,42 @@ pub(crate) struct Outgoing(Arc<Frame>);
 
 #[derive(Debug)]
 struct Frame {
-    text: Utf8Bytes,
+    frame: ServerFrame,
     at: Option<OffsetDateTime>,
+    encoded: OnceLock<Utf8Bytes>,
 }
 
 impl Outgoing {
-    /// `text`, with the stored message's time `at` if it carries one.
-    pub(crate) fn new(text: Utf8Bytes, at: Option<OffsetDateTime>) -> Self {
-        Self(Arc::new(Frame { text, at }))
+    /// A stored message, at its time in the room's order.
+    pub(crate) fn stored(message: Message) -> Self {
+        let at = Some(message.created_at);
+        Self(Arc::new(Frame {
+            frame: ServerFrame::ChatMessage(message),
+            at,
+            encoded: OnceLock::new(),
+        }))
     }
 
-    /// The JSON text.
-    pub(crate) fn text(&self) -> &Utf8Bytes {
-        &self.0.text
+    /// A frame that is not a stored message in the room's order (presence,
+    /// typing, an error, a stored copy sent again to its sender alone).
+    pub(crate) fn notice(frame: ServerFrame) -> Self {
+        Self(Arc::new(Frame { frame, at: None, encoded: OnceLock::new() }))
+    }
+
+    /// The frame.
+    #[cfg(test)]
+    pub(crate) fn frame(&self) -> &ServerFrame {
+        &self.0.frame
     }
 
     /// A stored message's time, so a resuming connection can skip what it replayed.
     pub(crate) fn at(&self) -> Option<OffsetDateTime> {
         self.0.at
+    }
+
+    /// The frame's wire form: made by `encode` for the first caller, shared after.
+    pub(crate) fn encoded(&self, encode: impl FnOnce(&ServerFrame) -> Utf8Bytes) -> Utf8Bytes {
+        self.0.encoded.get_or_init(|| encode(&self.0.frame)).clone()
     }
 }
 
@@ -98,5 +121,26 @@ impl Peer {
             tracing::warn!(peer = self.id, user_id = %self.user_id, "slow consumer: closing");
             self.closer.close(CloseReason::SlowConsumer);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    #[test]
+    fn a_frame_is_encoded_once_for_all_its_recipients() {
+        let outgoing = Outgoing::notice(ServerFrame::Resync);
+        let copy = outgoing.clone();
+        let calls = Cell::new(0);
+        let encode = |frame: &ServerFrame| {
+            calls.set(calls.get() + 1);
+            Utf8Bytes::from(frame.to_json())
+        };
+        let first = outgoing.encoded(encode);
+        assert_eq!(copy.encoded(encode), first);
+        assert_eq!(calls.get(), 1);
     }
 }

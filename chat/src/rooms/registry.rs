@@ -12,8 +12,7 @@ use uuid::Uuid;
 
 use super::order::{RoomOrder, Stored};
 use super::presence::{Change, RemotePresence, RoomUsers};
-use super::{Outgoing, Peer};
-use crate::cluster::{Event, Outbox};
+use super::{Neighbours, Outgoing, Peer};
 
 /// The connections of one room.
 #[derive(Default)]
@@ -52,12 +51,11 @@ impl Room {
 
 /// `user_joined` or `user_left`.
 fn presence_frame(username: String, online: bool) -> Outgoing {
-    let frame = if online {
+    Outgoing::notice(if online {
         ServerFrame::UserJoined { username }
     } else {
         ServerFrame::UserLeft { username }
-    };
-    encode(&frame)
+    })
 }
 
 /// Every room with at least one connection on this instance, and what the
@@ -65,7 +63,7 @@ fn presence_frame(username: String, online: bool) -> Outgoing {
 pub(crate) struct Rooms {
     map: DashMap<Uuid, Arc<Mutex<Room>>>,
     remote: RemotePresence,
-    outbox: Outbox,
+    neighbours: Arc<dyn Neighbours>,
     gaps: mpsc::UnboundedSender<Uuid>,
 }
 
@@ -84,15 +82,10 @@ fn lock(room: &Mutex<Room>) -> std::sync::MutexGuard<'_, Room> {
 }
 
 impl Rooms {
-    /// Rooms that announce to the other instances through `outbox` and ask for
-    /// gap fills on `gaps` (room ids; see `rooms::gaps`).
-    pub(crate) fn new(outbox: Outbox, gaps: mpsc::UnboundedSender<Uuid>) -> Self {
-        Self { map: DashMap::new(), remote: RemotePresence::default(), outbox, gaps }
-    }
-
-    /// Where events for the other instances go.
-    pub(crate) fn outbox(&self) -> &Outbox {
-        &self.outbox
+    /// Rooms that tell `neighbours` (the other instances) what happens here
+    /// and ask for gap fills on `gaps` (room ids; see `rooms::gaps`).
+    pub(crate) fn new(neighbours: Arc<dyn Neighbours>, gaps: mpsc::UnboundedSender<Uuid>) -> Self {
+        Self { map: DashMap::new(), remote: RemotePresence::default(), neighbours, gaps }
     }
 
     fn room(&self, room_id: Uuid) -> Option<Arc<Mutex<Room>>> {
@@ -124,7 +117,7 @@ impl Rooms {
         if !self.remote.is_online(room_id, &username) {
             room.broadcast(&presence_frame(username.clone(), online), Some(peer.user_id));
         }
-        self.outbox.send(Event::Presence { chatroom_id: room_id, username, online });
+        self.neighbours.presence(room_id, username, online);
     }
 
     /// Starts a new room's delivery after `newest`, its newest stored time.
@@ -155,47 +148,49 @@ impl Rooms {
         self.map.remove_if(&room_id, |_, room| lock(room).peers.is_empty());
     }
 
+    /// Someone on another instance is typing in `room_id`.
+    pub(crate) fn remote_typing(&self, room_id: Uuid, user_id: Uuid, username: String) {
+        let frame = Outgoing::notice(ServerFrame::Typing { username });
+        self.broadcast(room_id, &frame, Some(user_id));
+    }
+
     /// Queues `frame` to every connection of the room, except those of `skip_user`.
-    pub(crate) fn broadcast(&self, room_id: Uuid, frame: &Outgoing, skip_user: Option<Uuid>) {
+    fn broadcast(&self, room_id: Uuid, frame: &Outgoing, skip_user: Option<Uuid>) {
         let Some(entry) = self.room(room_id) else { return };
         lock(&entry).broadcast(frame, skip_user);
     }
 
-    /// A message this instance stored: delivered here in room order and
-    /// announced to the other instances, if any is known (one that has just
-    /// started and not been heard yet reads what it missed from the database).
-    pub(crate) fn deliver_stored(&self, room_id: Uuid, message: Stored) {
-        if self.remote.any() {
-            self.outbox.send(Event::Message {
-                chatroom_id: room_id,
-                created_at: message.at,
-                previous: message.previous,
-                frame: message.frame.text().clone(),
-            });
-        }
-        self.deliver(room_id, message);
-    }
-
     /// A message this instance has just stored, after `previous` in its room:
-    /// encoded once, then delivered and announced as [`Rooms::deliver_stored`].
+    /// delivered here in room order, and passed to the other instances if
+    /// any is known (one that has just started and not been heard yet reads
+    /// what it missed from the database).
     pub(crate) fn deliver_new(&self, message: Message, previous: Option<OffsetDateTime>) {
+        if self.remote.any() {
+            self.neighbours.stored(message.clone(), previous);
+        }
         let (room_id, at) = (message.chatroom_id, message.created_at);
-        let frame = Outgoing::new(ServerFrame::ChatMessage(message).to_json().into(), Some(at));
-        self.deliver_stored(room_id, Stored { at, previous, frame });
+        self.deliver(room_id, Stored { at, previous, frame: Outgoing::stored(message) });
     }
 
     /// Passes a typing notice to the room here and on the other instances.
     pub(crate) fn typing(&self, room_id: Uuid, user_id: Uuid, username: String) {
-        let frame = encode(&ServerFrame::Typing { username: username.clone() });
+        let frame = Outgoing::notice(ServerFrame::Typing { username: username.clone() });
         self.broadcast(room_id, &frame, Some(user_id));
         if self.remote.any() {
-            self.outbox.send(Event::Typing { chatroom_id: room_id, user_id, username });
+            self.neighbours.typing(room_id, user_id, username);
         }
+    }
+
+    /// A message another instance stored, after `previous` in its room:
+    /// delivered here in room order.
+    pub(crate) fn deliver_remote(&self, message: Message, previous: Option<OffsetDateTime>) {
+        let (room_id, at) = (message.chatroom_id, message.created_at);
+        self.deliver(room_id, Stored { at, previous, frame: Outgoing::stored(message) });
     }
 
     /// A stored message (from here, another instance or a gap fill): delivered
     /// once its predecessor has been; a repeat is dropped.
-    pub(crate) fn deliver(&self, room_id: Uuid, message: Stored) {
+    fn deliver(&self, room_id: Uuid, message: Stored) {
         let Some(entry) = self.room(room_id) else { return };
         let mut room = lock(&entry);
         let mut ready = Vec::new();
@@ -216,14 +211,15 @@ impl Rooms {
         &self,
         room_id: Uuid,
         after: Option<OffsetDateTime>,
-        messages: Vec<(OffsetDateTime, Outgoing)>,
+        messages: Vec<Message>,
     ) {
         let Some(entry) = self.room(room_id) else { return };
         let mut room = lock(&entry);
         let mut ready = Vec::new();
         let mut previous = after;
-        for (at, frame) in messages {
-            room.order.offer(Stored { at, previous, frame }, &mut ready);
+        for message in messages {
+            let at = message.created_at;
+            room.order.offer(Stored { at, previous, frame: Outgoing::stored(message) }, &mut ready);
             previous = Some(at);
         }
         room.filling = false;
@@ -300,9 +296,4 @@ impl Rooms {
             room.broadcast(&presence_frame(change.username, change.online), None);
         }
     }
-}
-
-/// Encodes a frame that carries no stored message.
-pub(crate) fn encode(frame: &ServerFrame) -> Outgoing {
-    Outgoing::new(frame.to_json().into(), None)
 }

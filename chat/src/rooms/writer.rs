@@ -258,8 +258,7 @@ impl WriterTask {
             self.store.message_by_client_id(post.chatroom_id, post.sender.user_id, client_id).await;
         match found {
             Ok(Some(message)) => {
-                let text = ServerFrame::ChatMessage(message).to_json().into();
-                post.sender.deliver(&Outgoing::new(text, None));
+                post.sender.deliver(&Outgoing::notice(ServerFrame::ChatMessage(message)));
             }
             Ok(None) => {
                 // Skipped by the insert but not stored under its client_id:
@@ -297,7 +296,7 @@ fn fail(job: Job, error: &Arc<StoreError>) {
                 code: ErrorCode::Unavailable,
                 client_id: post.client_id,
             };
-            post.sender.deliver(&super::registry::encode(&frame));
+            post.sender.deliver(&Outgoing::notice(frame));
         }
         Job::Bot(post) => {
             let _ = post.done.send(Err(StoreError::Unavailable(error.to_string())));

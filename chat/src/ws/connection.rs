@@ -6,18 +6,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use hyper::upgrade::Upgraded;
-use hyper_util::rt::TokioIo;
 use protocol::ServerFrame;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
-use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 use uuid::Uuid;
 
 use super::commands::Context;
+use super::socket::{End, Socket};
+use super::wire::text;
 use super::{inbound, outbound};
 use crate::rooms::{CloseReason, Closer, Outgoing, Peer};
 use crate::state::App;
@@ -31,8 +30,6 @@ const MAX_REPLAY: i64 = 500;
 const LINGER: Duration = Duration::from_secs(2);
 /// Most input discarded while lingering.
 const LINGER_BYTES: usize = 1024 * 1024;
-
-pub(super) type Socket = WebSocketStream<TokioIo<Upgraded>>;
 
 /// An accepted handshake, ready to serve.
 pub(super) struct Connection {
@@ -49,16 +46,6 @@ pub(super) struct Connection {
     pub(super) after: Option<Uuid>,
     /// This connection's place under the connection cap.
     pub(super) permit: tokio::sync::OwnedSemaphorePermit,
-}
-
-/// Why a connection ended, and so how the socket closes.
-pub(super) enum End {
-    /// The client closed or vanished: nothing more to send.
-    Gone,
-    /// The server closes with this code.
-    Close(CloseCode, &'static str),
-    /// Too slow: `resync`, then 1013.
-    Slow,
 }
 
 impl Connection {
@@ -220,8 +207,4 @@ async fn linger(socket: &mut Socket) {
         }
     };
     let _ = tokio::time::timeout(LINGER, drain).await;
-}
-
-fn text(frame: &ServerFrame) -> WsMessage {
-    WsMessage::Text(frame.to_json().into())
 }

@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 
 use super::commands::{self, Context};
-use super::connection::{End, Socket};
+use super::socket::{End, Socket};
 
 /// Reads and applies frames until the client leaves, breaks the protocol or
 /// stays silent (pongs included) for `idle_timeout`.

@@ -7,14 +7,16 @@
 //! - `connection`: a connection's life: join, greet and replay, serve, close.
 //! - `inbound`: the receiving half, frame by frame into `commands`.
 //! - `outbound`: the sending half, the connection's queue onto the socket.
+//! - `socket`: the upgraded socket's type, and how a connection ends.
 //! - `commands`: one file per client command.
-//! - `sockets`: the open sockets of each session, for logout.
+//! - `wire`: the JSON text of server frames, the one place it is made.
 
 mod commands;
 mod connection;
 mod inbound;
 mod outbound;
-mod sockets;
+mod socket;
+mod wire;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -28,7 +30,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use uuid::Uuid;
 
-pub(crate) use sockets::SessionSockets;
+pub(crate) use wire::encoded;
 
 use crate::ApiError;
 use crate::http::{Body, authenticate, origin_allowed, query_param, session_token};

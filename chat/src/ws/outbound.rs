@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 
-use super::connection::{End, Socket};
+use super::socket::{End, Socket};
 use crate::rooms::Outgoing;
 
 /// Frames written before one flush.
@@ -60,7 +60,7 @@ async fn write_burst(
     while let Some(frame) = next {
         let replayed = matches!((frame.at(), replayed_until), (Some(at), Some(last)) if at <= last);
         if !replayed {
-            sink.feed(WsMessage::Text(frame.text().clone())).await?;
+            sink.feed(WsMessage::Text(super::wire::encoded(&frame))).await?;
             written += 1;
         }
         next = if written < WRITE_BURST { queue.try_recv().ok() } else { None };

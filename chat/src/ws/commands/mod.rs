@@ -21,7 +21,7 @@ use protocol::{ClientFrame, ErrorCode, ServerFrame};
 use uuid::Uuid;
 
 use self::parse::Input;
-use crate::rooms::{Peer, encode};
+use crate::rooms::{Outgoing, Peer};
 use crate::state::App;
 
 /// What a connection's commands act on and for whom.
@@ -59,7 +59,7 @@ impl Context {
         message: String,
         client_id: Option<String>,
     ) {
-        self.peer.deliver(&encode(&ServerFrame::Error { message, code, client_id }));
+        self.peer.deliver(&Outgoing::notice(ServerFrame::Error { message, code, client_id }));
     }
 
     /// Refuses a frame over the rate limit `limit`, saying when to retry.
