@@ -1,10 +1,9 @@
 //! Configuration from the environment, fully validated before any port is bound.
 
 use std::net::SocketAddr;
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU32, NonZeroUsize};
+use std::str::FromStr;
 use std::time::Duration;
-
-use crate::limits::{RateLimit, parse_limit};
 
 /// `chat --help`: every variable, its default and meaning.
 pub const HELP: &str = "\
@@ -41,6 +40,36 @@ pub enum LogFormat {
     Json,
     /// Human-readable, for a terminal.
     Pretty,
+}
+
+/// `N/<seconds>s`: at most `N` per period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Allowed per period (also the burst).
+    pub count: NonZeroU32,
+    /// The period.
+    pub per: Duration,
+}
+
+impl FromStr for RateLimit {
+    type Err = &'static str;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        const SHAPE: &str = "expected N/<seconds>s (e.g. 60/60s) or off";
+        let (count, period) = text.split_once('/').ok_or(SHAPE)?;
+        let count: NonZeroU32 = count.trim().parse().map_err(|_| SHAPE)?;
+        let seconds: u64 =
+            period.trim().strip_suffix('s').ok_or(SHAPE)?.parse().map_err(|_| SHAPE)?;
+        if seconds == 0 {
+            return Err("the period must be at least 1s");
+        }
+        Ok(Self { count, per: Duration::from_secs(seconds) })
+    }
+}
+
+/// Parses a limit variable: `off`, or `N/<seconds>s`.
+pub(crate) fn parse_limit(text: &str) -> Result<Option<RateLimit>, &'static str> {
+    if text.trim().eq_ignore_ascii_case("off") { Ok(None) } else { text.parse().map(Some) }
 }
 
 /// The rate limits; `None` is `off`.
@@ -224,6 +253,16 @@ mod tests {
         let map: HashMap<String, String> =
             vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn limits_parse() {
+        assert_eq!(parse_limit("off"), Ok(None));
+        let limit = parse_limit("5/300s").unwrap().unwrap();
+        assert_eq!((limit.count.get(), limit.per), (5, Duration::from_secs(300)));
+        for bad in ["", "5", "5/300", "0/10s", "5/0s", "x/10s", "5/ms", "-1/10s"] {
+            assert!(parse_limit(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -85,7 +85,7 @@ impl ApiError {
     pub fn into_response(self) -> Response<Full<Bytes>> {
         let (status, code) = self.status_and_code();
         let body = serde_json::json!({ "error": self.to_string(), "code": code });
-        let mut response = crate::http::json_response(status, &body);
+        let mut response = crate::response::json_response(status, &body);
         match self {
             ApiError::MethodNotAllowed(allow) => {
                 response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));

@@ -9,21 +9,29 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: the environment variables, validated before anything starts.
-//! - `server`: the accept loop, background tasks and the shutdown sequence ([`run`]).
-//! - `http`: middleware, the router and the REST handlers.
-//! - `ws`: the WebSocket handshake, one handler per connection, command parsing.
-//! - `rooms`: live rooms and presence, and the writer that persists then broadcasts.
+//! Dependencies run one way, from the edges down:
+//!
+//! - `server`: wires the parts together, handing each only what it needs;
+//!   the accept loop, background tasks and the shutdown sequence ([`run`]).
+//! - `http` (REST) and `ws` (WebSocket) at the edge: `http`'s `Api` and
+//!   `ws`'s `Gateway` hold what their handlers use; `ws` owns the wire
+//!   format of frames and has one file per client command.
+//! - `access`: what both edges check of a request (session cookie, origin,
+//!   membership) and what the accept loop attaches to it.
+//! - `broker` (RabbitMQ: stock commands out, replies in) and `cluster` (the
+//!   events of several instances), plugged into the hub through the
+//!   interfaces it defines (`stock::StockDesk`, `rooms::Neighbours`).
+//! - `rooms`: the hub: live rooms, delivery order, presence, the writer that
+//!   persists then broadcasts, gap fills, the sockets of each session.
 //! - `store`: PostgreSQL: pool, migrations, queries; `append` is the room
 //!   writer's insert, one chain of messages per room.
 //! - `auth`: Argon2id passwords, session tokens, input rules, the session cache.
-//! - `stock` and `broker`: where `/stock=` commands go, and the RabbitMQ link
-//!   that carries them out and brings the bot's replies back.
-//! - `cluster`: the events that let several instances serve the same rooms.
-//! - `limits`: rate limits (governor); `metrics`: Prometheus at `/metrics`.
+//! - [`config`]: the environment variables, validated before anything starts;
+//!   `limits`: rate limits (governor); `metrics`: Prometheus at `/metrics`;
+//!   `error`: [`ApiError`], every REST refusal, and `response` its body.
 //! - `bench`: the room's delivery path for `benches/` (not part of the API).
-//! - `error`: [`ApiError`], every REST refusal, turned into a response in one place.
 
+mod access;
 mod auth;
 #[doc(hidden)]
 pub mod bench;
@@ -34,15 +42,15 @@ mod error;
 mod http;
 mod limits;
 mod metrics;
+mod response;
 mod rooms;
 mod server;
-mod state;
 mod stock;
 mod store;
 mod ws;
 
 pub use config::Config;
+pub use config::RateLimit;
 pub use error::ApiError;
-pub use limits::RateLimit;
 pub use server::run;
 pub use store::StoreError;

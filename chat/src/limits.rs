@@ -6,43 +6,14 @@
 
 use std::hash::Hash;
 use std::net::IpAddr;
-use std::num::NonZeroU32;
-use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use uuid::Uuid;
 
-/// `N/<seconds>s`: at most `N` per period.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimit {
-    /// Allowed per period (also the burst).
-    pub count: NonZeroU32,
-    /// The period.
-    pub per: Duration,
-}
-
-impl FromStr for RateLimit {
-    type Err = &'static str;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        const SHAPE: &str = "expected N/<seconds>s (e.g. 60/60s) or off";
-        let (count, period) = text.split_once('/').ok_or(SHAPE)?;
-        let count: NonZeroU32 = count.trim().parse().map_err(|_| SHAPE)?;
-        let seconds: u64 =
-            period.trim().strip_suffix('s').ok_or(SHAPE)?.parse().map_err(|_| SHAPE)?;
-        if seconds == 0 {
-            return Err("the period must be at least 1s");
-        }
-        Ok(Self { count, per: Duration::from_secs(seconds) })
-    }
-}
-
-/// Parses a limit variable: `off`, or `N/<seconds>s`.
-pub(crate) fn parse_limit(text: &str) -> Result<Option<RateLimit>, &'static str> {
-    if text.trim().eq_ignore_ascii_case("off") { Ok(None) } else { text.parse().map(Some) }
-}
+use crate::config::{RateLimit, RateLimits};
 
 /// One keyed limit, or none when configured `off`.
 pub(crate) struct Limiter<K: Hash + Eq + Clone> {
@@ -74,22 +45,23 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
     }
 }
 
-/// Every rate limit of the server.
+/// Every rate limit of the server; each part holds the ones it applies.
+#[derive(Clone)]
 pub(crate) struct Limits {
     /// Login attempts per client IP.
-    pub(crate) login: Limiter<IpAddr>,
+    pub(crate) login: Arc<Limiter<IpAddr>>,
     /// Chat messages per user.
-    pub(crate) messages: Limiter<Uuid>,
+    pub(crate) messages: Arc<Limiter<Uuid>>,
     /// Stock commands per user.
-    pub(crate) stock: Limiter<Uuid>,
+    pub(crate) stock: Arc<Limiter<Uuid>>,
 }
 
 impl Limits {
-    pub(crate) fn new(config: &crate::config::RateLimits) -> Self {
+    pub(crate) fn new(config: &RateLimits) -> Self {
         Self {
-            login: Limiter::new(config.login),
-            messages: Limiter::new(config.messages),
-            stock: Limiter::new(config.stock),
+            login: Arc::new(Limiter::new(config.login)),
+            messages: Arc::new(Limiter::new(config.messages)),
+            stock: Arc::new(Limiter::new(config.stock)),
         }
     }
 
@@ -109,16 +81,7 @@ pub(crate) fn retry_after_secs(wait: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn limits_parse() {
-        assert_eq!(parse_limit("off"), Ok(None));
-        let limit = parse_limit("5/300s").unwrap().unwrap();
-        assert_eq!((limit.count.get(), limit.per), (5, Duration::from_secs(300)));
-        for bad in ["", "5", "5/300", "0/10s", "5/0s", "x/10s", "5/ms", "-1/10s"] {
-            assert!(parse_limit(bad).is_err(), "{bad}");
-        }
-    }
+    use crate::config::parse_limit;
 
     #[test]
     fn a_burst_is_allowed_then_refused_with_a_wait() {

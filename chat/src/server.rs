@@ -1,7 +1,8 @@
 //! The accept loop and the shutdown sequence.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use hyper::service::service_fn;
@@ -9,17 +10,20 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::auth::Sessions;
+use crate::access::{ConnectionSlot, Origins};
+use crate::auth::{Passwords, Sessions};
 use crate::broker::{Broker, BrokerLink};
 use crate::cluster::{self, PublishChannel};
 use crate::config::Config;
+use crate::http::Api;
+use crate::limits::Limits;
 use crate::rooms::{RoomWriter, Rooms, SessionSockets, fill_gaps};
-use crate::state::App;
 use crate::store::{Store, StoreError};
+use crate::ws::{Commands, Gateway};
 
 /// A client has this long to send its request headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -65,24 +69,46 @@ pub async fn run(
     let broker = Broker::start(config.rabbitmq_url.clone(), link, stop.clone(), &tasks);
     tasks.spawn(fill_gaps(store.clone(), Arc::clone(&rooms), gap_requests, stop.clone()));
     tasks.spawn(cluster::report_presence(Arc::clone(&rooms), outbox, stop.clone()));
-    let app = Arc::new(App::new(
-        config,
-        store,
+    let stock: Arc<dyn crate::stock::StockDesk> = Arc::new(broker);
+    let limits = Limits::new(&config.rate_limits);
+    let origins = Origins::new(config.allowed_origins.clone());
+    let chat = Arc::new(Gateway {
+        sessions: Arc::clone(&sessions),
+        store: store.clone(),
+        rooms: Arc::clone(&rooms),
+        sockets: Arc::clone(&sockets),
+        commands: Arc::new(Commands {
+            writer,
+            rooms,
+            stock: Arc::clone(&stock),
+            message_limit: Arc::clone(&limits.messages),
+            stock_limit: Arc::clone(&limits.stock),
+        }),
+        origins: origins.clone(),
+        idle_timeout: config.ws_idle_timeout,
+        shutdown: stop.clone(),
+        tasks: tasks.clone(),
+        next_peer_id: AtomicU64::new(1),
+    });
+    let api = Arc::new(Api {
+        store: store.clone(),
         sessions,
-        rooms,
-        writer,
+        passwords: Passwords::new(hash_concurrency()),
+        login_limit: Arc::clone(&limits.login),
         sockets,
-        Arc::new(broker),
-        stop.clone(),
-        tasks.clone(),
-    ));
-    tasks.spawn(sweep_sessions(Arc::clone(&app)));
-    tasks.spawn(sweep_limits(Arc::clone(&app)));
-    tasks.spawn(metrics_upkeep(Arc::clone(&app)));
+        origins,
+        cookie_secure: config.cookie_secure,
+        stock,
+        chat,
+    });
+    tasks.spawn(sweep_sessions(store, stop.clone()));
+    tasks.spawn(sweep_limits(limits, stop.clone()));
+    tasks.spawn(metrics_upkeep(stop.clone()));
     crate::metrics::handle();
     tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "listening");
 
-    accept(&listener, &app, shutdown).await;
+    let connections = Arc::new(Semaphore::new(config.max_connections));
+    accept(&listener, &api, &connections, shutdown).await;
 
     tracing::info!("shutting down");
     drop(listener);
@@ -90,14 +116,24 @@ pub async fn run(
     tasks.close();
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait()).await;
     // Every connection is gone: dropping the last handles lets the writer drain and stop.
-    drop(app);
+    drop(api);
     writer_tasks.close();
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, writer_tasks.wait()).await;
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn accept(listener: &TcpListener, app: &Arc<App>, shutdown: impl Future<Output = ()>) {
+/// Password hashing threads: one per core of the machine.
+fn hash_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+async fn accept(
+    listener: &TcpListener,
+    api: &Arc<Api>,
+    connections: &Arc<Semaphore>,
+    shutdown: impl Future<Output = ()>,
+) {
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
@@ -105,7 +141,7 @@ async fn accept(listener: &TcpListener, app: &Arc<App>, shutdown: impl Future<Ou
     loop {
         // At the cap, stop accepting: new clients wait in the listen backlog.
         let permit = tokio::select! {
-            permit = Arc::clone(&app.connections).acquire_owned() => match permit {
+            permit = Arc::clone(connections).acquire_owned() => match permit {
                 Ok(permit) => permit,
                 Err(_) => break,
             },
@@ -124,13 +160,13 @@ async fn accept(listener: &TcpListener, app: &Arc<App>, shutdown: impl Future<Ou
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let app = Arc::clone(app);
-        let slot = ConnectionSlot(Arc::new(Mutex::new(Some(permit))));
+        let api = Arc::clone(api);
+        let slot = ConnectionSlot::new(permit);
         let service = service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-            let app = Arc::clone(&app);
+            let api = Arc::clone(&api);
             request.extensions_mut().insert(slot.clone());
             async move {
-                Ok::<_, std::convert::Infallible>(crate::http::serve(app, request, peer).await)
+                Ok::<_, std::convert::Infallible>(crate::http::serve(api, request, peer).await)
             }
         });
         let connection =
@@ -145,47 +181,35 @@ async fn accept(listener: &TcpListener, app: &Arc<App>, shutdown: impl Future<Ou
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
 }
 
-/// A TCP connection's place under the connection cap, held by the HTTP
-/// connection and handed to the WebSocket that upgrades it.
-#[derive(Clone)]
-pub(crate) struct ConnectionSlot(Arc<Mutex<Option<OwnedSemaphorePermit>>>);
-
-impl ConnectionSlot {
-    /// Takes the permit (once) to keep it beyond the HTTP connection.
-    pub(crate) fn take(&self) -> Option<OwnedSemaphorePermit> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
-    }
-}
-
 /// Folds recorded histogram samples into their buckets: without it they pile
 /// up between scrapes (or forever, when nobody scrapes).
-async fn metrics_upkeep(app: Arc<App>) {
+async fn metrics_upkeep(shutdown: CancellationToken) {
     let handle = crate::metrics::handle();
     loop {
         tokio::select! {
             () = tokio::time::sleep(METRICS_UPKEEP) => handle.run_upkeep(),
-            () = app.shutdown.cancelled() => return,
+            () = shutdown.cancelled() => return,
         }
     }
 }
 
 /// Forgets rate-limit state of quiet keys, so limiter memory stays bounded.
-async fn sweep_limits(app: Arc<App>) {
+async fn sweep_limits(limits: Limits, shutdown: CancellationToken) {
     loop {
         tokio::select! {
-            () = tokio::time::sleep(LIMITS_SWEEP) => app.limits.forget_idle(),
-            () = app.shutdown.cancelled() => return,
+            () = tokio::time::sleep(LIMITS_SWEEP) => limits.forget_idle(),
+            () = shutdown.cancelled() => return,
         }
     }
 }
 
-async fn sweep_sessions(app: Arc<App>) {
+async fn sweep_sessions(store: Store, shutdown: CancellationToken) {
     loop {
         tokio::select! {
             () = tokio::time::sleep(SESSION_SWEEP) => {}
-            () = app.shutdown.cancelled() => return,
+            () = shutdown.cancelled() => return,
         }
-        match app.store.delete_expired_sessions().await {
+        match store.delete_expired_sessions().await {
             Ok(count) => tracing::info!(count, "deleted expired sessions"),
             Err(error) => tracing::warn!(%error, "deleting expired sessions failed"),
         }

@@ -4,8 +4,8 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 
-use super::Body;
 use crate::ApiError;
+use crate::response::Body;
 
 /// Files under `www/assets/`, with their content types.
 const ASSETS: &[(&str, &str, &[u8])] = &[

@@ -5,13 +5,14 @@ use hyper::body::Incoming;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::request::{authenticate, check_login_limit, read_json};
-use super::{Body, json_response};
+use super::Api;
+use super::request::{check_login_limit, read_json};
 use crate::ApiError;
+use crate::access::authenticate;
 use crate::auth::{
     SESSION_TTL, SessionToken, validate_email, validate_password, validate_username,
 };
-use crate::state::App;
+use crate::response::{Body, json_response};
 
 #[derive(Deserialize)]
 struct RegisterBody {
@@ -29,7 +30,7 @@ struct LoginBody {
 
 /// `POST /auth/register`: 201 with the new user.
 pub(super) async fn register(
-    app: &App,
+    api: &Api,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
     let body: RegisterBody = read_json(request).await?;
@@ -38,9 +39,9 @@ pub(super) async fn register(
     if let Some(email) = &body.email {
         validate_email(email).map_err(|e| ApiError::Validation(e.into()))?;
     }
-    let hash = app.passwords.hash(body.password).await.ok_or(ApiError::Internal)?;
+    let hash = api.passwords.hash(body.password).await.ok_or(ApiError::Internal)?;
     let user =
-        app.store.create_user(&body.username, body.email.as_deref(), &hash).await.map_err(|e| {
+        api.store.create_user(&body.username, body.email.as_deref(), &hash).await.map_err(|e| {
             if e.is_unique_violation() { ApiError::UsernameTaken } else { e.into() }
         })?;
     tracing::info!(user_id = %user.id, "registered");
@@ -49,52 +50,52 @@ pub(super) async fn register(
 
 /// `POST /auth/login`: 200 with the user and the session cookie.
 pub(super) async fn login(
-    app: &App,
+    api: &Api,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
-    check_login_limit(app, &request)?;
+    check_login_limit(&api.login_limit, &request)?;
     let body: LoginBody = read_json(request).await?;
-    let found = app.store.find_credentials(&body.username).await?;
+    let found = api.store.find_credentials(&body.username).await?;
     let (user, hash) = match found {
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
     };
     // Unknown users cost one hash check too, so timing tells nothing.
-    let matches = app.passwords.verify(body.password, hash).await;
+    let matches = api.passwords.verify(body.password, hash).await;
     let user = user.filter(|_| matches).ok_or(ApiError::InvalidCredentials)?;
     let token = SessionToken::generate().ok_or(ApiError::Internal)?;
     let expires_at = OffsetDateTime::now_utc() + SESSION_TTL;
-    app.store.create_session(&token.hash(), user.id, expires_at).await?;
+    api.store.create_session(&token.hash(), user.id, expires_at).await?;
     tracing::info!(user_id = %user.id, "logged in");
     let mut response =
         json_response(StatusCode::OK, &serde_json::json!({ "success": true, "user": user }));
-    set_cookie(&mut response, app, token.as_str(), SESSION_TTL.as_secs());
+    set_cookie(&mut response, api.cookie_secure, token.as_str(), SESSION_TTL.as_secs());
     Ok(response)
 }
 
 /// `POST /auth/logout`: ends the session and closes its WebSockets (1008).
 pub(super) async fn logout(
-    app: &App,
+    api: &Api,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
-    let (user, token) = authenticate(app, request.headers()).await?;
+    let (user, token) = authenticate(&api.sessions, request.headers()).await?;
     let hash = token.hash();
-    app.sessions.end(&hash).await?;
-    app.sockets.log_out(&hash);
+    api.sessions.end(&hash).await?;
+    api.sockets.log_out(&hash);
     tracing::info!(user_id = %user.id, "logged out");
     let mut response = json_response(StatusCode::OK, &serde_json::json!({ "success": true }));
-    set_cookie(&mut response, app, "", 0);
+    set_cookie(&mut response, api.cookie_secure, "", 0);
     Ok(response)
 }
 
 /// `GET /auth/me`: the session's user.
-pub(super) async fn me(app: &App, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
-    let (user, _) = authenticate(app, request.headers()).await?;
+pub(super) async fn me(api: &Api, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let (user, _) = authenticate(&api.sessions, request.headers()).await?;
     Ok(json_response(StatusCode::OK, &user))
 }
 
-fn set_cookie(response: &mut Response<Body>, app: &App, value: &str, max_age: u64) {
-    let secure = if app.config.cookie_secure { "; Secure" } else { "" };
+fn set_cookie(response: &mut Response<Body>, secure: bool, value: &str, max_age: u64) {
+    let secure = if secure { "; Secure" } else { "" };
     let cookie =
         format!("session_id={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}");
     if let Ok(cookie) = HeaderValue::from_str(&cookie) {

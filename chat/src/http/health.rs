@@ -2,8 +2,9 @@
 
 use http::{Response, StatusCode};
 
-use super::{Body, json_response};
-use crate::state::App;
+use crate::response::{Body, json_response};
+use crate::stock::StockDesk;
+use crate::store::Store;
 
 /// `GET /metrics`: Prometheus text.
 pub(super) fn metrics() -> Response<Body> {
@@ -22,9 +23,9 @@ pub(super) fn live() -> Response<Body> {
 }
 
 /// Readiness: 200 when PostgreSQL and RabbitMQ answer, else 503 naming the failing part.
-pub(super) async fn ready(app: &App) -> Response<Body> {
-    let database = app.store.ping().await.is_ok();
-    let rabbitmq = app.stock.is_connected();
+pub(super) async fn ready(store: &Store, stock: &dyn StockDesk) -> Response<Body> {
+    let database = store.ping().await.is_ok();
+    let rabbitmq = stock.is_connected();
     let word = |ok: bool| if ok { "connected" } else { "disconnected" };
     let (status, label) = if database && rabbitmq {
         (StatusCode::OK, "ready")

@@ -5,6 +5,13 @@
 //! sane, else made), one tracing span per request, panic recovery (a panicking
 //! handler answers 500 and the server lives on), and security headers on every
 //! response.
+//!
+//! # Layout
+//!
+//! - this file: [`Api`], what the handlers use, and the middleware ([`serve`]).
+//! - `router`: the route table, once: each path's handler, methods and metric label.
+//! - `request`: bounded JSON bodies, the login limit, cross-site writes.
+//! - `auth`, `rooms`, `messages`, `health`, `assets`: the endpoints.
 
 mod assets;
 mod auth;
@@ -14,25 +21,47 @@ mod request;
 mod rooms;
 mod router;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
 use futures_util::FutureExt;
-use http::{HeaderName, HeaderValue, Request, Response, StatusCode, header};
-use http_body_util::Full;
+use http::{HeaderName, HeaderValue, Request, Response, header};
 use hyper::body::Incoming;
 use tracing::Instrument;
 
-pub(crate) use request::{ClientAddr, authenticate, origin_allowed, query_param, session_token};
-
 use crate::ApiError;
-use crate::state::App;
+use crate::access::{ClientAddr, Origins};
+use crate::auth::{Passwords, Sessions};
+use crate::limits::Limiter;
+use crate::response::Body;
+use crate::rooms::SessionSockets;
+use crate::stock::StockDesk;
+use crate::store::Store;
+use crate::ws::Gateway;
 
-/// Every response body: small, fully buffered.
-pub(crate) type Body = Full<Bytes>;
+/// What the REST handlers use, and the WebSocket gateway they hand upgrades to.
+pub(crate) struct Api {
+    /// PostgreSQL.
+    pub(crate) store: Store,
+    /// Sessions, looked up in memory first.
+    pub(crate) sessions: Arc<Sessions>,
+    /// Argon2id, bounded.
+    pub(crate) passwords: Passwords,
+    /// Login attempts per client IP.
+    pub(crate) login_limit: Arc<Limiter<IpAddr>>,
+    /// Open sockets per session: logout closes them.
+    pub(crate) sockets: Arc<SessionSockets>,
+    /// Where browsers may write from.
+    pub(crate) origins: Origins,
+    /// Whether the session cookie is `Secure`.
+    pub(crate) cookie_secure: bool,
+    /// The stock desk, whose link readiness reports.
+    pub(crate) stock: Arc<dyn StockDesk>,
+    /// `/ws/chat/{id}`.
+    pub(crate) chat: Arc<Gateway>,
+}
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -44,14 +73,15 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
 
 /// Serves one request: the entry point hyper calls.
 pub(crate) async fn serve(
-    app: Arc<App>,
+    api: Arc<Api>,
     mut request: Request<Incoming>,
     peer: SocketAddr,
 ) -> Response<Body> {
     let started = Instant::now();
     let request_id = request_id(&request);
     let method = request.method().clone();
-    let route = router::route_label(request.uri().path());
+    let route = router::Route::of(request.uri().path());
+    let label = route.as_ref().map_or("other", router::Route::label);
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
@@ -62,8 +92,8 @@ pub(crate) async fn serve(
         chatroom_id = tracing::field::Empty,
     );
     request.extensions_mut().insert(ClientAddr(peer.ip()));
-    let outcome =
-        AssertUnwindSafe(router::route(app, request)).catch_unwind().instrument(span.clone()).await;
+    let handled = router::handle(api, route, request);
+    let outcome = AssertUnwindSafe(handled).catch_unwind().instrument(span.clone()).await;
     let mut response = match outcome {
         Ok(Ok(response)) => response,
         Ok(Err(error)) => error.into_response(),
@@ -76,9 +106,9 @@ pub(crate) async fn serve(
     let status = response.status().as_u16();
     span.in_scope(|| tracing::info!(status, elapsed_ms = elapsed.as_millis() as u64, "served"));
     let method = method.to_string();
-    metrics::histogram!(crate::metrics::HTTP_DURATION, "method" => method.clone(), "route" => route)
+    metrics::histogram!(crate::metrics::HTTP_DURATION, "method" => method.clone(), "route" => label)
         .record(elapsed.as_secs_f64());
-    metrics::counter!(crate::metrics::HTTP_REQUESTS, "method" => method, "route" => route, "status" => status.to_string())
+    metrics::counter!(crate::metrics::HTTP_REQUESTS, "method" => method, "route" => label, "status" => status.to_string())
         .increment(1);
     add_security_headers(&mut response, &request_id);
     response
@@ -110,15 +140,4 @@ fn add_security_headers(response: &mut Response<Body>, request_id: &str) {
     if let Ok(value) = HeaderValue::from_str(request_id) {
         headers.insert(REQUEST_ID.clone(), value);
     }
-}
-
-/// A JSON response with `status`.
-pub(crate) fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response<Body> {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
-    let mut response = Response::new(Full::new(Bytes::from(bytes)));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
 }

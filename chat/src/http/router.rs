@@ -1,113 +1,120 @@
-//! Maps a method and path to its handler.
+//! The route table, once: which handler serves a path, with which methods,
+//! under which metric label.
 
 use std::sync::Arc;
 
 use http::{Method, Request, Response};
 use hyper::body::Incoming;
 
-use super::{Body, assets, auth, health, messages, request, rooms};
+use super::{Api, assets, auth, health, messages, request, rooms};
 use crate::ApiError;
-use crate::state::App;
+use crate::response::Body;
 
-/// Finds and runs the handler of `request`.
-pub(super) async fn route(
-    app: Arc<App>,
+/// A path the server serves, with the segments it names.
+pub(super) enum Route {
+    Index,
+    Asset(String),
+    Health,
+    Ready,
+    Metrics,
+    OpenApi,
+    Register,
+    Login,
+    Logout,
+    Me,
+    Rooms,
+    Join(String),
+    Messages(String),
+    Chat(String),
+}
+
+impl Route {
+    /// The route of `path`, if any.
+    pub(super) fn of(path: &str) -> Option<Self> {
+        let segments: Vec<&str> = path.split('/').skip(1).collect();
+        let owned = |segment: &&str| (*segment).to_owned();
+        Some(match segments.as_slice() {
+            [""] => Self::Index,
+            ["assets", file] => Self::Asset(owned(file)),
+            ["health"] => Self::Health,
+            ["health", "ready"] => Self::Ready,
+            ["metrics"] => Self::Metrics,
+            ["ws", "chat", room] => Self::Chat(owned(room)),
+            ["api", "v1", rest @ ..] => match rest {
+                ["openapi.yaml"] => Self::OpenApi,
+                ["auth", "register"] => Self::Register,
+                ["auth", "login"] => Self::Login,
+                ["auth", "logout"] => Self::Logout,
+                ["auth", "me"] => Self::Me,
+                ["chatrooms"] => Self::Rooms,
+                ["chatrooms", room, "join"] => Self::Join(owned(room)),
+                ["chatrooms", room, "messages"] => Self::Messages(owned(room)),
+                _ => return None,
+            },
+            _ => return None,
+        })
+    }
+
+    /// The route's template, for metric labels (never the raw path).
+    pub(super) fn label(&self) -> &'static str {
+        match self {
+            Self::Index => "/",
+            Self::Asset(_) => "/assets/{file}",
+            Self::Health => "/health",
+            Self::Ready => "/health/ready",
+            Self::Metrics => "/metrics",
+            Self::OpenApi => "/api/v1/openapi.yaml",
+            Self::Register => "/api/v1/auth/register",
+            Self::Login => "/api/v1/auth/login",
+            Self::Logout => "/api/v1/auth/logout",
+            Self::Me => "/api/v1/auth/me",
+            Self::Rooms => "/api/v1/chatrooms",
+            Self::Join(_) => "/api/v1/chatrooms/{id}/join",
+            Self::Messages(_) => "/api/v1/chatrooms/{id}/messages",
+            Self::Chat(_) => "/ws/chat/{id}",
+        }
+    }
+
+    /// The methods the route answers (the `Allow` header of a 405).
+    fn methods(&self) -> &'static str {
+        match self {
+            Self::Register | Self::Login | Self::Logout | Self::Join(_) => "POST",
+            Self::Rooms => "GET, POST",
+            _ => "GET",
+        }
+    }
+}
+
+/// Runs the handler of `route` (`None`: no such route).
+pub(super) async fn handle(
+    api: Arc<Api>,
+    route: Option<Route>,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
-    let path = request.uri().path().to_owned();
-    let segments: Vec<&str> = path.split('/').skip(1).collect();
     let method = request.method().clone();
-    if !(method.is_safe()) {
-        request::check_csrf(&app, request.headers())?;
+    if !method.is_safe() {
+        request::check_csrf(&api.origins, request.headers())?;
     }
-    match segments.as_slice() {
-        [""] => allow(&method, "GET").map(|()| assets::index()),
-        ["assets", file] => {
-            allow(&method, "GET")?;
-            assets::file(file)
-        }
-        ["health"] => allow(&method, "GET").map(|()| health::live()),
-        ["metrics"] => allow(&method, "GET").map(|()| health::metrics()),
-        ["health", "ready"] => {
-            allow(&method, "GET")?;
-            Ok(health::ready(&app).await)
-        }
-        ["api", "v1", rest @ ..] => api(app, request, &method, rest).await,
-        ["ws", "chat", room] => {
-            allow(&method, "GET")?;
-            crate::ws::upgrade(app, request, room).await
-        }
-        _ => Err(ApiError::NotFound("route")),
+    let route = route.ok_or(ApiError::NotFound("route"))?;
+    let allowed = route.methods();
+    if !allowed.split(", ").any(|m| m == method.as_str()) {
+        return Err(ApiError::MethodNotAllowed(allowed));
     }
-}
-
-async fn api(
-    app: Arc<App>,
-    request: Request<Incoming>,
-    method: &Method,
-    segments: &[&str],
-) -> Result<Response<Body>, ApiError> {
-    match segments {
-        ["openapi.yaml"] => allow(method, "GET").map(|()| assets::openapi()),
-        ["auth", "register"] => {
-            allow(method, "POST")?;
-            auth::register(&app, request).await
-        }
-        ["auth", "login"] => {
-            allow(method, "POST")?;
-            auth::login(&app, request).await
-        }
-        ["auth", "logout"] => {
-            allow(method, "POST")?;
-            auth::logout(&app, request).await
-        }
-        ["auth", "me"] => {
-            allow(method, "GET")?;
-            auth::me(&app, request).await
-        }
-        ["chatrooms"] => match *method {
-            Method::GET => rooms::list(&app, request).await,
-            Method::POST => rooms::create(&app, request).await,
-            _ => Err(ApiError::MethodNotAllowed("GET, POST")),
-        },
-        ["chatrooms", room, "join"] => {
-            allow(method, "POST")?;
-            rooms::join(&app, request, room).await
-        }
-        ["chatrooms", room, "messages"] => {
-            allow(method, "GET")?;
-            messages::page(&app, request, room).await
-        }
-        _ => Err(ApiError::NotFound("route")),
-    }
-}
-
-/// The route template of `path`, for metric labels (never the raw path).
-pub(super) fn route_label(path: &str) -> &'static str {
-    let segments: Vec<&str> = path.split('/').skip(1).collect();
-    match segments.as_slice() {
-        [""] => "/",
-        ["assets", _] => "/assets/{file}",
-        ["health"] => "/health",
-        ["health", "ready"] => "/health/ready",
-        ["metrics"] => "/metrics",
-        ["api", "v1", "openapi.yaml"] => "/api/v1/openapi.yaml",
-        ["api", "v1", "auth", "register"] => "/api/v1/auth/register",
-        ["api", "v1", "auth", "login"] => "/api/v1/auth/login",
-        ["api", "v1", "auth", "logout"] => "/api/v1/auth/logout",
-        ["api", "v1", "auth", "me"] => "/api/v1/auth/me",
-        ["api", "v1", "chatrooms"] => "/api/v1/chatrooms",
-        ["api", "v1", "chatrooms", _, "join"] => "/api/v1/chatrooms/{id}/join",
-        ["api", "v1", "chatrooms", _, "messages"] => "/api/v1/chatrooms/{id}/messages",
-        ["ws", "chat", _] => "/ws/chat/{id}",
-        _ => "other",
-    }
-}
-
-fn allow(method: &Method, allowed: &'static str) -> Result<(), ApiError> {
-    if allowed.split(", ").any(|m| m == method.as_str()) {
-        Ok(())
-    } else {
-        Err(ApiError::MethodNotAllowed(allowed))
+    match route {
+        Route::Index => Ok(assets::index()),
+        Route::Asset(file) => assets::file(&file),
+        Route::Health => Ok(health::live()),
+        Route::Ready => Ok(health::ready(&api.store, api.stock.as_ref()).await),
+        Route::Metrics => Ok(health::metrics()),
+        Route::OpenApi => Ok(assets::openapi()),
+        Route::Register => auth::register(&api, request).await,
+        Route::Login => auth::login(&api, request).await,
+        Route::Logout => auth::logout(&api, request).await,
+        Route::Me => auth::me(&api, request).await,
+        Route::Rooms if method == Method::POST => rooms::create(&api, request).await,
+        Route::Rooms => rooms::list(&api, request).await,
+        Route::Join(room) => rooms::join(&api, request, &room).await,
+        Route::Messages(room) => messages::page(&api, request, &room).await,
+        Route::Chat(room) => crate::ws::upgrade(Arc::clone(&api.chat), request, &room).await,
     }
 }

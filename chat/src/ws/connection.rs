@@ -14,12 +14,12 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use uuid::Uuid;
 
+use super::Gateway;
 use super::commands::Context;
 use super::socket::{End, Socket};
 use super::wire::text;
 use super::{inbound, outbound};
 use crate::rooms::{CloseReason, Closer, Outgoing, Peer};
-use crate::state::App;
 use crate::store::User;
 
 /// Frames queued per connection before it counts as too slow (then `resync` + 1013).
@@ -33,7 +33,7 @@ const LINGER_BYTES: usize = 1024 * 1024;
 
 /// An accepted handshake, ready to serve.
 pub(super) struct Connection {
-    pub(super) app: Arc<App>,
+    pub(super) gateway: Arc<Gateway>,
     pub(super) room_id: Uuid,
     pub(super) user: User,
     /// The session's token hash: logout closes this connection.
@@ -51,7 +51,7 @@ pub(super) struct Connection {
 impl Connection {
     /// Serves the socket until either side ends it.
     pub(super) async fn run(self, socket: Socket) {
-        let app = Arc::clone(&self.app);
+        let gateway = Arc::clone(&self.gateway);
         let (outbox, queue) = mpsc::channel(OUTBOX);
         let peer = Arc::new(Peer {
             id: self.peer_id,
@@ -60,20 +60,22 @@ impl Connection {
             outbox,
             closer: self.closer.clone(),
         });
-        let joined = app.rooms.join(self.room_id, Arc::clone(&peer));
-        let mut context = Context::new(Arc::clone(&app), self.room_id, Arc::clone(&peer));
+        let joined = gateway.rooms.join(self.room_id, Arc::clone(&peer));
+        let mut context =
+            Context::new(Arc::clone(&gateway.commands), self.room_id, Arc::clone(&peer));
         context.span().in_scope(|| tracing::info!("connected"));
 
         metrics::gauge!(crate::metrics::WS_ACTIVE).increment(1.0);
-        let (socket, end) = match start_room(&context, joined.needs_start).await {
+        let (socket, end) = match start_room(&gateway, &context, joined.needs_start).await {
             Ok(()) => {
-                serve(socket, &mut context, queue, &self.closer, joined.users, self.after).await
+                let greeting = Greeting { users: joined.users, after: self.after };
+                serve(socket, &gateway, &mut context, queue, &self.closer, greeting).await
             }
             Err(end) => (Some(socket), end),
         };
 
-        app.rooms.leave(self.room_id, peer.id);
-        app.sockets.deregister(&self.session, peer.id);
+        gateway.rooms.leave(self.room_id, peer.id);
+        gateway.sockets.deregister(&self.session, peer.id);
         if let Some(mut socket) = socket {
             close(&mut socket, end).await;
         }
@@ -85,15 +87,14 @@ impl Connection {
 
 /// A room new on this instance learns where its order stands before anyone
 /// is replayed to, so replay and live delivery meet without a hole.
-async fn start_room(context: &Context, needs_start: bool) -> Result<(), End> {
+async fn start_room(gateway: &Gateway, context: &Context, needs_start: bool) -> Result<(), End> {
     if !needs_start {
         return Ok(());
     }
-    let app = &context.app;
-    match Box::pin(app.store.last_message_times(&[context.room_id])).await {
+    match Box::pin(gateway.store.last_message_times(&[context.room_id])).await {
         Ok(rows) => {
             let newest = rows.first().and_then(|(_, newest)| *newest);
-            app.rooms.start(context.room_id, newest);
+            gateway.rooms.start(context.room_id, newest);
             Ok(())
         }
         Err(error) => {
@@ -110,17 +111,17 @@ async fn start_room(context: &Context, needs_start: bool) -> Result<(), End> {
 /// it is still whole) to be closed.
 async fn serve(
     mut socket: Socket,
+    gateway: &Gateway,
     context: &mut Context,
     queue: mpsc::Receiver<Outgoing>,
     closer: &Closer,
-    users: Vec<String>,
-    after: Option<Uuid>,
+    greeting: Greeting,
 ) -> (Option<Socket>, End) {
-    let replayed_until = match Box::pin(greet(&mut socket, context, users, after)).await {
+    let replayed_until = match Box::pin(greet(&mut socket, gateway, context, greeting)).await {
         Ok(replayed_until) => replayed_until,
         Err(_) => return (Some(socket), End::Gone),
     };
-    let idle_timeout = context.app.config.ws_idle_timeout;
+    let idle_timeout = gateway.idle_timeout;
     let (mut sink, mut stream) = socket.split();
     let end = {
         let sending = outbound::write(&mut sink, queue, replayed_until, idle_timeout / 3);
@@ -137,18 +138,26 @@ async fn serve(
     (sink.reunite(stream).ok(), end)
 }
 
+/// What a new connection is told first.
+struct Greeting {
+    /// Who is online in the room.
+    users: Vec<String>,
+    /// Replay stored messages newer than this one.
+    after: Option<Uuid>,
+}
+
 /// `presence`, then the replay of what the client missed; returns the time
 /// of the newest message replayed.
 async fn greet(
     socket: &mut Socket,
+    gateway: &Gateway,
     context: &Context,
-    users: Vec<String>,
-    after: Option<Uuid>,
+    Greeting { users, after }: Greeting,
 ) -> Result<Option<OffsetDateTime>, tungstenite::Error> {
     socket.feed(text(&ServerFrame::Presence { users })).await?;
     let mut replayed_until = None;
     if let Some(after) = after {
-        match context.app.store.messages_after(context.room_id, after, MAX_REPLAY + 1).await {
+        match gateway.store.messages_after(context.room_id, after, MAX_REPLAY + 1).await {
             Ok(Some(missed)) if missed.len() as i64 <= MAX_REPLAY => {
                 for message in missed {
                     replayed_until = Some(message.created_at);

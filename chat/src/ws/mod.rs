@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //!
-//! - this file: the handshake's checks and the upgrade.
+//! - this file: [`Gateway`], what connections use, and the handshake.
 //! - `connection`: a connection's life: join, greet and replay, serve, close.
 //! - `inbound`: the receiving half, frame by frame into `commands`.
 //! - `outbound`: the sending half, the connection's queue onto the socket.
@@ -19,7 +19,8 @@ mod socket;
 mod wire;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::Full;
@@ -28,15 +29,45 @@ use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 pub(crate) use wire::encoded;
 
+pub(crate) use self::commands::Commands;
 use crate::ApiError;
-use crate::http::{Body, authenticate, origin_allowed, query_param, session_token};
-use crate::rooms::Closer;
-use crate::state::App;
-use crate::store::Membership;
+use crate::access::{
+    ConnectionSlot, Origins, authenticate, query_param, require_member, session_token,
+};
+use crate::auth::Sessions;
+use crate::response::Body;
+use crate::rooms::{Closer, Rooms, SessionSockets};
+use crate::store::Store;
+
+/// What WebSocket connections use.
+pub(crate) struct Gateway {
+    /// Sessions, looked up in memory first.
+    pub(crate) sessions: Arc<Sessions>,
+    /// Membership checks, the replay, each room's newest time.
+    pub(crate) store: Store,
+    /// The live rooms connections join.
+    pub(crate) rooms: Arc<Rooms>,
+    /// Open sockets per session: logout closes them.
+    pub(crate) sockets: Arc<SessionSockets>,
+    /// What the client commands act on.
+    pub(crate) commands: Arc<Commands>,
+    /// Where browsers may connect from.
+    pub(crate) origins: Origins,
+    /// Silence after which a socket is closed (pings go out every third of it).
+    pub(crate) idle_timeout: Duration,
+    /// Cancelled when the server stops: connections close with 1001.
+    pub(crate) shutdown: CancellationToken,
+    /// Connections, awaited at shutdown.
+    pub(crate) tasks: TaskTracker,
+    /// Numbers connections.
+    pub(crate) next_peer_id: AtomicU64,
+}
 
 /// Largest frame or message a client may send; above it the socket closes with 1009.
 pub(crate) const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -66,32 +97,32 @@ struct Accepted {
 /// Checks the handshake (origin, session, room, membership, `?after=`), answers
 /// 101 and starts the connection's handler.
 pub(crate) async fn upgrade(
-    app: Arc<App>,
+    gateway: Arc<Gateway>,
     request: Request<Incoming>,
     room: &str,
 ) -> Result<Response<Body>, ApiError> {
-    if !origin_allowed(&app, request.headers()) {
+    if !gateway.origins.allow(request.headers()) {
         return Err(ApiError::OriginRejected);
     }
     let session = session_token(request.headers()).ok_or(ApiError::Unauthorized)?.hash();
     // Registered before the session is checked, so a logout from here on finds
     // this socket (and closes it with 1008 once it is served).
-    let peer_id = app.next_peer_id.fetch_add(1, Ordering::Relaxed);
-    let closer = Closer::new(&app.shutdown);
-    app.sockets.register(session, peer_id, closer.clone());
-    let accepted = match check(&app, &request, room).await {
+    let peer_id = gateway.next_peer_id.fetch_add(1, Ordering::Relaxed);
+    let closer = Closer::new(&gateway.shutdown);
+    gateway.sockets.register(session, peer_id, closer.clone());
+    let accepted = match check(&gateway, &request, room).await {
         Ok(accepted) => accepted,
         Err(error) => {
-            app.sockets.deregister(&session, peer_id);
+            gateway.sockets.deregister(&session, peer_id);
             return Err(error);
         }
     };
     let Accepted { user, room_id, after, accept, permit } = accepted;
 
     let on_upgrade = hyper::upgrade::on(request);
-    let tasks = app.tasks.clone();
+    let tasks = gateway.tasks.clone();
     let connection =
-        connection::Connection { app, room_id, user, session, peer_id, closer, after, permit };
+        connection::Connection { gateway, room_id, user, session, peer_id, closer, after, permit };
     tasks.spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
@@ -101,7 +132,7 @@ pub(crate) async fn upgrade(
                 connection.run(stream).await;
             }
             Err(error) => {
-                connection.app.sockets.deregister(&session, peer_id);
+                connection.gateway.sockets.deregister(&session, peer_id);
                 tracing::debug!(%error, "upgrade failed");
             }
         }
@@ -118,15 +149,14 @@ pub(crate) async fn upgrade(
 
 /// The handshake's checks after the origin: session, room, membership,
 /// `?after=`, the upgrade headers, and a place under the connection cap.
-async fn check(app: &App, request: &Request<Incoming>, room: &str) -> Result<Accepted, ApiError> {
-    let (user, _) = authenticate(app, request.headers()).await?;
+async fn check(
+    gateway: &Gateway,
+    request: &Request<Incoming>,
+    room: &str,
+) -> Result<Accepted, ApiError> {
+    let (user, _) = authenticate(&gateway.sessions, request.headers()).await?;
     let room_id: Uuid = room.parse().map_err(|_| ApiError::NotFound("chatroom"))?;
-    tracing::Span::current().record("chatroom_id", tracing::field::display(room_id));
-    match app.store.membership(room_id, user.id).await? {
-        Membership::NoRoom => return Err(ApiError::NotFound("chatroom")),
-        Membership::Outsider => return Err(ApiError::NotAMember),
-        Membership::Member => {}
-    }
+    require_member(&gateway.store, room_id, user.id).await?;
     let after = query_param(request.uri().query(), "after")
         .map(|text| text.parse::<Uuid>())
         .transpose()
@@ -135,8 +165,8 @@ async fn check(app: &App, request: &Request<Incoming>, room: &str) -> Result<Acc
     // The socket keeps its TCP connection's place under the connection cap.
     let permit = request
         .extensions()
-        .get::<crate::server::ConnectionSlot>()
-        .and_then(crate::server::ConnectionSlot::take)
+        .get::<ConnectionSlot>()
+        .and_then(ConnectionSlot::take)
         .ok_or(ApiError::Internal)?;
     Ok(Accepted { user, room_id, after, accept, permit })
 }

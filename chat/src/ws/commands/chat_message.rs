@@ -11,7 +11,7 @@ use crate::rooms::Post;
 /// Queues `content` (trimmed and validated) for the room writer; waits while
 /// the writer's queue is full.
 pub(super) async fn apply(context: &Context, content: String, client_id: Option<String>) {
-    if let Err(wait) = context.app.limits.messages.check(&context.peer.user_id) {
+    if let Err(wait) = context.commands.message_limit.check(&context.peer.user_id) {
         return context.rate_limited("messages", wait, client_id);
     }
     let post = Post {
@@ -20,7 +20,7 @@ pub(super) async fn apply(context: &Context, content: String, client_id: Option<
         client_id,
         sender: Arc::clone(&context.peer),
     };
-    if !context.app.writer.post(post).await {
+    if !context.commands.writer.post(post).await {
         context.refuse(ErrorCode::Unavailable, "the server is shutting down".into(), None);
     }
 }

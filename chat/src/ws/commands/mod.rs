@@ -21,12 +21,27 @@ use protocol::{ClientFrame, ErrorCode, ServerFrame};
 use uuid::Uuid;
 
 use self::parse::Input;
-use crate::rooms::{Outgoing, Peer};
-use crate::state::App;
+use crate::limits::Limiter;
+use crate::rooms::{Outgoing, Peer, RoomWriter, Rooms};
+use crate::stock::StockDesk;
+
+/// What the commands act on, shared by every connection.
+pub(crate) struct Commands {
+    /// Stores messages, then broadcasts them.
+    pub(crate) writer: RoomWriter,
+    /// Typing notices go to the room.
+    pub(crate) rooms: Arc<Rooms>,
+    /// Where `/stock=` commands go.
+    pub(crate) stock: Arc<dyn StockDesk>,
+    /// Chat messages per user.
+    pub(crate) message_limit: Arc<Limiter<Uuid>>,
+    /// Stock commands per user.
+    pub(crate) stock_limit: Arc<Limiter<Uuid>>,
+}
 
 /// What a connection's commands act on and for whom.
 pub(in crate::ws) struct Context {
-    pub(in crate::ws) app: Arc<App>,
+    commands: Arc<Commands>,
     /// The room the connection is in.
     pub(in crate::ws) room_id: Uuid,
     /// The connection itself: its user and its queue.
@@ -36,8 +51,8 @@ pub(in crate::ws) struct Context {
 }
 
 impl Context {
-    pub(in crate::ws) fn new(app: Arc<App>, room_id: Uuid, peer: Arc<Peer>) -> Self {
-        Self { app, room_id, peer, last_typing: None }
+    pub(in crate::ws) fn new(commands: Arc<Commands>, room_id: Uuid, peer: Arc<Peer>) -> Self {
+        Self { commands, room_id, peer, last_typing: None }
     }
 
     /// A span naming the user, the room and the connection, for its log lines.

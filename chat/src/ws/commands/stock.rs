@@ -11,7 +11,7 @@ use crate::stock::StockDeskError;
 /// Sends the command and waits for the broker to take it; the sender hears
 /// only of a failure.
 pub(super) async fn apply(context: &Context, code: String, client_id: Option<String>) {
-    if let Err(wait) = context.app.limits.stock.check(&context.peer.user_id) {
+    if let Err(wait) = context.commands.stock_limit.check(&context.peer.user_id) {
         return context.rate_limited("stock", wait, client_id);
     }
     let command = StockCommand {
@@ -20,7 +20,7 @@ pub(super) async fn apply(context: &Context, code: String, client_id: Option<Str
         user_id: context.peer.user_id,
         code,
     };
-    let Err(error) = context.app.stock.submit(command).await else {
+    let Err(error) = context.commands.stock.submit(command).await else {
         metrics::counter!(crate::metrics::STOCK_REQUESTS, "outcome" => "sent").increment(1);
         return;
     };

@@ -16,5 +16,5 @@ pub(super) fn apply(context: &mut Context) {
     }
     context.last_typing = Some(now);
     let peer = &context.peer;
-    context.app.rooms.typing(context.room_id, peer.user_id, peer.username.to_string());
+    context.commands.rooms.typing(context.room_id, peer.user_id, peer.username.to_string());
 }
