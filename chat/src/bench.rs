@@ -1,6 +1,6 @@
 //! The room's own delivery path, for the criterion benches in `benches/`:
 //! a live room of connections and stored messages handed to it exactly as
-//! the room writer hands them ([`Rooms::deliver_new`]). Not part of the API.
+//! the room writer hands them (`Rooms::deliver_new`). Not part of the API.
 
 use std::sync::Arc;
 
