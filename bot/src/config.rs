@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 
 use hyper::Uri;
 use protocol::amqp::lapin::uri::AMQPUri;
-use tracing_subscriber::EnvFilter;
 
 /// The local broker, default vhost.
 pub const DEFAULT_RABBITMQ_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
@@ -34,14 +33,7 @@ Configured by environment variables (an empty value counts as unset):
 Stops gracefully on SIGTERM or SIGINT.
 ";
 
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// One JSON object per line, for log collectors.
-    Json,
-    /// Human-readable lines, for a terminal.
-    Pretty,
-}
+pub use service::LogFormat;
 
 /// Everything the bot needs to run, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,19 +101,15 @@ impl Config {
             }
         };
 
-        let log_format = match get("LOG_FORMAT").as_deref() {
-            None | Some("json") => LogFormat::Json,
-            Some("pretty") => LogFormat::Pretty,
-            Some(other) => {
-                return Err(invalid(
-                    "LOG_FORMAT",
-                    format!("expected json or pretty, got {other:?}"),
-                ));
+        let log_format = match get("LOG_FORMAT") {
+            None => LogFormat::Json,
+            Some(text) => {
+                text.parse().map_err(|e| invalid("LOG_FORMAT", format!("{e}, got {text:?}")))?
             }
         };
 
         let log_filter = get("RUST_LOG").unwrap_or_else(|| DEFAULT_RUST_LOG.to_owned());
-        if let Err(error) = EnvFilter::try_new(&log_filter) {
+        if let Err(error) = service::check_filter(&log_filter) {
             return Err(invalid("RUST_LOG", format!("{error} in {log_filter:?}")));
         }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use protocol::amqp::SessionEnd;
 use protocol::amqp::lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use protocol::amqp::lapin::types::FieldTable;
 use protocol::amqp::lapin::{self, Connection};
@@ -23,16 +24,9 @@ pub const PREFETCH: u16 = 32;
 /// a margin to publish. Commands still running then are requeued.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(7);
 
-/// Why a session ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SessionEnd {
-    /// `shutdown` was cancelled; in-flight work is done or requeued.
-    Shutdown,
-    /// The connection, channel or consumer failed; reconnect.
-    Lost,
-}
-
-/// Consumes commands on `connection` until shutdown or failure.
+/// Consumes commands on `connection` until shutdown (in-flight work then
+/// done or requeued: [`SessionEnd::Stopped`]) or until the connection,
+/// channel or consumer fails ([`SessionEnd::Lost`]).
 pub(crate) async fn serve(
     connection: &Connection,
     stooq: &Arc<Stooq>,
@@ -58,7 +52,7 @@ pub(crate) async fn serve(
     let mut in_flight = JoinSet::new();
     let end = loop {
         tokio::select! {
-            () = shutdown.cancelled() => break SessionEnd::Shutdown,
+            () = shutdown.cancelled() => break SessionEnd::Stopped,
             () = handler.broken.cancelled() => break SessionEnd::Lost,
             delivery = consumer.next() => match delivery {
                 Some(Ok(delivery)) => {
@@ -77,7 +71,7 @@ pub(crate) async fn serve(
         }
     };
 
-    if end == SessionEnd::Shutdown {
+    if end == SessionEnd::Stopped {
         let cancel = channel.basic_cancel(consumer.tag(), BasicCancelOptions::default()).await;
         if let Err(error) = cancel {
             tracing::warn!(%error, "cannot cancel the consumer");

@@ -34,21 +34,15 @@ pub mod stooq;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
-use protocol::amqp::{self, Backoff};
+use protocol::amqp;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use crate::config::{Config, ConfigError, LogFormat};
-use crate::consumer::SessionEnd;
 pub use crate::error::Error;
 pub use crate::handler::ANSWER_BUDGET;
 use crate::stooq::Stooq;
-
-/// A session that lasted this long was healthy: the next reconnect starts
-/// its backoff from the beginning.
-const HEALTHY_SESSION: Duration = Duration::from_secs(30);
 
 /// Runs the bot until `shutdown` completes, then stops consuming, lets the
 /// commands in flight finish (or go back to the queue) and returns.
@@ -119,33 +113,16 @@ pub async fn run_with_metrics(
     result
 }
 
-/// Connects, serves a session, and starts over when the session is lost.
+/// Consumes commands on each connection the supervisor makes, until shutdown.
 async fn supervise(
     url: &str,
     stooq: &Arc<Stooq>,
     shutdown: &CancellationToken,
 ) -> Result<(), Error> {
-    let mut lost_in_a_row = 0;
-    loop {
-        let connection = tokio::select! {
-            connection = amqp::connect_with_retry(url, "bot", Backoff::RECONNECT) => connection?,
-            () = shutdown.cancelled() => return Ok(()),
-        };
-        let started = tokio::time::Instant::now();
-        match consumer::serve(&connection, stooq, shutdown).await {
-            Ok(SessionEnd::Shutdown) => return Ok(()),
-            Ok(SessionEnd::Lost) => {}
-            Err(error) => {
-                tracing::warn!(%error, "broker session failed");
-                let _ = connection.close(200, "bot session failed".into()).await;
-            }
-        }
-        lost_in_a_row = if started.elapsed() >= HEALTHY_SESSION { 0 } else { lost_in_a_row + 1 };
-        let pause = Backoff::RECONNECT.delay(lost_in_a_row);
-        tracing::info!(?pause, "reconnecting to RabbitMQ");
-        tokio::select! {
-            () = tokio::time::sleep(pause) => {}
-            () = shutdown.cancelled() => return Ok(()),
-        }
-    }
+    amqp::supervise(url, "bot", shutdown, |connection| {
+        let (stooq, shutdown) = (Arc::clone(stooq), shutdown.clone());
+        Box::pin(async move { consumer::serve(connection, &stooq, &shutdown).await })
+    })
+    .await?;
+    Ok(())
 }

@@ -4,10 +4,8 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use bot::{Config, LogFormat};
+use bot::Config;
 use tokio::net::TcpListener;
-use tokio::signal::unix::{SignalKind, signal};
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -29,7 +27,8 @@ async fn try_main() -> anyhow::Result<()> {
         bail!("unexpected argument {argument:?}; see bot --help");
     }
     let config = Config::from_env()?;
-    init_tracing(&config)?;
+    service::init_logging(config.log_format, &config.log_filter)
+        .context("cannot set up logging")?;
     let metrics = match config.metrics_addr {
         Some(addr) => Some(
             TcpListener::bind(addr)
@@ -38,24 +37,7 @@ async fn try_main() -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-    let shutdown = async move {
-        tokio::select! {
-            _ = terminate.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
-    };
     tracing::info!(stooq = %config.stooq_api_url, "bot starting");
-    bot::run_with_metrics(config, metrics, shutdown).await?;
+    bot::run_with_metrics(config, metrics, service::shutdown_signal()).await?;
     Ok(())
-}
-
-fn init_tracing(config: &Config) -> anyhow::Result<()> {
-    let filter = EnvFilter::try_new(&config.log_filter).context("invalid RUST_LOG")?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let installed = match config.log_format {
-        LogFormat::Json => builder.json().with_current_span(true).try_init(),
-        LogFormat::Pretty => builder.try_init(),
-    };
-    installed.map_err(|error| anyhow::anyhow!(error)).context("cannot set up logging")
 }

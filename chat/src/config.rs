@@ -33,14 +33,7 @@ const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/chat";
 const DEFAULT_RABBITMQ_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// One JSON object per line, for collectors.
-    Json,
-    /// Human-readable, for a terminal.
-    Pretty,
-}
+pub use service::LogFormat;
 
 /// `N/<seconds>s`: at most `N` per period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +91,8 @@ pub struct Config {
     pub cookie_secure: bool,
     /// How logs are written.
     pub log_format: LogFormat,
+    /// `RUST_LOG`: which log lines are written.
+    pub log_filter: String,
     /// Abuse limits.
     pub rate_limits: RateLimits,
     /// Most connections open at once (HTTP and WebSocket).
@@ -164,11 +159,10 @@ impl Config {
             .ok_or_else(|| invalid("COOKIE_SECURE", &secure_text, &"expected true or false"))?;
 
         let format_text = get("LOG_FORMAT", "json");
-        let log_format = match format_text.as_str() {
-            "json" => LogFormat::Json,
-            "pretty" => LogFormat::Pretty,
-            _ => return Err(invalid("LOG_FORMAT", &format_text, &"expected json or pretty")),
-        };
+        let log_format =
+            format_text.parse().map_err(|e| invalid("LOG_FORMAT", &format_text, &e))?;
+        let log_filter = get("RUST_LOG", "info");
+        service::check_filter(&log_filter).map_err(|e| invalid("RUST_LOG", &log_filter, &e))?;
 
         let limit = |variable: &'static str, default: &str| {
             let text = get(variable, default);
@@ -205,6 +199,7 @@ impl Config {
             allowed_origins,
             cookie_secure,
             log_format,
+            log_filter,
             rate_limits,
             max_connections,
             ws_idle_timeout,

@@ -2,8 +2,7 @@
 //! SIGINT or SIGTERM.
 
 use anyhow::Context;
-use chat::config::{Config, HELP, LogFormat};
-use tracing_subscriber::EnvFilter;
+use chat::config::{Config, HELP};
 
 /// mimalloc gives freed memory back to the system: with glibc's allocator the
 /// server's RSS stayed at 287 MiB after 1,000 users registered and logged in
@@ -24,37 +23,10 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
-    init_tracing(config.log_format);
+    service::init_logging(config.log_format, &config.log_filter)?;
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("cannot listen on {}", config.addr))?;
-    chat::run(listener, config, shutdown_signal()).await.context("cannot start")?;
+    chat::run(listener, config, service::shutdown_signal()).await.context("cannot start")?;
     Ok(())
-}
-
-fn init_tracing(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
-        LogFormat::Pretty => builder.init(),
-    }
-}
-
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => return interrupt.await.unwrap_or_default(),
-            };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    interrupt.await.unwrap_or_default();
 }

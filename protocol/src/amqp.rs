@@ -2,8 +2,9 @@
 //!
 //! - [`connect`] opens one connection; [`connect_with_retry`] keeps trying with
 //!   exponential backoff and jitter, then declares the whole [topology](declare_topology).
-//!   A process survives a broker restart by calling it again whenever its
-//!   connection is lost and restarting its consumers on the new connection.
+//! - [`supervise`] keeps a process connected: it runs the process's session
+//!   on each new connection and connects again whenever the session is
+//!   lost, so a process survives broker restarts.
 //! - [`confirm_channel`] opens a channel in publisher-confirm mode, and
 //!   [`publish_json`] publishes a persistent JSON message on it and waits for
 //!   the broker's confirm.
@@ -11,6 +12,8 @@
 //! [`lapin`] is re-exported so that every crate uses the same version.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 pub use lapin;
@@ -25,6 +28,7 @@ use lapin::{
 };
 use rand::Rng;
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 
 use crate::broker::{
     COMMANDS_EXCHANGE, COMMANDS_QUEUE, EVENTS_EXCHANGE, RESPONSES_EXCHANGE, RESPONSES_QUEUE,
@@ -77,6 +81,60 @@ pub async fn connect_with_retry(
                 tokio::time::sleep(delay).await;
                 attempt = attempt.saturating_add(1);
             }
+        }
+    }
+}
+
+/// How a session on a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// The connection was lost: connect again.
+    Lost,
+    /// The process is stopping: do not connect again.
+    Stopped,
+}
+
+/// A session on one connection, as [`supervise`] runs it.
+pub type Session<'c, E> = Pin<Box<dyn Future<Output = Result<SessionEnd, E>> + Send + 'c>>;
+
+/// A session that lasted this long was healthy: the pause before the next
+/// connection starts its backoff from the beginning.
+const HEALTHY_SESSION: Duration = Duration::from_secs(30);
+
+/// Keeps the process connected to `url` (as `name`): connects with
+/// [`connect_with_retry`], runs `session` on the connection, and when the
+/// session is lost or fails (logged), closes the connection, pauses (with
+/// [`Backoff::RECONNECT`], from the start again after a healthy session)
+/// and connects again.
+///
+/// Returns when a session ends [`SessionEnd::Stopped`], when `shutdown` is
+/// cancelled while connecting or pausing (a running session watches it
+/// itself), or at once with an error when `url` is not an AMQP URL.
+pub async fn supervise<E: fmt::Display>(
+    url: &str,
+    name: &str,
+    shutdown: &CancellationToken,
+    mut session: impl for<'c> FnMut(&'c Connection) -> Session<'c, E>,
+) -> Result<(), lapin::Error> {
+    let mut lost_in_a_row = 0;
+    loop {
+        let connection = tokio::select! {
+            connection = connect_with_retry(url, name, Backoff::RECONNECT) => connection?,
+            () = shutdown.cancelled() => return Ok(()),
+        };
+        let started = tokio::time::Instant::now();
+        match session(&connection).await {
+            Ok(SessionEnd::Stopped) => return Ok(()),
+            Ok(SessionEnd::Lost) => tracing::warn!("RabbitMQ connection lost"),
+            Err(error) => tracing::warn!(%error, "RabbitMQ session failed"),
+        }
+        let _ = connection.close(200, "reconnecting".into()).await;
+        lost_in_a_row = if started.elapsed() >= HEALTHY_SESSION { 0 } else { lost_in_a_row + 1 };
+        let pause = Backoff::RECONNECT.delay(lost_in_a_row);
+        tracing::info!(?pause, "reconnecting to RabbitMQ");
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = shutdown.cancelled() => return Ok(()),
         }
     }
 }

@@ -1,11 +1,12 @@
 //! RabbitMQ: stock commands out (confirmed), stock replies in (stored once),
 //! and the events shared with the other chat instances (see `cluster`).
 //!
-//! One supervisor task keeps a connection: it connects with backoff, declares
-//! the topology, opens a confirm-mode channel for commands and a channel for
-//! events, and consumes `stock.responses` and this instance's event queue. When the connection drops it starts again, so a broker
-//! restart costs only the commands sent while it was down (their senders get
-//! `UNAVAILABLE`), and replies wait in their durable queue.
+//! One supervisor task keeps a connection (`protocol::amqp::supervise`, as
+//! the bot does): on each connection it opens a confirm-mode channel for
+//! commands and a channel for events, and consumes `stock.responses` and
+//! this instance's event queue. When the connection drops it starts again,
+//! so a broker restart costs only the commands sent while it was down (their
+//! senders get `UNAVAILABLE`), and replies wait in their durable queue.
 
 mod replies;
 
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use protocol::amqp::lapin::{Channel, Connection};
-use protocol::amqp::{self, Backoff, Unroutable};
+use protocol::amqp::{self, SessionEnd, Unroutable};
 use protocol::broker::{COMMANDS_EXCHANGE, STOCK_ROUTING_KEY, StockCommand};
 use tokio_util::sync::CancellationToken;
 
@@ -52,31 +53,29 @@ impl Broker {
     ) -> Self {
         let broker = Self::default();
         let supervisor = broker.clone();
+        let link = Arc::new(link);
         tasks.spawn(async move {
+            let supervised = amqp::supervise(&url, "chat", &shutdown, |connection| {
+                let (broker, link) = (supervisor.clone(), Arc::clone(&link));
+                Box::pin(async move {
+                    let ended = broker.serve(connection, &link).await;
+                    broker.set_channel(None);
+                    link.events.set(None);
+                    ended.map(|()| SessionEnd::Lost)
+                })
+            });
             tokio::select! {
-                () = supervisor.supervise(&url, &link) => {}
+                ended = supervised => {
+                    if let Err(error) = ended {
+                        tracing::error!(%error, "RABBITMQ_URL is not a valid AMQP URL");
+                    }
+                }
                 () = shutdown.cancelled() => {}
             }
             supervisor.set_channel(None);
             link.events.set(None);
         });
         broker
-    }
-
-    async fn supervise(&self, url: &str, link: &BrokerLink) {
-        loop {
-            let Ok(connection) = amqp::connect_with_retry(url, "chat", Backoff::RECONNECT).await
-            else {
-                tracing::error!("RABBITMQ_URL is not a valid AMQP URL");
-                return;
-            };
-            if let Err(error) = self.serve(&connection, link).await {
-                tracing::warn!(%error, "RabbitMQ connection lost; reconnecting");
-            }
-            self.set_channel(None);
-            link.events.set(None);
-            let _ = connection.close(200, "reconnecting".into()).await;
-        }
     }
 
     /// Publishes on fresh channels and consumes replies and events until the

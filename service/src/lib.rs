@@ -1,0 +1,100 @@
+//! Process plumbing shared by the `chat` and `bot` binaries, so both log the
+//! same way and stop on the same signals.
+//!
+//! # Layout
+//!
+//! - [`LogFormat`] and [`init_logging`]: one JSON object per line (the
+//!   event's fields at the top level, beside `timestamp`, `level`, `target`
+//!   and the current `span`), or human-readable lines.
+//! - [`shutdown_signal`]: resolves on SIGTERM or SIGINT.
+
+use std::fmt;
+use std::str::FromStr;
+
+use tracing_subscriber::EnvFilter;
+
+/// How log lines are written (`LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// One JSON object per line, for log collectors.
+    #[default]
+    Json,
+    /// Human-readable lines, for a terminal.
+    Pretty,
+}
+
+impl FromStr for LogFormat {
+    type Err = &'static str;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "json" => Ok(Self::Json),
+            "pretty" => Ok(Self::Pretty),
+            _ => Err("expected json or pretty"),
+        }
+    }
+}
+
+/// A `RUST_LOG` filter that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidFilter(String);
+
+impl fmt::Display for InvalidFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InvalidFilter {}
+
+/// Checks a `RUST_LOG` filter (`info`, `chat=debug,tower=warn`, …).
+pub fn check_filter(filter: &str) -> Result<(), InvalidFilter> {
+    EnvFilter::try_new(filter).map(drop).map_err(|error| InvalidFilter(format!("{error}")))
+}
+
+/// Installs the process's logger: `filter` (checked with [`check_filter`])
+/// in `format`. Does nothing when a logger is installed already (a test
+/// running several servers in one process).
+pub fn init_logging(format: LogFormat, filter: &str) -> Result<(), InvalidFilter> {
+    let filter = EnvFilter::try_new(filter).map_err(|error| InvalidFilter(format!("{error}")))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _already_installed = match format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Pretty => builder.try_init(),
+    };
+    Ok(())
+}
+
+/// Resolves when the process receives SIGTERM (an orchestrator stopping
+/// it) or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut terminate) = signal(SignalKind::terminate()) else {
+            return interrupt.await.unwrap_or_default();
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await.unwrap_or_default();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_and_filters_parse_or_are_refused() {
+        assert_eq!("json".parse(), Ok(LogFormat::Json));
+        assert_eq!("pretty".parse(), Ok(LogFormat::Pretty));
+        assert!("JSON".parse::<LogFormat>().is_err());
+        assert!(check_filter("info").is_ok());
+        assert!(check_filter("chat=debug,lapin=warn").is_ok());
+        assert!(check_filter("info,[").is_err());
+    }
+}
