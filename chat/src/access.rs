@@ -7,32 +7,95 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use http::{HeaderMap, header};
+use ipnet::IpNet;
+use time::OffsetDateTime;
 use tokio::sync::OwnedSemaphorePermit;
 use uuid::Uuid;
 
 use crate::ApiError;
 use crate::auth::{SessionToken, Sessions};
+use crate::limits::Counted;
 use crate::store::{Membership, Store, User};
 
 /// The client's IP address, in each request's extensions.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ClientAddr(pub(crate) IpAddr);
 
-/// A TCP connection's place under the connection cap, in each request's
+/// A TCP connection's place under the connection caps, in each request's
 /// extensions: held by the HTTP connection and handed to the WebSocket that
 /// upgrades it.
 #[derive(Clone)]
-pub(crate) struct ConnectionSlot(Arc<Mutex<Option<OwnedSemaphorePermit>>>);
+pub(crate) struct ConnectionSlot(Arc<Mutex<Option<Places>>>);
+
+/// The places a connection holds.
+pub(crate) struct Places {
+    /// Under `MAX_CONNECTIONS` (held, never read).
+    pub(crate) _permit: OwnedSemaphorePermit,
+    /// Under `MAX_CONNECTIONS_PER_IP`, counted by the socket's address; `None`
+    /// for a trusted proxy's connection (its clients' sockets are counted at
+    /// the handshake, by the address the proxy names).
+    pub(crate) address: Option<Counted<IpAddr>>,
+}
 
 impl ConnectionSlot {
-    /// The slot of a connection holding `permit`.
-    pub(crate) fn new(permit: OwnedSemaphorePermit) -> Self {
-        Self(Arc::new(Mutex::new(Some(permit))))
+    /// The slot of a connection holding `places`.
+    pub(crate) fn new(places: Places) -> Self {
+        Self(Arc::new(Mutex::new(Some(places))))
     }
 
-    /// Takes the permit (once) to keep it beyond the HTTP connection.
-    pub(crate) fn take(&self) -> Option<OwnedSemaphorePermit> {
+    /// Whether the connection is counted under `MAX_CONNECTIONS_PER_IP`
+    /// already (it is not when it comes from a trusted proxy).
+    pub(crate) fn is_counted(&self) -> bool {
+        let places = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        places.as_ref().is_some_and(|places| places.address.is_some())
+    }
+
+    /// Takes the places (once) to keep them beyond the HTTP connection.
+    pub(crate) fn take(&self) -> Option<Places> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+/// The proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Proxies(Arc<[IpNet]>);
+
+impl Proxies {
+    /// Trusts `networks`.
+    pub(crate) fn new(networks: Vec<IpNet>) -> Self {
+        Self(networks.into())
+    }
+
+    /// Whether `address` is a trusted proxy.
+    pub(crate) fn trust(&self, address: IpAddr) -> bool {
+        let address = address.to_canonical();
+        self.0.iter().any(|network| network.contains(&address))
+    }
+
+    /// The client of a request that came from `peer`: `peer` itself unless it
+    /// is a trusted proxy; then `X-Forwarded-For` is read from the right
+    /// (each proxy appends the address it heard from), past every trusted
+    /// hop, to the first address that is not one. A malformed entry ends the
+    /// walk at the hop before it, so a client cannot name itself anyone.
+    pub(crate) fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let mut client = peer.to_canonical();
+        if !self.trust(client) {
+            return client;
+        }
+        let hops: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .collect();
+        for hop in hops.into_iter().rev() {
+            let Ok(address) = hop.trim().parse::<IpAddr>() else { break };
+            client = address.to_canonical();
+            if !self.trust(client) {
+                break;
+            }
+        }
+        client
     }
 }
 
@@ -82,9 +145,20 @@ pub(crate) async fn authenticate(
     headers: &HeaderMap,
 ) -> Result<(User, SessionToken), ApiError> {
     let token = session_token(headers).ok_or(ApiError::Unauthorized)?;
-    let user = sessions.user(&token.hash()).await?.ok_or(ApiError::Unauthorized)?;
-    tracing::Span::current().record("user_id", tracing::field::display(user.id));
+    let (user, _) = authenticate_until(sessions, headers).await?;
     Ok((user, token))
+}
+
+/// The user of the request's session and when the session expires, or 401.
+pub(crate) async fn authenticate_until(
+    sessions: &Sessions,
+    headers: &HeaderMap,
+) -> Result<(User, OffsetDateTime), ApiError> {
+    let token = session_token(headers).ok_or(ApiError::Unauthorized)?;
+    let (user, expires_at) =
+        sessions.session(&token.hash()).await?.ok_or(ApiError::Unauthorized)?;
+    tracing::Span::current().record("user_id", tracing::field::display(user.id));
+    Ok((user, expires_at))
 }
 
 /// `Ok` when `user` is a member of `room`; 404 when the room does not
@@ -104,4 +178,35 @@ pub(crate) fn query_param(query: Option<&str>, name: &str) -> Option<String> {
         .filter(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
         .last()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forwarded(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", value.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn the_client_is_the_socket_unless_a_trusted_proxy_names_it() {
+        let proxies = Proxies::new(vec!["10.0.0.0/8".parse().unwrap()]);
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        // A direct client cannot claim another address.
+        assert_eq!(proxies.client(ip("203.0.113.9"), &forwarded("1.2.3.4")), ip("203.0.113.9"));
+        // Behind two trusted proxies: the first untrusted hop from the right.
+        let chain = forwarded("6.6.6.6, 198.51.100.7, 10.0.0.2");
+        assert_eq!(proxies.client(ip("10.0.0.1"), &chain), ip("198.51.100.7"));
+        // A trusted proxy that names no one: the proxy itself.
+        assert_eq!(proxies.client(ip("10.0.0.1"), &HeaderMap::new()), ip("10.0.0.1"));
+        // Garbage ends the walk at the last hop believed.
+        assert_eq!(proxies.client(ip("10.0.0.1"), &forwarded("1.2.3.4, bogus")), ip("10.0.0.1"));
+        // IPv4 seen through an IPv6 socket is the same address.
+        assert_eq!(proxies.client(ip("::ffff:10.0.0.1"), &forwarded("192.0.2.1")), ip("192.0.2.1"));
+        // Nothing trusted: headers are ignored.
+        let none = Proxies::default();
+        assert_eq!(none.client(ip("10.0.0.1"), &forwarded("192.0.2.1")), ip("10.0.0.1"));
+    }
 }

@@ -18,9 +18,18 @@ Configured by environment variables:
                    send writes        [default: only the server's own origin]
   COOKIE_SECURE    true|false: mark the session cookie Secure  [default: true]
   RATE_LIMIT_LOGIN     logins per client IP, N/<seconds>s or off   [default: 5/300s]
+  RATE_LIMIT_REGISTER  registrations per client IP                 [default: 5/3600s]
   RATE_LIMIT_MESSAGES  messages per user                           [default: 60/60s]
   RATE_LIMIT_STOCK     stock commands per user                     [default: 10/60s]
+  RATE_LIMIT_ROOMS     rooms created per user                      [default: 10/3600s]
+  RATE_LIMIT_HANDSHAKES  WebSocket handshakes per client IP        [default: 30/10s]
   MAX_CONNECTIONS  open HTTP and WebSocket connections at most  [default: 50000]
+  MAX_CONNECTIONS_PER_IP  open connections from one address, or off
+                   (connections from TRUSTED_PROXIES are not counted; their
+                   clients' WebSockets are)                   [default: 256]
+  MAX_SOCKETS_PER_USER  open WebSockets of one user, or off   [default: 32]
+  TRUSTED_PROXIES  comma-separated CIDRs of proxies whose X-Forwarded-For
+                   is believed               [default: none: the socket's address]
   ROOM_WRITERS     group-commit writers, each with its own PostgreSQL
                    connection and its share of the rooms       [default: 1]
   WS_IDLE_TIMEOUT  seconds a WebSocket may stay silent (pings are sent at a
@@ -74,6 +83,12 @@ pub struct RateLimits {
     pub messages: Option<RateLimit>,
     /// Stock commands per user.
     pub stock: Option<RateLimit>,
+    /// Registrations per client IP.
+    pub register: Option<RateLimit>,
+    /// Rooms created per user.
+    pub rooms: Option<RateLimit>,
+    /// WebSocket handshakes per client IP.
+    pub handshakes: Option<RateLimit>,
 }
 
 /// The server's whole configuration.
@@ -97,6 +112,12 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// Most connections open at once (HTTP and WebSocket).
     pub max_connections: usize,
+    /// Most connections open at once from one address; `None` is `off`.
+    pub max_connections_per_ip: Option<NonZeroUsize>,
+    /// Most WebSockets one user has open at once; `None` is `off`.
+    pub max_sockets_per_user: Option<NonZeroUsize>,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// A WebSocket silent this long is closed.
     pub ws_idle_timeout: Duration,
     /// Group-commit writers; each room is written by one of them.
@@ -172,7 +193,27 @@ impl Config {
             login: limit("RATE_LIMIT_LOGIN", "5/300s")?,
             messages: limit("RATE_LIMIT_MESSAGES", "60/60s")?,
             stock: limit("RATE_LIMIT_STOCK", "10/60s")?,
+            register: limit("RATE_LIMIT_REGISTER", "5/3600s")?,
+            rooms: limit("RATE_LIMIT_ROOMS", "10/3600s")?,
+            handshakes: limit("RATE_LIMIT_HANDSHAKES", "30/10s")?,
         };
+
+        let cap = |variable: &'static str, default: &str| {
+            let text = get(variable, default);
+            if text.trim().eq_ignore_ascii_case("off") {
+                return Ok(None);
+            }
+            text.trim()
+                .parse::<NonZeroUsize>()
+                .map(Some)
+                .map_err(|_| invalid(variable, &text, &"expected a positive integer or off"))
+        };
+        let max_connections_per_ip = cap("MAX_CONNECTIONS_PER_IP", "256")?;
+        let max_sockets_per_user = cap("MAX_SOCKETS_PER_USER", "32")?;
+
+        let proxies_text = get("TRUSTED_PROXIES", "");
+        let trusted_proxies = parse_proxies(&proxies_text)
+            .map_err(|e| invalid("TRUSTED_PROXIES", &proxies_text, &e))?;
 
         let connections_text = get("MAX_CONNECTIONS", "50000");
         let max_connections =
@@ -202,6 +243,9 @@ impl Config {
             log_filter,
             rate_limits,
             max_connections,
+            max_connections_per_ip,
+            max_sockets_per_user,
+            trusted_proxies,
             ws_idle_timeout,
             room_writers,
         })
@@ -214,6 +258,19 @@ fn parse_bool(text: &str) -> Option<bool> {
         "false" | "0" | "no" => Some(false),
         _ => None,
     }
+}
+
+/// Parses `10.0.0.0/8, 192.168.1.7` (a bare address is one host) into networks.
+fn parse_proxies(text: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("{p} is not an address or a CIDR"))
+        })
+        .collect()
 }
 
 /// Parses `https://a.example, http://localhost:3000` into exact origins.
@@ -301,5 +358,35 @@ mod tests {
             config.allowed_origins,
             Some(vec!["https://chat.example".into(), "http://localhost:3000".into()])
         );
+    }
+
+    #[test]
+    fn abuse_limits_have_defaults_and_can_be_lifted() {
+        let defaults = config(&[]).unwrap();
+        assert_eq!(defaults.max_connections_per_ip.map(NonZeroUsize::get), Some(256));
+        assert_eq!(defaults.max_sockets_per_user.map(NonZeroUsize::get), Some(32));
+        assert!(defaults.trusted_proxies.is_empty());
+        let register = defaults.rate_limits.register.unwrap();
+        assert_eq!((register.count.get(), register.per), (5, Duration::from_secs(3600)));
+        let lifted = config(&[
+            ("MAX_CONNECTIONS_PER_IP", "off"),
+            ("MAX_SOCKETS_PER_USER", "off"),
+            ("RATE_LIMIT_REGISTER", "off"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7 ,::1"),
+        ])
+        .unwrap();
+        assert_eq!(lifted.max_connections_per_ip, None);
+        assert_eq!(lifted.max_sockets_per_user, None);
+        assert_eq!(lifted.rate_limits.register, None);
+        let proxies: Vec<String> = lifted.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(proxies, ["10.0.0.0/8", "192.168.1.7/32", "::1/128"]);
+        for (variable, bad) in [
+            ("MAX_CONNECTIONS_PER_IP", "0"),
+            ("MAX_SOCKETS_PER_USER", "many"),
+            ("TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("TRUSTED_PROXIES", "proxy.local"),
+        ] {
+            assert_eq!(config(&[(variable, bad)]).unwrap_err().variable, variable);
+        }
     }
 }

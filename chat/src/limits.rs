@@ -1,13 +1,19 @@
-//! Rate limits: logins per client IP, messages and stock commands per user.
+//! Abuse limits: rates (logins, registrations and WebSocket handshakes per
+//! client IP; messages, stock commands and new rooms per user) and caps on
+//! what is open at once ([`Tally`]: connections per address, sockets per user).
 //!
-//! Each limit is a keyed GCRA limiter (governor): a burst of `N`, refilled
-//! evenly over the period. Memory is bounded by [`Limits::forget_idle`], run
-//! periodically, which drops every key whose state is back to "fresh".
+//! Each rate limit is a keyed GCRA limiter (governor): a burst of `N`,
+//! refilled evenly over the period. Memory is bounded by
+//! [`Limits::forget_idle`], run periodically, which drops every key whose
+//! state is back to "fresh". A tally forgets a key when its count is zero.
 
 use std::hash::Hash;
 use std::net::IpAddr;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
+
+use dashmap::DashMap;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -54,6 +60,12 @@ pub(crate) struct Limits {
     pub(crate) messages: Arc<Limiter<Uuid>>,
     /// Stock commands per user.
     pub(crate) stock: Arc<Limiter<Uuid>>,
+    /// Registrations per client IP.
+    pub(crate) register: Arc<Limiter<IpAddr>>,
+    /// Rooms created per user.
+    pub(crate) rooms: Arc<Limiter<Uuid>>,
+    /// WebSocket handshakes per client IP.
+    pub(crate) handshakes: Arc<Limiter<IpAddr>>,
 }
 
 impl Limits {
@@ -62,6 +74,9 @@ impl Limits {
             login: Arc::new(Limiter::new(config.login)),
             messages: Arc::new(Limiter::new(config.messages)),
             stock: Arc::new(Limiter::new(config.stock)),
+            register: Arc::new(Limiter::new(config.register)),
+            rooms: Arc::new(Limiter::new(config.rooms)),
+            handshakes: Arc::new(Limiter::new(config.handshakes)),
         }
     }
 
@@ -70,7 +85,61 @@ impl Limits {
         self.login.forget_idle();
         self.messages.forget_idle();
         self.stock.forget_idle();
+        self.register.forget_idle();
+        self.rooms.forget_idle();
+        self.handshakes.forget_idle();
     }
+}
+
+/// How many things (connections, sockets) are open per key, at most `cap`.
+pub(crate) struct Tally<K: Hash + Eq + Clone> {
+    cap: Option<NonZeroUsize>,
+    open: DashMap<K, usize>,
+}
+
+impl<K: Hash + Eq + Clone> Tally<K> {
+    /// At most `cap` open per key; `None` counts nothing and refuses nothing.
+    pub(crate) fn new(cap: Option<NonZeroUsize>) -> Arc<Self> {
+        Arc::new(Self { cap, open: DashMap::new() })
+    }
+
+    /// Counts one more open for `key`, until the returned guard is dropped;
+    /// `None` when `key` is at the cap.
+    pub(crate) fn open(self: &Arc<Self>, key: K) -> Option<Counted<K>> {
+        let Some(cap) = self.cap else { return Some(Counted(None)) };
+        let mut count = self.open.entry(key.clone()).or_default();
+        if *count >= cap.get() {
+            return None;
+        }
+        *count += 1;
+        Some(Counted(Some((Arc::clone(self), key))))
+    }
+
+    /// How many are open for `key`.
+    #[cfg(test)]
+    fn count(&self, key: &K) -> usize {
+        self.open.get(key).map_or(0, |count| *count)
+    }
+}
+
+/// One open thing in a [`Tally`]; dropping it closes it.
+pub(crate) struct Counted<K: Hash + Eq + Clone>(Option<(Arc<Tally<K>>, K)>);
+
+impl<K: Hash + Eq + Clone> Drop for Counted<K> {
+    fn drop(&mut self) {
+        let Some((tally, key)) = self.0.take() else { return };
+        if let Some(mut count) = tally.open.get_mut(&key) {
+            *count = count.saturating_sub(1);
+        }
+        tally.open.remove_if(&key, |_, count| *count == 0);
+    }
+}
+
+/// A request refused by the limit `name` (counted in `/metrics`): 429 with
+/// `Retry-After` of `wait`.
+pub(crate) fn refused(name: &'static str, wait: Duration) -> crate::ApiError {
+    metrics::counter!(crate::metrics::RATE_LIMITED, "limit" => name).increment(1);
+    crate::ApiError::RateLimited(wait)
 }
 
 /// Whole seconds to wait, rounded up, at least 1 (for `Retry-After`).
@@ -102,5 +171,23 @@ mod tests {
         assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
         assert_eq!(retry_after_secs(Duration::from_secs(2)), 2);
         assert_eq!(retry_after_secs(Duration::from_millis(2001)), 3);
+    }
+
+    #[test]
+    fn a_tally_refuses_at_its_cap_and_forgets_what_closed() {
+        let tally = Tally::new(NonZeroUsize::new(2));
+        let first = tally.open("a").unwrap();
+        let second = tally.open("a").unwrap();
+        assert!(tally.open("a").is_none());
+        assert!(tally.open("b").is_some(), "keys are counted apart");
+        drop(first);
+        let third = tally.open("a").unwrap();
+        assert_eq!(tally.count(&"a"), 2);
+        drop((second, third));
+        assert_eq!(tally.count(&"a"), 0);
+        assert!(tally.open.is_empty());
+        let off = Tally::new(None);
+        let many: Vec<_> = (0..10).map(|_| off.open("a").unwrap()).collect();
+        assert_eq!((many.len(), off.count(&"a")), (10, 0));
     }
 }

@@ -5,7 +5,7 @@ mod sessions;
 mod token;
 mod validate;
 
-pub(crate) use password::Passwords;
+pub(crate) use password::{HashError, Passwords};
 pub(crate) use sessions::Sessions;
 pub(crate) use token::{SESSION_TTL, SessionToken};
 pub(crate) use validate::{

@@ -47,11 +47,14 @@ impl Sessions {
         Self { store, cache, ended: AtomicU64::new(0) }
     }
 
-    /// The user of an unexpired session.
-    pub(crate) async fn user(&self, token_hash: &TokenHash) -> Result<Option<User>, StoreError> {
+    /// The user of an unexpired session, and when the session expires.
+    pub(crate) async fn session(
+        &self,
+        token_hash: &TokenHash,
+    ) -> Result<Option<(User, OffsetDateTime)>, StoreError> {
         if let Some(cached) = self.cache.get(token_hash) {
             if cached.expires_at > OffsetDateTime::now_utc() {
-                return Ok(Some(cached.user));
+                return Ok(Some((cached.user, cached.expires_at)));
             }
             self.cache.invalidate(token_hash);
             return Ok(None);
@@ -63,7 +66,7 @@ impl Sessions {
         if self.ended.load(Ordering::Acquire) == ended_before {
             self.cache.insert(*token_hash, Cached { user: user.clone(), expires_at });
         }
-        Ok(Some(user))
+        Ok(Some((user, expires_at)))
     }
 
     /// Ends a session (logout on this instance).
@@ -85,6 +88,12 @@ impl Sessions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Sessions {
+        async fn user(&self, token_hash: &TokenHash) -> Result<Option<User>, StoreError> {
+            Ok(self.session(token_hash).await?.map(|(user, _)| user))
+        }
+    }
 
     async fn sessions_with_a_user() -> (testkit::database::TestDatabase, Sessions, User) {
         let database = testkit::database::TestDatabase::new();

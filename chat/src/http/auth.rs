@@ -6,11 +6,11 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::Api;
-use super::request::{check_login_limit, read_json};
+use super::request::{check_client_limit, read_json};
 use crate::ApiError;
 use crate::access::authenticate;
 use crate::auth::{
-    SESSION_TTL, SessionToken, validate_email, validate_password, validate_username,
+    HashError, SESSION_TTL, SessionToken, validate_email, validate_password, validate_username,
 };
 use crate::response::{Body, json_response};
 
@@ -33,13 +33,15 @@ pub(super) async fn register(
     api: &Api,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
+    // Before anything is read or hashed: a refused registration costs nothing.
+    check_client_limit("register", &api.register_limit, &request)?;
     let body: RegisterBody = read_json(request).await?;
     validate_username(&body.username).map_err(|e| ApiError::Validation(e.into()))?;
     validate_password(&body.password).map_err(|e| ApiError::Validation(e.into()))?;
     if let Some(email) = &body.email {
         validate_email(email).map_err(|e| ApiError::Validation(e.into()))?;
     }
-    let hash = api.passwords.hash(body.password).await.ok_or(ApiError::Internal)?;
+    let hash = api.passwords.hash(body.password).await.map_err(hashing_refused)?;
     let user =
         api.store.create_user(&body.username, body.email.as_deref(), &hash).await.map_err(|e| {
             if e.is_unique_violation() { ApiError::UsernameTaken } else { e.into() }
@@ -53,7 +55,7 @@ pub(super) async fn login(
     api: &Api,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
-    check_login_limit(&api.login_limit, &request)?;
+    check_client_limit("login", &api.login_limit, &request)?;
     let body: LoginBody = read_json(request).await?;
     let found = api.store.find_credentials(&body.username).await?;
     let (user, hash) = match found {
@@ -61,7 +63,7 @@ pub(super) async fn login(
         None => (None, None),
     };
     // Unknown users cost one hash check too, so timing tells nothing.
-    let matches = api.passwords.verify(body.password, hash).await;
+    let matches = api.passwords.verify(body.password, hash).await.map_err(hashing_refused)?;
     let user = user.filter(|_| matches).ok_or(ApiError::InvalidCredentials)?;
     let token = SessionToken::generate().ok_or(ApiError::Internal)?;
     let expires_at = OffsetDateTime::now_utc() + SESSION_TTL;
@@ -92,6 +94,18 @@ pub(super) async fn logout(
 pub(super) async fn me(api: &Api, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let (user, _) = authenticate(&api.sessions, request.headers()).await?;
     Ok(json_response(StatusCode::OK, &user))
+}
+
+/// 503 `UNAVAILABLE` (retry shortly) when too many hashes wait already.
+fn hashing_refused(error: HashError) -> ApiError {
+    match error {
+        HashError::Busy => {
+            metrics::counter!(crate::metrics::RATE_LIMITED, "limit" => "password_hashing")
+                .increment(1);
+            ApiError::Unavailable
+        }
+        HashError::Failed => ApiError::Internal,
+    }
 }
 
 fn set_cookie(response: &mut Response<Body>, secure: bool, value: &str, max_age: u64) {

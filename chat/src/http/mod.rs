@@ -32,7 +32,7 @@ use hyper::body::Incoming;
 use tracing::Instrument;
 
 use crate::ApiError;
-use crate::access::{ClientAddr, Origins};
+use crate::access::{ClientAddr, Origins, Proxies};
 use crate::auth::{Passwords, Sessions};
 use crate::limits::Limiter;
 use crate::response::Body;
@@ -51,10 +51,16 @@ pub(crate) struct Api {
     pub(crate) passwords: Passwords,
     /// Login attempts per client IP.
     pub(crate) login_limit: Arc<Limiter<IpAddr>>,
+    /// Registrations per client IP.
+    pub(crate) register_limit: Arc<Limiter<IpAddr>>,
+    /// Rooms created per user.
+    pub(crate) room_limit: Arc<Limiter<uuid::Uuid>>,
     /// Open sockets per session: logout closes them.
     pub(crate) sockets: Arc<SessionSockets>,
     /// Where browsers may write from.
     pub(crate) origins: Origins,
+    /// Whose `X-Forwarded-For` names the client.
+    pub(crate) proxies: Proxies,
     /// Whether the session cookie is `Secure`.
     pub(crate) cookie_secure: bool,
     /// The stock desk, whose link readiness reports.
@@ -82,16 +88,18 @@ pub(crate) async fn serve(
     let method = request.method().clone();
     let route = router::Route::of(request.uri().path());
     let label = route.as_ref().map_or("other", router::Route::label);
+    let client = api.proxies.client(peer.ip(), request.headers());
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
         method = %method,
         path = %request.uri().path(),
         %peer,
+        %client,
         user_id = tracing::field::Empty,
         chatroom_id = tracing::field::Empty,
     );
-    request.extensions_mut().insert(ClientAddr(peer.ip()));
+    request.extensions_mut().insert(ClientAddr(client));
     let handled = router::handle(api, route, request);
     let outcome = AssertUnwindSafe(handled).catch_unwind().instrument(span.clone()).await;
     let mut response = match outcome {

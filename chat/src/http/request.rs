@@ -45,18 +45,17 @@ pub(super) async fn read_json<T: DeserializeOwned>(
         .map_err(|e| ApiError::Validation(format!("invalid JSON body: {e}")))
 }
 
-/// Counts a login attempt from the request's client IP; 429 when over the limit.
-pub(super) fn check_login_limit(
+/// Counts one attempt at `name`d work from the request's client IP; 429
+/// (counted under `name`) when over the limit.
+pub(super) fn check_client_limit(
+    name: &'static str,
     limit: &Limiter<IpAddr>,
     request: &Request<Incoming>,
 ) -> Result<(), ApiError> {
     let Some(ClientAddr(ip)) = request.extensions().get::<ClientAddr>().copied() else {
         return Ok(());
     };
-    limit.check(&ip).map_err(|wait| {
-        metrics::counter!(crate::metrics::RATE_LIMITED, "limit" => "login").increment(1);
-        ApiError::RateLimited(wait)
-    })
+    limit.check(&ip).map_err(|wait| crate::limits::refused(name, wait))
 }
 
 /// Refuses a state-changing request sent from another site.

@@ -33,6 +33,7 @@ pub(super) async fn create(
     request: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
     let (user, _) = authenticate(&api.sessions, request.headers()).await?;
+    api.room_limit.check(&user.id).map_err(|wait| crate::limits::refused("rooms", wait))?;
     let body: CreateBody = read_json(request).await?;
     let name = validate_room_name(&body.name).map_err(|e| ApiError::Validation(e.into()))?;
     let room =

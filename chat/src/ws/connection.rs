@@ -14,10 +14,10 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use uuid::Uuid;
 
-use super::Gateway;
 use super::commands::Context;
 use super::socket::{End, Socket};
 use super::wire::text;
+use super::{Gateway, Held};
 use super::{inbound, outbound};
 use crate::rooms::{CloseReason, Closer, Outgoing, Peer};
 use crate::store::User;
@@ -36,6 +36,8 @@ pub(super) struct Connection {
     pub(super) gateway: Arc<Gateway>,
     pub(super) room_id: Uuid,
     pub(super) user: User,
+    /// When the session expires: the connection closes then (1008).
+    pub(super) expires_at: OffsetDateTime,
     /// The session's token hash: logout closes this connection.
     pub(super) session: [u8; 32],
     /// Numbers the connection; registered under `session` by the handshake.
@@ -44,8 +46,8 @@ pub(super) struct Connection {
     pub(super) closer: Closer,
     /// Replay stored messages newer than this one first.
     pub(super) after: Option<Uuid>,
-    /// This connection's place under the connection cap.
-    pub(super) permit: tokio::sync::OwnedSemaphorePermit,
+    /// This connection's places under the connection caps.
+    pub(super) held: Held,
 }
 
 impl Connection {
@@ -69,7 +71,8 @@ impl Connection {
         let (socket, end) = match start_room(&gateway, &context, joined.needs_start).await {
             Ok(()) => {
                 let greeting = Greeting { users: joined.users, after: self.after };
-                serve(socket, &gateway, &mut context, queue, &self.closer, greeting).await
+                let ends = Ends { closer: &self.closer, session_expires: self.expires_at };
+                serve(socket, &gateway, &mut context, queue, ends, greeting).await
             }
             Err(end) => (Some(socket), end),
         };
@@ -80,7 +83,7 @@ impl Connection {
             close(&mut socket, end).await;
         }
         metrics::gauge!(crate::metrics::WS_ACTIVE).decrement(1.0);
-        drop(self.permit);
+        drop(self.held);
         context.span().in_scope(|| tracing::info!("disconnected"));
     }
 }
@@ -114,7 +117,7 @@ async fn serve(
     gateway: &Gateway,
     context: &mut Context,
     queue: mpsc::Receiver<Outgoing>,
-    closer: &Closer,
+    ends: Ends<'_>,
     greeting: Greeting,
 ) -> (Option<Socket>, End) {
     let replayed_until = match Box::pin(greet(&mut socket, gateway, context, greeting)).await {
@@ -126,16 +129,27 @@ async fn serve(
     let end = {
         let sending = outbound::write(&mut sink, queue, replayed_until, idle_timeout / 3);
         let receiving = inbound::read(&mut stream, context, idle_timeout);
+        let expiry = tokio::time::Instant::now()
+            + (ends.session_expires - OffsetDateTime::now_utc()).try_into().unwrap_or_default();
         // The closer is a child of the shutdown token: this one wait also
         // ends the socket on shutdown.
         tokio::select! {
             biased;
-            reason = closer.closed() => end_for(reason),
+            reason = ends.closer.closed() => end_for(reason),
+            () = tokio::time::sleep_until(expiry) => End::Close(CloseCode::Policy, "session expired"),
             end = sending => end,
             end = receiving => end,
         }
     };
     (sink.reunite(stream).ok(), end)
+}
+
+/// What ends a connection besides either side leaving.
+struct Ends<'a> {
+    /// Logout, a slow reader, shutdown.
+    closer: &'a Closer,
+    /// The session's expiry.
+    session_expires: OffsetDateTime,
 }
 
 /// What a new connection is told first.

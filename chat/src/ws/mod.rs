@@ -18,6 +18,7 @@ mod outbound;
 mod socket;
 mod wire;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -26,6 +27,7 @@ use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use time::OffsetDateTime;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -38,9 +40,11 @@ pub(crate) use wire::encoded;
 pub(crate) use self::commands::Commands;
 use crate::ApiError;
 use crate::access::{
-    ConnectionSlot, Origins, authenticate, query_param, require_member, session_token,
+    ClientAddr, ConnectionSlot, Origins, Places, authenticate_until, query_param, require_member,
+    session_token,
 };
 use crate::auth::Sessions;
+use crate::limits::{Counted, Limiter, Tally, refused};
 use crate::response::Body;
 use crate::rooms::{Closer, Rooms, SessionSockets};
 use crate::store::Store;
@@ -59,6 +63,13 @@ pub(crate) struct Gateway {
     pub(crate) commands: Arc<Commands>,
     /// Where browsers may connect from.
     pub(crate) origins: Origins,
+    /// Handshakes per client IP.
+    pub(crate) handshake_limit: Arc<Limiter<IpAddr>>,
+    /// Open connections per client address (`MAX_CONNECTIONS_PER_IP`); a
+    /// socket through a trusted proxy is counted here at its handshake.
+    pub(crate) per_address: Arc<Tally<IpAddr>>,
+    /// Open sockets per user (`MAX_SOCKETS_PER_USER`).
+    pub(crate) per_user: Arc<Tally<Uuid>>,
     /// Silence after which a socket is closed (pings go out every third of it).
     pub(crate) idle_timeout: Duration,
     /// Cancelled when the server stops: connections close with 1001.
@@ -85,13 +96,24 @@ fn socket_config() -> WebSocketConfig {
         .max_frame_size(Some(MAX_FRAME_BYTES))
 }
 
+/// When a client refused by a cap on open sockets is told to retry.
+const RETRY_SOCKET: Duration = Duration::from_secs(5);
+
 /// What an accepted handshake hands to its connection.
 struct Accepted {
     user: crate::store::User,
+    expires_at: OffsetDateTime,
     room_id: Uuid,
     after: Option<Uuid>,
     accept: HeaderValue,
-    permit: tokio::sync::OwnedSemaphorePermit,
+    held: Held,
+}
+
+/// The places a socket holds under the caps, given back when it closes.
+pub(super) struct Held {
+    _connection: Places,
+    _address: Option<Counted<IpAddr>>,
+    _user: Counted<Uuid>,
 }
 
 /// Checks the handshake (origin, session, room, membership, `?after=`), answers
@@ -103,6 +125,9 @@ pub(crate) async fn upgrade(
 ) -> Result<Response<Body>, ApiError> {
     if !gateway.origins.allow(request.headers()) {
         return Err(ApiError::OriginRejected);
+    }
+    if let Some(ClientAddr(client)) = request.extensions().get::<ClientAddr>().copied() {
+        gateway.handshake_limit.check(&client).map_err(|wait| refused("handshakes", wait))?;
     }
     let session = session_token(request.headers()).ok_or(ApiError::Unauthorized)?.hash();
     // Registered before the session is checked, so a logout from here on finds
@@ -117,12 +142,21 @@ pub(crate) async fn upgrade(
             return Err(error);
         }
     };
-    let Accepted { user, room_id, after, accept, permit } = accepted;
+    let Accepted { user, expires_at, room_id, after, accept, held } = accepted;
 
     let on_upgrade = hyper::upgrade::on(request);
     let tasks = gateway.tasks.clone();
-    let connection =
-        connection::Connection { gateway, room_id, user, session, peer_id, closer, after, permit };
+    let connection = connection::Connection {
+        gateway,
+        room_id,
+        user,
+        expires_at,
+        session,
+        peer_id,
+        closer,
+        after,
+        held,
+    };
     tasks.spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
@@ -148,13 +182,13 @@ pub(crate) async fn upgrade(
 }
 
 /// The handshake's checks after the origin: session, room, membership,
-/// `?after=`, the upgrade headers, and a place under the connection cap.
+/// `?after=`, the upgrade headers, and places under the connection caps.
 async fn check(
     gateway: &Gateway,
     request: &Request<Incoming>,
     room: &str,
 ) -> Result<Accepted, ApiError> {
-    let (user, _) = authenticate(&gateway.sessions, request.headers()).await?;
+    let (user, expires_at) = authenticate_until(&gateway.sessions, request.headers()).await?;
     let room_id: Uuid = room.parse().map_err(|_| ApiError::NotFound("chatroom"))?;
     require_member(&gateway.store, room_id, user.id).await?;
     let after = query_param(request.uri().query(), "after")
@@ -162,13 +196,22 @@ async fn check(
         .transpose()
         .map_err(|_| ApiError::Validation("after must be a message id".into()))?;
     let accept = accept_key(request.headers()).ok_or(ApiError::UpgradeRequired)?;
-    // The socket keeps its TCP connection's place under the connection cap.
-    let permit = request
-        .extensions()
-        .get::<ConnectionSlot>()
-        .and_then(ConnectionSlot::take)
-        .ok_or(ApiError::Internal)?;
-    Ok(Accepted { user, room_id, after, accept, permit })
+    let slot = request.extensions().get::<ConnectionSlot>().ok_or(ApiError::Internal)?;
+    let user_place =
+        gateway.per_user.open(user.id).ok_or_else(|| refused("sockets_per_user", RETRY_SOCKET))?;
+    let address_place = match request.extensions().get::<ClientAddr>() {
+        Some(ClientAddr(client)) if !slot.is_counted() => Some(
+            gateway
+                .per_address
+                .open(*client)
+                .ok_or_else(|| refused("connections_per_ip", RETRY_SOCKET))?,
+        ),
+        _ => None,
+    };
+    // Last: the socket keeps its TCP connection's places under the caps.
+    let connection = slot.take().ok_or(ApiError::Internal)?;
+    let held = Held { _connection: connection, _address: address_place, _user: user_place };
+    Ok(Accepted { user, expires_at, room_id, after, accept, held })
 }
 
 /// `Sec-WebSocket-Accept` for a valid version-13 upgrade request, else `None`.

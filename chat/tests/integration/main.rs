@@ -6,6 +6,7 @@
 
 mod support;
 
+mod abuse;
 mod auth;
 mod binary;
 mod browser;

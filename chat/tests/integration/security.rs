@@ -4,6 +4,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
 use crate::support::{Client, TestServer};
 
 /// The callers of the matrix.
@@ -113,4 +115,35 @@ async fn every_endpoint_refuses_whoever_it_must() {
             endpoints().iter().map(|e| e.path).collect::<Vec<_>>()
         );
     }
+}
+
+/// A socket outlives neither its session's logout nor its expiry: sockets
+/// opened with a session that expires close with 1008 when it does, on
+/// every instance they are open on.
+#[tokio::test]
+async fn open_sockets_close_when_their_session_expires_on_every_instance() {
+    let server = TestServer::start().await;
+    let sibling = server.sibling().await;
+    let owner = server.user("owner").await;
+    let room = owner.create_room("General").await;
+    let mut bob = server.client();
+    bob.register("bob").await;
+    bob.login("bob").await;
+    // Behind the API, so nothing looks bob's session up (and caches its
+    // expiry) before the sockets do: it expires in two seconds, he is a member.
+    server
+        .db
+        .query_strings(&format!(
+            "UPDATE sessions SET expires_at = now() + interval '2 seconds';
+             INSERT INTO chatroom_members (chatroom_id, user_id)
+             SELECT '{room}', id FROM users WHERE username = 'bob'"
+        ))
+        .await;
+    let mut here = bob.connect(&room, "").await;
+    let mut there = bob.at(&sibling.base()).connect(&room, "").await;
+    for ws in [&mut here, &mut there] {
+        let (code, _) = ws.closed().await;
+        assert_eq!(code, Some(CloseCode::Policy));
+    }
+    assert_eq!(bob.try_connect(&room, "").await.err(), Some(401));
 }

@@ -77,6 +77,9 @@ impl TestServer {
             ("RATE_LIMIT_LOGIN".into(), "off".into()),
             ("RATE_LIMIT_MESSAGES".into(), "off".into()),
             ("RATE_LIMIT_STOCK".into(), "off".into()),
+            ("RATE_LIMIT_REGISTER".into(), "off".into()),
+            ("RATE_LIMIT_ROOMS".into(), "off".into()),
+            ("RATE_LIMIT_HANDSHAKES".into(), "off".into()),
         ]);
         for (k, v) in extra {
             vars.insert(k.to_string(), v.to_string());
@@ -171,6 +174,9 @@ impl ChatProcess {
             .env("RATE_LIMIT_LOGIN", "off")
             .env("RATE_LIMIT_MESSAGES", "off")
             .env("RATE_LIMIT_STOCK", "off")
+            .env("RATE_LIMIT_REGISTER", "off")
+            .env("RATE_LIMIT_ROOMS", "off")
+            .env("RATE_LIMIT_HANDSHAKES", "off")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -1,0 +1,50 @@
+//! Background upkeep: histogram buckets, idle rate-limit keys, expired sessions.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::limits::Limits;
+use crate::store::Store;
+
+/// How often histogram samples are folded into buckets.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
+/// How often idle rate-limit keys are forgotten.
+const LIMITS_SWEEP: Duration = Duration::from_secs(30);
+/// How often expired sessions are deleted.
+const SESSION_SWEEP: Duration = Duration::from_secs(3600);
+
+/// Folds recorded histogram samples into their buckets: without it they pile
+/// up between scrapes (or forever, when nobody scrapes).
+pub(super) async fn metrics_upkeep(shutdown: CancellationToken) {
+    let handle = crate::metrics::handle();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(METRICS_UPKEEP) => handle.run_upkeep(),
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// Forgets rate-limit state of quiet keys, so limiter memory stays bounded.
+pub(super) async fn sweep_limits(limits: Limits, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(LIMITS_SWEEP) => limits.forget_idle(),
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+pub(super) async fn sweep_sessions(store: Store, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(SESSION_SWEEP) => {}
+            () = shutdown.cancelled() => return,
+        }
+        match store.delete_expired_sessions().await {
+            Ok(count) => tracing::info!(count, "deleted expired sessions"),
+            Err(error) => tracing::warn!(%error, "deleting expired sessions failed"),
+        }
+    }
+}
