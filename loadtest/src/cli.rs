@@ -9,7 +9,9 @@ use clap::{Args, Parser, Subcommand};
 /// latency histograms, and a check of every delivery.
 ///
 /// Start the server with its rate limits off:
-/// RATE_LIMIT_LOGIN=off RATE_LIMIT_MESSAGES=off RATE_LIMIT_STOCK=off target/release/chat
+/// RATE_LIMIT_LOGIN=off RATE_LIMIT_REGISTER=off RATE_LIMIT_MESSAGES=off RATE_LIMIT_STOCK=off
+/// RATE_LIMIT_ROOMS=off RATE_LIMIT_HANDSHAKES=off MAX_CONNECTIONS_PER_IP=off
+/// MAX_SOCKETS_PER_USER=off target/release/chat
 #[derive(Debug, Parser)]
 #[command(name = "loadtest", version)]
 pub struct Cli {

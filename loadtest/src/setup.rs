@@ -219,13 +219,23 @@ impl Api {
 
     async fn register(&self, username: &str) -> anyhow::Result<()> {
         let body = serde_json::json!({ "username": username, "password": PASSWORD });
-        let response =
-            self.http.post(self.url("/api/v1/auth/register")?).json(&body).send().await?;
-        match response.status() {
-            // 409: taken meanwhile; the login that follows tells whether it is ours.
-            StatusCode::CREATED | StatusCode::CONFLICT => Ok(()),
-            status => {
-                bail!("register answered {status}: {}", response.text().await.unwrap_or_default())
+        loop {
+            let response =
+                self.http.post(self.url("/api/v1/auth/register")?).json(&body).send().await?;
+            match response.status() {
+                // 409: taken meanwhile; the login that follows tells whether it is ours.
+                StatusCode::CREATED | StatusCode::CONFLICT => return Ok(()),
+                StatusCode::TOO_MANY_REQUESTS => {
+                    wait_retry_after(&response, "RATE_LIMIT_REGISTER").await?
+                }
+                // The server's password hashing is full: retry when it says.
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    wait_retry_after(&response, "RATE_LIMIT_REGISTER").await?
+                }
+                status => bail!(
+                    "register answered {status}: {}",
+                    response.text().await.unwrap_or_default()
+                ),
             }
         }
     }
@@ -250,6 +260,11 @@ impl Api {
         match response.status() {
             StatusCode::CREATED => Ok(Some(response.json::<Chatroom>().await?.id)),
             StatusCode::CONFLICT => Ok(None),
+            StatusCode::TOO_MANY_REQUESTS => {
+                bail!(
+                    "creating room {name} was rate limited: start the server with RATE_LIMIT_ROOMS=off for load tests"
+                )
+            }
             status => bail!("creating room {name} answered {status}"),
         }
     }
