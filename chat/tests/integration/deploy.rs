@@ -814,3 +814,25 @@ fn k8s_bot_is_probed_on_its_metrics_port() {
         (&rabbitmq_env["RABBITMQ_DEFAULT_USER"], &rabbitmq_env["RABBITMQ_DEFAULT_PASS"]);
     check_url(&env["RABBITMQ_URL"], "rabbitmq", 5672, user, password, "k8s bot");
 }
+
+/// `.env.example` lists exactly the variables `docker-compose.yml` reads,
+/// each with the default compose falls back to.
+#[test]
+fn the_env_example_matches_what_compose_reads() {
+    let compose = read("docker-compose.yml");
+    let mut read_by_compose = BTreeMap::new();
+    for (_, rest) in compose.match_indices("${").map(|(i, _)| compose.split_at(i + 2)) {
+        let end = rest.find('}').expect("closed ${");
+        let (name, default) = rest[..end].split_once(":-").unwrap_or((&rest[..end], ""));
+        read_by_compose.insert(name.to_owned(), default.to_owned());
+    }
+    let example: BTreeMap<String, String> = read(".env.example")
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .map(|line| {
+            let (name, value) = line.split_once('=').expect("NAME=value");
+            (name.to_owned(), value.to_owned())
+        })
+        .collect();
+    assert_eq!(example, read_by_compose);
+}
