@@ -32,6 +32,9 @@ Configured by environment variables:
                    is believed               [default: none: the socket's address]
   ROOM_WRITERS     group-commit writers, each with its own PostgreSQL
                    connection and its share of the rooms       [default: 1]
+  SHUTDOWN_GRACE   seconds between SIGTERM and closing the listener, while
+                   /health/ready answers 503 so load balancers move away
+                                                           [default: 5]
   WS_IDLE_TIMEOUT  seconds a WebSocket may stay silent (pings are sent at a
                    third of it) before it is closed       [default: 90]
   LOG_FORMAT       json|pretty                    [default: json]
@@ -120,6 +123,9 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// A WebSocket silent this long is closed.
     pub ws_idle_timeout: Duration,
+    /// Between the stop signal and closing the listener: readiness fails, and
+    /// everything is still served.
+    pub shutdown_grace: Duration,
     /// Group-commit writers; each room is written by one of them.
     pub room_writers: NonZeroUsize,
 }
@@ -233,6 +239,16 @@ impl Config {
                 || invalid("WS_IDLE_TIMEOUT", &idle_text, &"expected whole seconds, at least 1"),
             )?;
 
+        let grace_text = get("SHUTDOWN_GRACE", "5");
+        let shutdown_grace = grace_text
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n <= 3600)
+            .map(Duration::from_secs)
+            .ok_or_else(|| {
+                invalid("SHUTDOWN_GRACE", &grace_text, &"expected whole seconds, at most 3600")
+            })?;
+
         Ok(Self {
             addr,
             database_url,
@@ -247,6 +263,7 @@ impl Config {
             max_sockets_per_user,
             trusted_proxies,
             ws_idle_timeout,
+            shutdown_grace,
             room_writers,
         })
     }

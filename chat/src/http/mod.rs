@@ -67,6 +67,8 @@ pub(crate) struct Api {
     pub(crate) stock: Arc<dyn StockDesk>,
     /// `/ws/chat/{id}`.
     pub(crate) chat: Arc<Gateway>,
+    /// Cancelled when the server starts stopping: readiness fails from then.
+    pub(crate) stopping: tokio_util::sync::CancellationToken,
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

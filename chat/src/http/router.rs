@@ -104,7 +104,7 @@ pub(super) async fn handle(
         Route::Index => Ok(assets::index()),
         Route::Asset(file) => assets::file(&file),
         Route::Health => Ok(health::live()),
-        Route::Ready => Ok(health::ready(&api.store, api.stock.as_ref()).await),
+        Route::Ready => Ok(health::ready(&api.store, api.stock.as_ref(), &api.stopping).await),
         Route::Metrics => Ok(health::metrics()),
         Route::OpenApi => Ok(assets::openapi()),
         Route::Register => auth::register(&api, request).await,

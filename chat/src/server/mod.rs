@@ -35,8 +35,10 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Connects to PostgreSQL (creating and migrating the database), starts the
 /// room writer and the RabbitMQ link, then serves `listener` until `shutdown`
-/// completes; then stops accepting, closes WebSockets with 1001, stores what
-/// the writer holds, and returns.
+/// completes. Then, for `SHUTDOWN_GRACE`, readiness answers 503 while
+/// everything is still served (load balancers move new clients away); then
+/// it stops accepting, closes WebSockets with 1001, stores what the writer
+/// holds, and returns.
 pub async fn run(
     listener: TcpListener,
     config: Config,
@@ -67,6 +69,7 @@ pub async fn run(
     tasks.spawn(fill_gaps(store.clone(), Arc::clone(&rooms), gap_requests, stop.clone()));
     tasks.spawn(cluster::report_presence(Arc::clone(&rooms), outbox, stop.clone()));
     let stock: Arc<dyn crate::stock::StockDesk> = Arc::new(broker);
+    let stopping = CancellationToken::new();
     let limits = Limits::new(&config.rate_limits);
     let origins = Origins::new(config.allowed_origins.clone());
     let proxies = Proxies::new(config.trusted_proxies.clone());
@@ -105,6 +108,7 @@ pub async fn run(
         cookie_secure: config.cookie_secure,
         stock,
         chat,
+        stopping: stopping.clone(),
     });
     tasks.spawn(upkeep::sweep_sessions(store, stop.clone()));
     tasks.spawn(upkeep::sweep_limits(limits, stop.clone()));
@@ -117,7 +121,14 @@ pub async fn run(
         per_address,
         proxies,
     };
-    accept::accept(&listener, &api, &caps, shutdown).await;
+    let grace = config.shutdown_grace;
+    let draining = async {
+        shutdown.await;
+        tracing::info!(?grace, "stopping: readiness fails while connections drain away");
+        stopping.cancel();
+        tokio::time::sleep(grace).await;
+    };
+    accept::accept(&listener, &api, &caps, draining).await;
 
     tracing::info!("shutting down");
     drop(listener);

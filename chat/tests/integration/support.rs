@@ -80,6 +80,8 @@ impl TestServer {
             ("RATE_LIMIT_REGISTER".into(), "off".into()),
             ("RATE_LIMIT_ROOMS".into(), "off".into()),
             ("RATE_LIMIT_HANDSHAKES".into(), "off".into()),
+            // Tests stop servers often; the shutdown test sets its own grace.
+            ("SHUTDOWN_GRACE".into(), "0".into()),
         ]);
         for (k, v) in extra {
             vars.insert(k.to_string(), v.to_string());
@@ -105,6 +107,13 @@ impl TestServer {
     pub async fn restart(mut self) -> Self {
         self.stop().await;
         Self::launch(Arc::clone(&self.db), Arc::clone(&self.vhost), &[]).await
+    }
+
+    /// Sends the stop signal (as SIGTERM would) without waiting for the server.
+    pub fn signal_stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 
     pub async fn stop(&mut self) {
@@ -255,6 +264,13 @@ impl TestBot {
             .expect("bot runs");
         });
         Self { stooq, stop: Some(stop), task: Some(task) }
+    }
+
+    /// Sends the stop signal (as SIGTERM would) without waiting for the server.
+    pub fn signal_stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 
     pub async fn stop(&mut self) {

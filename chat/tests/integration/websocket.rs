@@ -6,11 +6,12 @@ use futures_util::{SinkExt, StreamExt};
 use protocol::amqp::lapin::options::{BasicAckOptions, BasicConsumeOptions};
 use protocol::amqp::lapin::types::FieldTable;
 use protocol::broker::StockCommand;
+use reqwest::StatusCode;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use crate::support::{Pair, TestServer};
+use crate::support::{PATIENCE, Pair, TestServer};
 
 #[tokio::test]
 async fn the_handshake_checks_session_room_membership_and_origin() {
@@ -223,6 +224,33 @@ async fn shutdown_closes_sockets_with_1001() {
     ws.say("before shutdown", "b").await;
     ws.next_of("chat_message").await;
     server.stop().await;
+    assert_eq!(ws.closed().await.0, Some(CloseCode::Away));
+}
+
+/// On the stop signal the server first fails readiness, for `SHUTDOWN_GRACE`,
+/// while it still serves everything (a load balancer moves new clients away),
+/// and only then closes its sockets with 1001.
+#[tokio::test]
+async fn a_stopping_server_fails_readiness_first_then_closes_sockets() {
+    let mut server = TestServer::start_with_env(&[("SHUTDOWN_GRACE", "5")]).await;
+    let ann = server.user("ann").await;
+    let room = ann.create_room("General").await;
+    let mut ws = ann.connect(&room, "").await;
+    server.signal_stop();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let ready = loop {
+        let ready = ann.get("/health/ready").await;
+        if ready.status == StatusCode::SERVICE_UNAVAILABLE {
+            break ready;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "readiness never failed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(ready.body["shutting_down"], true);
+    // Still served meanwhile: requests, and messages on open sockets.
+    assert_eq!(ann.get("/api/v1/auth/me").await.status, StatusCode::OK);
+    ws.say("during the grace", "g").await;
+    assert_eq!(ws.next_of("chat_message").await["content"], "during the grace");
     assert_eq!(ws.closed().await.0, Some(CloseCode::Away));
 }
 
