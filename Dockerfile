@@ -3,7 +3,7 @@
 # Images of the two deployable binaries, from one build stage:
 #
 #   docker build --target chat -t chat-server:local .   # the chat server, port 8080
-#   docker build --target bot  -t chat-bot:local .      # the stock bot, metrics on 9090
+#   docker build --target bot  -t chat-bot:local .      # the stock bot, metrics on 9101
 #
 # Needs BuildKit (the default since Docker 23) for the cache mounts.
 # The page (www/) and the migrations (sql/) are compiled into `chat`.
@@ -46,12 +46,12 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/health/ready"]
 ENTRYPOINT ["/usr/local/bin/chat"]
 
-# ---- bot: the stock bot; /metrics and /health on 9090 ------------------------
+# ---- bot: the stock bot; /metrics and /health on 9101 ------------------------
 # Needs RABBITMQ_URL. With BOT_METRICS_ADDR=off the health check cannot pass.
 FROM runtime AS bot
 COPY --from=build /out/bot /usr/local/bin/bot
-ENV BOT_METRICS_ADDR=0.0.0.0:9090
-EXPOSE 9090
+ENV BOT_METRICS_ADDR=0.0.0.0:9101
+EXPOSE 9101
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-    CMD ["curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:9090/health"]
+    CMD ["curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:9101/health"]
 ENTRYPOINT ["/usr/local/bin/bot"]

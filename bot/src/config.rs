@@ -11,7 +11,7 @@ pub const DEFAULT_RABBITMQ_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 /// The real quote service.
 pub const DEFAULT_STOOQ_API_URL: &str = "https://stooq.com";
 /// Where `GET /metrics` and `GET /health` are served; beside chat's 8080.
-pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9090";
+pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9101";
 /// Log everything at `info` and above.
 pub const DEFAULT_RUST_LOG: &str = "info";
 
@@ -26,7 +26,7 @@ Configured by environment variables (an empty value counts as unset):
   STOOQ_API_URL     base URL of the quote service [default: https://stooq.com]
   STOOQ_API_KEY     optional key, sent as &apikey= [default: unset]
   BOT_METRICS_ADDR  IP:port serving GET /metrics (Prometheus text) and GET /health,
-                    or off [default: 127.0.0.1:9090]
+                    or off [default: 127.0.0.1:9101]
   LOG_FORMAT        json or pretty [default: json]
   RUST_LOG          log filter, e.g. info or bot=debug [default: info]
 
@@ -159,7 +159,7 @@ mod tests {
         assert_eq!(config.rabbitmq_url, DEFAULT_RABBITMQ_URL);
         assert_eq!(config.stooq_api_url, "https://stooq.com");
         assert_eq!(config.stooq_api_key, None);
-        assert_eq!(config.metrics_addr, Some(SocketAddr::from(([127, 0, 0, 1], 9090))));
+        assert_eq!(config.metrics_addr, Some(SocketAddr::from(([127, 0, 0, 1], 9101))));
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(config.log_filter, "info");
     }
@@ -195,7 +195,7 @@ mod tests {
             ("STOOQ_API_URL", "ftp://stooq.com"),
             ("STOOQ_API_URL", "https://stooq.com/?x=1"),
             ("STOOQ_API_KEY", "a&b=c"),
-            ("BOT_METRICS_ADDR", "localhost:9090"),
+            ("BOT_METRICS_ADDR", "localhost:9101"),
             ("BOT_METRICS_ADDR", "127.0.0.1"),
             ("BOT_METRICS_ADDR", "OFF "),
             ("LOG_FORMAT", "xml"),

@@ -105,7 +105,8 @@ pub async fn run_with_metrics(
     };
     let endpoint = async {
         if let Some(listener) = metrics {
-            crate::metrics::endpoint::serve(listener, endpoint_stop.clone()).await;
+            let exposition = crate::metrics::exposition();
+            service::metrics_endpoint::serve(listener, exposition, endpoint_stop.clone()).await;
         }
     };
     let (result, ()) = tokio::join!(bot, endpoint);

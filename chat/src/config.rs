@@ -11,6 +11,8 @@ chat: the chat server (HTTP, WebSocket, the browser page).
 
 Configured by environment variables:
   CHAT_ADDR        listen address                 [default: 127.0.0.1:8080]
+  METRICS_ADDR     serve GET /metrics (and /health) here only, not on
+                   CHAT_ADDR            [default: unset: /metrics on CHAT_ADDR]
   DATABASE_URL     PostgreSQL URL; the database is created if missing and
                    migrated at start   [default: postgres://postgres@127.0.0.1:5432/chat]
   RABBITMQ_URL     RabbitMQ URL      [default: amqp://guest:guest@127.0.0.1:5672/%2f]
@@ -99,6 +101,8 @@ pub struct RateLimits {
 pub struct Config {
     /// Where to listen.
     pub addr: SocketAddr,
+    /// Where `/metrics` is served instead of `addr`, when set.
+    pub metrics_addr: Option<SocketAddr>,
     /// The PostgreSQL database (created when missing).
     pub database_url: String,
     /// The RabbitMQ broker.
@@ -157,6 +161,10 @@ impl Config {
 
         let addr_text = get("CHAT_ADDR", DEFAULT_ADDR);
         let addr = addr_text.parse().map_err(|e| invalid("CHAT_ADDR", &addr_text, &e))?;
+        let metrics_addr = match lookup("METRICS_ADDR") {
+            None => None,
+            Some(text) => Some(text.parse().map_err(|e| invalid("METRICS_ADDR", &text, &e))?),
+        };
 
         let database_url = get("DATABASE_URL", DEFAULT_DATABASE_URL);
         let parsed: tokio_postgres::Config =
@@ -251,6 +259,7 @@ impl Config {
 
         Ok(Self {
             addr,
+            metrics_addr,
             database_url,
             rabbitmq_url,
             allowed_origins,

@@ -52,5 +52,5 @@ mod ws;
 pub use config::Config;
 pub use config::RateLimit;
 pub use error::ApiError;
-pub use server::run;
+pub use server::{StartError, run};
 pub use store::StoreError;

@@ -54,6 +54,7 @@ pub(crate) fn handle() -> &'static PrometheusHandle {
         // Fails only if another recorder is installed (then that one records).
         let _ = metrics::set_global_recorder(recorder);
         describe();
+        service::describe_process_metrics("chat", env!("CARGO_PKG_VERSION"));
         handle
     })
 }

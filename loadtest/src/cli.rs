@@ -171,7 +171,7 @@ pub struct CapacityArgs {
 #[derive(Debug, Clone, Args)]
 pub struct BaselineArgs {
     /// Where to listen (port 0: any free port; the address is printed).
-    #[arg(long, default_value = "127.0.0.1:9090")]
+    #[arg(long, default_value = "127.0.0.1:8090")]
     pub addr: SocketAddr,
     /// Commit each batch of messages to this PostgreSQL database (a scratch
     /// table, dropped and created at start) before fanning it out.

@@ -7,6 +7,13 @@
 //!   event's fields at the top level, beside `timestamp`, `level`, `target`
 //!   and the current `span`), or human-readable lines.
 //! - [`shutdown_signal`]: resolves on SIGTERM or SIGINT.
+//! - [`describe_process_metrics`] and [`collect_process_metrics`]: the
+//!   `process_*` metrics (CPU seconds, resident memory, open files, …) and a
+//!   `build_info` gauge, recorded through whatever `metrics` recorder the
+//!   binary installed; [`metrics_endpoint`] serves them on an address of
+//!   their own.
+
+pub mod metrics_endpoint;
 
 use std::fmt;
 use std::str::FromStr;
@@ -82,6 +89,24 @@ pub async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     interrupt.await.unwrap_or_default();
+}
+
+/// Describes the `process_*` metrics and sets `build_info{binary, version}`
+/// to 1; call once, after installing the recorder.
+pub fn describe_process_metrics(binary: &'static str, version: &'static str) {
+    process_collector().describe();
+    metrics::describe_gauge!("build_info", "Always 1; the binary and its version as labels");
+    metrics::gauge!("build_info", "binary" => binary, "version" => version).set(1.0);
+}
+
+/// Records the process's current `process_*` figures; call before each scrape.
+pub fn collect_process_metrics() {
+    process_collector().collect();
+}
+
+fn process_collector() -> &'static metrics_process::Collector {
+    static COLLECTOR: std::sync::OnceLock<metrics_process::Collector> = std::sync::OnceLock::new();
+    COLLECTOR.get_or_init(metrics_process::Collector::default)
 }
 
 #[cfg(test)]

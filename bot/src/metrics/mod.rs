@@ -1,11 +1,9 @@
 //! The bot's Prometheus metrics: recorded through the `metrics` facade,
 //! aggregated by one process-wide recorder (installed on first use), and
-//! served with `GET /metrics` by `endpoint` on `BOT_METRICS_ADDR`.
+//! served with `GET /metrics` on `BOT_METRICS_ADDR` (`service::metrics_endpoint`).
 //!
 //! The metrics are only recorded when an endpoint serves them; with
 //! `BOT_METRICS_ADDR=off` the facade's no-op recorder drops them.
-
-pub(crate) mod endpoint;
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -100,8 +98,17 @@ pub fn handle() -> &'static PrometheusHandle {
             );
         }
         describe();
+        service::describe_process_metrics("bot", env!("CARGO_PKG_VERSION"));
         handle
     })
+}
+
+/// What `BOT_METRICS_ADDR` serves.
+pub(crate) fn exposition() -> service::metrics_endpoint::Exposition {
+    service::metrics_endpoint::Exposition {
+        render: || handle().render(),
+        upkeep: || handle().run_upkeep(),
+    }
 }
 
 /// Describes every metric and registers each label value at zero, so that a

@@ -94,6 +94,8 @@ async fn counts_each_kind_of_answer_and_the_stooq_requests() {
     assert_eq!(sample(&text, CIRCUIT_OPEN), Some(0.0));
     assert!(text.contains("stock_request_duration_seconds_bucket{le=\"5\"}"), "{text}");
     assert!(text.contains("# TYPE stock_requests_total counter"), "{text}");
+    assert!(text.contains("process_cpu_seconds_total"), "{text}");
+    assert!(text.contains("build_info{binary=\"bot\""), "{text}");
 
     let (status, head, body) = get(addr, "/health").await;
     assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#), "{head}");

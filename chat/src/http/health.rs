@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 /// `GET /metrics`: Prometheus text.
 pub(super) fn metrics() -> Response<Body> {
+    service::collect_process_metrics();
     let text = crate::metrics::handle().render();
     let mut response = Response::new(http_body_util::Full::new(bytes::Bytes::from(text)));
     response.headers_mut().insert(

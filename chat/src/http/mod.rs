@@ -67,6 +67,8 @@ pub(crate) struct Api {
     pub(crate) stock: Arc<dyn StockDesk>,
     /// `/ws/chat/{id}`.
     pub(crate) chat: Arc<Gateway>,
+    /// Whether `/metrics` is served here (not on `METRICS_ADDR`).
+    pub(crate) metrics_here: bool,
     /// Cancelled when the server starts stopping: readiness fails from then.
     pub(crate) stopping: tokio_util::sync::CancellationToken,
 }

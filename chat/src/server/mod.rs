@@ -28,6 +28,22 @@ use crate::http::Api;
 use crate::limits::{Limits, Tally};
 use crate::rooms::{RoomWriter, Rooms, SessionSockets, fill_gaps};
 use crate::store::{Store, StoreError};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// PostgreSQL could not be reached or migrated.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// `METRICS_ADDR` could not be bound.
+    #[error("cannot listen on METRICS_ADDR {addr}: {error}")]
+    MetricsAddr {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        error: std::io::Error,
+    },
+}
 use crate::ws::{Commands, Gateway};
 
 /// How long shutdown waits for sockets and the room writer to finish.
@@ -43,7 +59,15 @@ pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()>,
-) -> Result<(), StoreError> {
+) -> Result<(), StartError> {
+    let metrics_listener = match config.metrics_addr {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|error| StartError::MetricsAddr { addr, error })?,
+        ),
+        None => None,
+    };
     let store = Store::connect(&config.database_url).await?;
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
@@ -109,7 +133,15 @@ pub async fn run(
         stock,
         chat,
         stopping: stopping.clone(),
+        metrics_here: metrics_listener.is_none(),
     });
+    if let Some(listener) = metrics_listener {
+        let exposition = service::metrics_endpoint::Exposition {
+            render: || crate::metrics::handle().render(),
+            upkeep: || crate::metrics::handle().run_upkeep(),
+        };
+        tasks.spawn(service::metrics_endpoint::serve(listener, exposition, stop.clone()));
+    }
     tasks.spawn(upkeep::sweep_sessions(store, stop.clone()));
     tasks.spawn(upkeep::sweep_limits(limits, stop.clone()));
     tasks.spawn(upkeep::metrics_upkeep(stop.clone()));

@@ -161,9 +161,28 @@ async fn metrics_are_exposed_in_prometheus_format() {
         "room_writer_batch_size_bucket",
         "room_writer_insert_seconds_bucket",
         "stock_requests_total",
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "build_info{binary=\"chat\"",
     ] {
         assert!(text.contains(metric), "{metric} missing from:\n{text}");
     }
     assert!(text.contains("route=\"/api/v1/chatrooms\""), "routes are labelled by template");
     assert!(!text.contains(&room), "no raw ids in labels");
+}
+
+/// With `METRICS_ADDR`, `/metrics` is served there alone: the public port
+/// answers 404 for it.
+#[tokio::test]
+async fn metrics_addr_moves_metrics_off_the_public_port() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let server = TestServer::start_with_env(&[("METRICS_ADDR", &free.to_string())]).await;
+    let public = reqwest::get(server.url("/metrics")).await.unwrap();
+    assert_eq!(public.status(), StatusCode::NOT_FOUND);
+    let private = reqwest::get(format!("http://{free}/metrics")).await.unwrap();
+    assert_eq!(private.status(), StatusCode::OK);
+    let text = private.text().await.unwrap();
+    assert!(text.contains("process_cpu_seconds_total"), "{text}");
+    let health = reqwest::get(format!("http://{free}/health")).await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
 }

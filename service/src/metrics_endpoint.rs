@@ -1,5 +1,6 @@
-//! The metrics endpoint: a small HTTP/1.1 server answering `GET /metrics`
-//! (Prometheus text) and `GET /health`, stopped with the bot.
+//! A metrics endpoint of its own: a small HTTP/1.1 server answering
+//! `GET /metrics` (Prometheus text, with the `process_*` metrics) and
+//! `GET /health`, on an address apart from the public one.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -34,10 +35,18 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 const JSON: &str = "application/json";
 
+/// What the endpoint serves: the recorder's text, and its upkeep.
+#[derive(Clone, Copy)]
+pub struct Exposition {
+    /// The Prometheus text of every metric.
+    pub render: fn() -> String,
+    /// Folds recorded histogram samples into their buckets.
+    pub upkeep: fn(),
+}
+
 /// Serves `listener` until `shutdown` is cancelled, then lets requests in
 /// progress finish for at most [`SHUTDOWN_GRACE`].
-pub(crate) async fn serve(listener: TcpListener, shutdown: CancellationToken) {
-    let recorder = super::handle();
+pub async fn serve(listener: TcpListener, exposition: Exposition, shutdown: CancellationToken) {
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
     let graceful = GracefulShutdown::new();
@@ -49,7 +58,7 @@ pub(crate) async fn serve(listener: TcpListener, shutdown: CancellationToken) {
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
-            _ = upkeep.tick() => recorder.run_upkeep(),
+            _ = upkeep.tick() => (exposition.upkeep)(),
             Some(_) = connections.join_next() => {}
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
@@ -64,7 +73,8 @@ pub(crate) async fn serve(listener: TcpListener, shutdown: CancellationToken) {
                     tracing::debug!(%peer, "too many metrics connections; closing this one");
                     continue;
                 }
-                let connection = http.serve_connection(TokioIo::new(stream), service_fn(respond));
+                let service = service_fn(move |request| respond(request, exposition.render));
+                let connection = http.serve_connection(TokioIo::new(stream), service);
                 let connection = graceful.watch(connection);
                 connections.spawn(async move {
                     if let Err(error) = connection.await {
@@ -82,11 +92,15 @@ pub(crate) async fn serve(listener: TcpListener, shutdown: CancellationToken) {
 }
 
 /// Routes one request.
-async fn respond(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn respond(
+    request: Request<Incoming>,
+    render: fn() -> String,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = request.uri().path();
     let response = match (request.method(), path) {
         (&Method::GET, "/metrics") => {
-            reply(StatusCode::OK, PROMETHEUS_TEXT, super::handle().render())
+            crate::collect_process_metrics();
+            reply(StatusCode::OK, PROMETHEUS_TEXT, render())
         }
         (&Method::GET, "/health") => reply(StatusCode::OK, JSON, r#"{"status":"ok"}"#.to_owned()),
         (_, "/metrics" | "/health") => {
