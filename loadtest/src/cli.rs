@@ -84,8 +84,9 @@ pub struct TargetArgs {
     /// Where session cookies are kept between runs (default: in the temp directory).
     #[arg(long)]
     pub session_cache: Option<PathBuf>,
-    /// Longest wait for the last deliveries after sending stops, seconds.
-    #[arg(long, default_value_t = 10.0)]
+    /// Longest wait for the last deliveries after sending stops (seconds,
+    /// or a duration such as 10s).
+    #[arg(long, default_value = "10", value_parser = seconds)]
     pub drain: f64,
     /// The chat's `DATABASE_URL`: report the CPU time of PostgreSQL's
     /// backends serving it per stored message (and, with `--db-floor`, the floor).
@@ -102,9 +103,17 @@ pub struct RunArgs {
     /// Messages per second offered, over all users.
     #[arg(long, default_value_t = 100.0)]
     pub rate: f64,
-    /// Seconds of sending.
-    #[arg(long, default_value_t = 10.0)]
+    /// How long to send: seconds, or a duration such as 30s or 2m.
+    #[arg(long, default_value = "10", value_parser = seconds)]
     pub duration: f64,
+    /// Exit with status 3 when the server's delivery p99 exceeds this many
+    /// milliseconds.
+    #[arg(long)]
+    pub slo_p99_ms: Option<f64>,
+    /// Exit with status 3 when more deliveries than this are lost (or any
+    /// is duplicated or reordered).
+    #[arg(long)]
+    pub max_lost: Option<u64>,
     /// After the run, measure the floor (`db-floor`) at the writers' mean
     /// batch size, the same rate and duration, on the same PostgreSQL, and
     /// report the ratio. Needs `--database-url`.
@@ -124,8 +133,8 @@ pub struct DbFloorArgs {
     /// Rows per second.
     #[arg(long, default_value_t = 1000.0)]
     pub rate: f64,
-    /// Seconds of inserting.
-    #[arg(long, default_value_t = 10.0)]
+    /// How long to insert: seconds, or a duration such as 30s or 2m.
+    #[arg(long, default_value = "10", value_parser = seconds)]
     pub duration: f64,
     /// Rooms the rows are spread over, in turn.
     #[arg(long, default_value_t = 10)]
@@ -159,12 +168,27 @@ pub struct CapacityArgs {
     /// Bisection steps between the last passing and the first failing rate.
     #[arg(long, default_value_t = 3)]
     pub refine: u32,
-    /// Seconds of sending per step.
-    #[arg(long, default_value_t = 10.0)]
+    /// Sending per step (seconds, or a duration such as 10s).
+    #[arg(long, default_value = "10", value_parser = seconds)]
     pub step_duration: f64,
-    /// Seconds of rest between steps.
-    #[arg(long, default_value_t = 2.0)]
+    /// Rest between steps (seconds, or a duration such as 2s).
+    #[arg(long, default_value = "2", value_parser = seconds)]
     pub pause: f64,
+}
+
+/// A duration on the command line: plain seconds (`30`, `0.5`) or with
+/// units (`30s`, `2m`, `1h30m`, `500ms`), as seconds.
+fn seconds(text: &str) -> Result<f64, String> {
+    if let Ok(seconds) = text.trim().parse::<f64>() {
+        return if seconds.is_finite() && seconds >= 0.0 {
+            Ok(seconds)
+        } else {
+            Err("a duration is a non-negative number of seconds".into())
+        };
+    }
+    humantime::parse_duration(text.trim())
+        .map(|duration| duration.as_secs_f64())
+        .map_err(|error| format!("{error}: give seconds, or a duration such as 30s or 2m"))
 }
 
 /// `loadtest serve-baseline`.
@@ -184,6 +208,19 @@ mod tests {
     use clap::CommandFactory;
 
     use super::*;
+
+    #[test]
+    fn durations_take_seconds_or_units() {
+        assert_eq!(seconds("30"), Ok(30.0));
+        assert_eq!(seconds("0.5"), Ok(0.5));
+        assert_eq!(seconds("30s"), Ok(30.0));
+        assert_eq!(seconds("2m"), Ok(120.0));
+        assert_eq!(seconds("1m30s"), Ok(90.0));
+        assert_eq!(seconds("250ms"), Ok(0.25));
+        for bad in ["", "-1", "ten", "5 parsecs", "NaN"] {
+            assert!(seconds(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn command_line_is_consistent_and_parses_the_documented_form() {

@@ -70,7 +70,51 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         report::write_svg(&svg, &workload, &server, baseline.as_ref())?;
         println!("wrote {} and {}", path.display(), svg.display());
     }
-    Ok(())
+    let missed = missed_thresholds(&server.report, args.slo_p99_ms, args.max_lost);
+    if missed.is_empty() { Ok(()) } else { Err(ThresholdMissed(missed).into()) }
+}
+
+/// A run that missed a threshold given on the command line (`--slo-p99-ms`,
+/// `--max-lost`): the binary exits with status 3.
+#[derive(Debug)]
+pub struct ThresholdMissed(pub Vec<String>);
+
+impl std::fmt::Display for ThresholdMissed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "missed: {}", self.0.join("; "))
+    }
+}
+
+impl std::error::Error for ThresholdMissed {}
+
+/// What of `report` misses the thresholds, in words (empty: all met).
+fn missed_thresholds(
+    report: &Report,
+    slo_p99_ms: Option<f64>,
+    max_lost: Option<u64>,
+) -> Vec<String> {
+    let mut missed = Vec::new();
+    if let Some(slo) = slo_p99_ms {
+        match report.delivery_ms {
+            Some(delivery) if delivery.p99 <= slo => {}
+            Some(delivery) => {
+                missed.push(format!("delivery p99 {:.2} ms > {slo} ms", delivery.p99))
+            }
+            None => missed.push("nothing was delivered".to_owned()),
+        }
+    }
+    if let Some(max_lost) = max_lost {
+        if report.lost > max_lost {
+            missed.push(format!("{} deliveries lost > {max_lost}", report.lost));
+        }
+        if report.duplicated + report.reordered > 0 {
+            missed.push(format!(
+                "{} duplicated and {} reordered deliveries",
+                report.duplicated, report.reordered
+            ));
+        }
+    }
+    missed
 }
 
 /// `loadtest db-floor`: the floor alone.
@@ -287,6 +331,7 @@ mod tests {
             connect_ms: Some(p),
             ack_ms: Some(p),
             delivery_ms: Some(p),
+            delivery_hgrm: None,
         }
     }
 
@@ -343,5 +388,16 @@ mod tests {
         let mut unacked = report(5.0, 0);
         unacked.acked = 9;
         assert!(!passes(&unacked, 100.0));
+    }
+
+    #[test]
+    fn thresholds_are_met_or_named() {
+        assert!(missed_thresholds(&report(40.0, 0), None, None).is_empty());
+        assert!(missed_thresholds(&report(40.0, 0), Some(50.0), Some(0)).is_empty());
+        let missed = missed_thresholds(&report(60.0, 3), Some(50.0), Some(0));
+        assert_eq!(missed, ["delivery p99 60.00 ms > 50 ms", "3 deliveries lost > 0"]);
+        let mut reordered = report(10.0, 0);
+        reordered.reordered = 1;
+        assert_eq!(missed_thresholds(&reordered, None, Some(5)).len(), 1);
     }
 }

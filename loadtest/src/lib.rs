@@ -53,6 +53,7 @@ pub mod workload;
 
 pub use cli::Cli;
 use cli::Command;
+pub use commands::ThresholdMissed;
 
 /// Carries out the command line's subcommand.
 pub async fn execute(cli: Cli) -> anyhow::Result<()> {

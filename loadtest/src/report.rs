@@ -281,6 +281,7 @@ mod tests {
             connect_ms: Some(p),
             ack_ms: Some(p),
             delivery_ms: Some(p),
+            delivery_hgrm: None,
         }
     }
 

@@ -375,6 +375,7 @@ impl Totals {
             connect_ms: Percentiles::of(&latencies.connect),
             ack_ms: Percentiles::of(&latencies.ack),
             delivery_ms: Percentiles::of(&latencies.delivery),
+            delivery_hgrm: crate::stats::hgrm(&latencies.delivery),
         }
     }
 }

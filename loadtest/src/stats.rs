@@ -17,6 +17,47 @@ pub(crate) fn latency_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).unwrap_or_else(|_| unreachable!())
 }
 
+/// The percentile spectrum of a µs latency histogram in HdrHistogram's
+/// `.hgrm` text form, values in milliseconds (`None` when it is empty).
+pub(crate) fn hgrm(histogram: &Histogram<u64>) -> Option<String> {
+    use std::fmt::Write as _;
+    if histogram.is_empty() {
+        return None;
+    }
+    let ms = |us: f64| us / 1000.0;
+    let mut out = format!(
+        "{:>12} {:>14} {:>10} {:>14}\n\n",
+        "Value", "Percentile", "TotalCount", "1/(1-Percentile)"
+    );
+    let mut total = 0;
+    for step in histogram.iter_quantiles(5) {
+        total += step.count_since_last_iteration();
+        let (value, quantile) = (ms(step.value_iterated_to() as f64), step.quantile_iterated_to());
+        let _ = if quantile < 1.0 {
+            writeln!(
+                out,
+                "{value:12.3} {quantile:14.12} {total:10} {:14.2}",
+                1.0 / (1.0 - quantile)
+            )
+        } else {
+            writeln!(out, "{value:12.3} {quantile:14.12} {total:10}")
+        };
+    }
+    let _ = writeln!(
+        out,
+        "#[Mean    = {:12.3}, StdDeviation   = {:12.3}]",
+        ms(histogram.mean()),
+        ms(histogram.stdev())
+    );
+    let _ = writeln!(
+        out,
+        "#[Max     = {:12.3}, Total count    = {:12}]",
+        ms(histogram.max() as f64),
+        histogram.len()
+    );
+    Some(out)
+}
+
 /// `p50, p90, p99, p999, max` of a latency histogram, in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Percentiles {
@@ -87,6 +128,10 @@ pub struct Report {
     pub ack_ms: Option<Percentiles>,
     /// Intended send time to each receiver's copy (the sender's included).
     pub delivery_ms: Option<Percentiles>,
+    /// The delivery latencies' whole percentile spectrum, in HdrHistogram's
+    /// `.hgrm` text form (values in ms), for plotting against other runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_hgrm: Option<String>,
 }
 
 impl Report {
@@ -294,5 +339,23 @@ mod tests {
         batch.delivery.push(u64::MAX / 2);
         recorder.record(0, &mut batch);
         assert_eq!(recorder.latencies().delivery.len(), 1);
+    }
+
+    #[test]
+    fn the_spectrum_reads_as_hgrm() {
+        let mut histogram = latency_histogram();
+        for us in 1..=1000 {
+            histogram.record(us * 10).unwrap();
+        }
+        let text = hgrm(&histogram).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].contains("Percentile") && lines[0].contains("1/(1-Percentile)"));
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.trim_start().starts_with("5.00") && l.contains("0.500000000000"))
+        );
+        assert!(text.contains("Total count    =         1000]"), "{text}");
+        assert_eq!(hgrm(&latency_histogram()), None);
     }
 }
