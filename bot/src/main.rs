@@ -3,13 +3,25 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use bot::Config;
 use tokio::net::TcpListener;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match try_main().await {
+    let help = bot::config::HELP;
+    if let Some(exit) = service::arguments("bot", env!("CARGO_PKG_VERSION"), help, std::env::args())
+    {
+        return exit;
+    }
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("bot: {error}");
+            return ExitCode::from(service::BAD_CONFIGURATION);
+        }
+    };
+    match try_main(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("bot: {error:#}");
@@ -18,15 +30,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn try_main() -> anyhow::Result<()> {
-    if let Some(argument) = std::env::args().nth(1) {
-        if argument == "--help" || argument == "-h" {
-            print!("{}", bot::config::HELP);
-            return Ok(());
-        }
-        bail!("unexpected argument {argument:?}; see bot --help");
-    }
-    let config = Config::from_env()?;
+async fn try_main(config: Config) -> anyhow::Result<()> {
     service::init_logging(config.log_format, &config.log_filter)
         .context("cannot set up logging")?;
     let metrics = match config.metrics_addr {

@@ -152,8 +152,10 @@ impl Config {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// Reads the configuration through `lookup` (the environment, or a test's map).
+    /// Reads the configuration through `lookup` (the environment, or a test's
+    /// map). A variable set to the empty string counts as unset, as in `bot`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let lookup = |name: &str| lookup(name).filter(|value| !value.is_empty());
         let get = |name: &str, default: &str| lookup(name).unwrap_or_else(|| default.to_owned());
         let invalid = |variable: &'static str, value: &str, reason: &dyn std::fmt::Display| {
             ConfigError { variable, value: value.to_owned(), reason: reason.to_string() }

@@ -1,5 +1,8 @@
 //! `chat`: reads the configuration, sets up logging, binds, and serves until
-//! SIGINT or SIGTERM.
+//! SIGINT or SIGTERM. Exits 2 on bad configuration or arguments, 1 when it
+//! cannot start.
+
+use std::process::ExitCode;
 
 use anyhow::Context;
 use chat::config::{Config, HELP};
@@ -11,18 +14,29 @@ use chat::config::{Config, HELP};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
-        print!("{HELP}");
-        return Ok(());
+async fn main() -> ExitCode {
+    if let Some(exit) =
+        service::arguments("chat", env!("CARGO_PKG_VERSION"), HELP, std::env::args())
+    {
+        return exit;
     }
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(error) => {
             eprintln!("chat: {error}");
-            std::process::exit(2);
+            return ExitCode::from(service::BAD_CONFIGURATION);
         }
     };
+    match serve(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("chat: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
     service::init_logging(config.log_format, &config.log_filter)?;
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await

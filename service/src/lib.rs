@@ -7,6 +7,9 @@
 //!   event's fields at the top level, beside `timestamp`, `level`, `target`
 //!   and the current `span`), or human-readable lines.
 //! - [`shutdown_signal`]: resolves on SIGTERM or SIGINT.
+//! - [`arguments`] and [`BAD_CONFIGURATION`]: the command line both binaries
+//!   take (`--help`, `--version`, nothing else) and the exit status of a
+//!   configuration they refuse.
 //! - [`describe_process_metrics`] and [`collect_process_metrics`]: the
 //!   `process_*` metrics (CPU seconds, resident memory, open files, …) and a
 //!   `build_info` gauge, recorded through whatever `metrics` recorder the
@@ -40,6 +43,36 @@ impl FromStr for LogFormat {
             _ => Err("expected json or pretty"),
         }
     }
+}
+
+/// The exit status of a binary refusing its configuration or command line.
+pub const BAD_CONFIGURATION: u8 = 2;
+
+/// Handles the command line of a binary configured by its environment:
+/// `-h`/`--help` prints `help`, `-V`/`--version` prints the name and
+/// `version`, and both exit 0; any other argument is refused (exit
+/// [`BAD_CONFIGURATION`]). `None`: no argument, so the binary runs.
+pub fn arguments(
+    name: &str,
+    version: &str,
+    help: &str,
+    mut args: impl Iterator<Item = String>,
+) -> Option<std::process::ExitCode> {
+    let argument = args.nth(1)?;
+    Some(match argument.as_str() {
+        "-h" | "--help" => {
+            print!("{help}");
+            std::process::ExitCode::SUCCESS
+        }
+        "-V" | "--version" => {
+            println!("{name} {version}");
+            std::process::ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("{name}: unexpected argument {argument:?}; see {name} --help");
+            std::process::ExitCode::from(BAD_CONFIGURATION)
+        }
+    })
 }
 
 /// A `RUST_LOG` filter that does not parse.

@@ -80,7 +80,7 @@ fn bad_configuration_stops_with_one_line_naming_the_variable() {
     for (name, value) in [("STOOQ_API_URL", "not a url"), ("BOT_METRICS_ADDR", "localhost")] {
         let output =
             Command::new(env!("CARGO_BIN_EXE_bot")).env(name, value).output().expect("run bot");
-        assert!(!output.status.success());
+        assert_eq!(output.status.code(), Some(2), "the same status as chat's");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
         assert!(stderr.contains(name), "{stderr}");
@@ -100,4 +100,18 @@ fn a_taken_metrics_address_stops_the_binary_with_one_line() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("BOT_METRICS_ADDR") && stderr.contains(&addr), "{stderr}");
+}
+
+#[test]
+fn version_is_printed_and_unknown_arguments_refused() {
+    let bot = || Command::new(env!("CARGO_BIN_EXE_bot"));
+    let version = bot().arg("--version").output().expect("run bot");
+    assert!(version.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("bot {}", env!("CARGO_PKG_VERSION"))
+    );
+    let unknown = bot().arg("--verbose").output().expect("run bot");
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("--verbose"));
 }
