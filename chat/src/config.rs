@@ -15,6 +15,9 @@ Configured by environment variables:
                    CHAT_ADDR            [default: unset: /metrics on CHAT_ADDR]
   DATABASE_URL     PostgreSQL URL; the database is created if missing and
                    migrated at start   [default: postgres://postgres@127.0.0.1:5432/chat]
+                   sslmode=disable|prefer|require|verify-ca|verify-full and
+                   sslrootcert=FILE as in libpq (default prefer; roots from
+                   the system's store unless sslrootcert names a PEM file)
   RABBITMQ_URL     RabbitMQ URL      [default: amqp://guest:guest@127.0.0.1:5672/%2f]
   ALLOWED_ORIGINS  comma-separated origins allowed to open WebSockets and
                    send writes        [default: only the server's own origin]
@@ -169,9 +172,9 @@ impl Config {
         };
 
         let database_url = get("DATABASE_URL", DEFAULT_DATABASE_URL);
-        let parsed: tokio_postgres::Config =
-            database_url.parse().map_err(|e| invalid("DATABASE_URL", &database_url, &e))?;
-        if parsed.get_dbname().is_none() {
+        let parsed = crate::store::parse_database_url(&database_url)
+            .map_err(|e| invalid("DATABASE_URL", &database_url, &e))?;
+        if parsed.config.get_dbname().is_none() {
             return Err(invalid("DATABASE_URL", &database_url, &"names no database"));
         }
 

@@ -1,8 +1,8 @@
 //! Creates the database when missing and applies the migrations in `sql/`.
 
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
-use super::StoreError;
+use super::{Connection, StoreError};
 
 /// Every migration, in order; a migration never changes once released.
 const MIGRATIONS: &[(i32, &str)] = &[
@@ -14,13 +14,11 @@ const MIGRATIONS: &[(i32, &str)] = &[
 const MIGRATION_LOCK: i64 = 0x63_68_61_74;
 
 /// Creates the database named in `config` if it does not exist yet.
-pub(crate) async fn create_database_if_missing(
-    config: &tokio_postgres::Config,
-) -> Result<(), StoreError> {
-    let Some(name) = config.get_dbname() else { return Ok(()) };
-    let mut admin = config.clone();
+pub(crate) async fn create_database_if_missing(connection: &Connection) -> Result<(), StoreError> {
+    let Some(name) = connection.config.get_dbname() else { return Ok(()) };
+    let mut admin = connection.config.clone();
     admin.dbname("postgres");
-    let (client, connection) = admin.connect(NoTls).await?;
+    let (client, connection) = admin.connect(connection.tls.clone()).await?;
     tokio::spawn(connection);
     let exists = client.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name]).await?;
     if exists.is_none() {

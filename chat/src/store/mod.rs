@@ -9,17 +9,18 @@ mod messages;
 mod migrate;
 mod rooms;
 mod sessions;
+mod tls;
 mod users;
 
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 pub(crate) use append::{NewMessage, RoomHeads, StoredRow};
 pub(crate) use messages::Before;
 pub(crate) use rooms::Membership;
+pub(crate) use tls::{Connection, parse as parse_database_url};
 pub(crate) use users::User;
 
 /// Connections per chat instance for everything but the room writer's tasks
@@ -88,15 +89,15 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 pub(crate) struct Store {
     pool: Pool,
     /// Where `pool` connects: [`Store::writer_pool`] opens another there.
-    config: tokio_postgres::Config,
+    connection: Connection,
 }
 
 impl Store {
     /// Creates the database if missing, applies migrations, and opens the pool.
     pub(crate) async fn connect(url: &str) -> Result<Self, StoreError> {
-        let config: tokio_postgres::Config = url.parse()?;
-        migrate::create_database_if_missing(&config).await?;
-        let store = Self { pool: pool(&config, POOL_SIZE)?, config };
+        let connection = tls::parse(url).map_err(StoreError::Unavailable)?;
+        migrate::create_database_if_missing(&connection).await?;
+        let store = Self { pool: pool(&connection, POOL_SIZE)?, connection };
         let mut client = store.client().await?;
         migrate::run(&mut client).await?;
         Ok(store)
@@ -115,13 +116,13 @@ impl Store {
     /// long as the connection lives; so these connections also plan without
     /// sequential scans (every statement they run is a key lookup).
     pub(crate) fn writer_pool(&self) -> Result<Self, StoreError> {
-        let mut config = self.config.clone();
-        let options = match config.get_options() {
+        let mut connection = self.connection.clone();
+        let options = match connection.config.get_options() {
             Some(options) => format!("{options} {WRITER_OPTIONS}"),
             None => WRITER_OPTIONS.to_owned(),
         };
-        config.options(&options);
-        Ok(Self { pool: pool(&config, 1)?, config })
+        connection.config.options(&options);
+        Ok(Self { pool: pool(&connection, 1)?, connection })
     }
 
     /// A pooled connection.
@@ -138,10 +139,10 @@ impl Store {
 }
 
 /// A pool of at most `size` connections, opened when first needed.
-fn pool(config: &tokio_postgres::Config, size: usize) -> Result<Pool, StoreError> {
+fn pool(connection: &Connection, size: usize) -> Result<Pool, StoreError> {
     let manager = Manager::from_config(
-        config.clone(),
-        NoTls,
+        connection.config.clone(),
+        connection.tls.clone(),
         ManagerConfig { recycling_method: RecyclingMethod::Fast },
     );
     Pool::builder(manager)
