@@ -836,3 +836,74 @@ fn the_env_example_matches_what_compose_reads() {
         .collect();
     assert_eq!(example, read_by_compose);
 }
+
+/// The metric names a binary's source declares (`const …: &str = "name";`).
+fn declared_metrics(relative: &str) -> BTreeSet<String> {
+    read(relative)
+        .lines()
+        .filter(|line| line.contains("const ") && line.contains(": &str = \""))
+        .filter_map(|line| line.split('"').nth(1).map(str::to_owned))
+        .collect()
+}
+
+/// Every metric the provisioned Grafana dashboard queries is one that chat
+/// or the bot exports (declared in their source, or on a live `/metrics`:
+/// the `process_*` ones and `build_info`); and Prometheus scrapes the
+/// metrics addresses compose gives them.
+#[tokio::test]
+async fn the_dashboard_queries_only_exported_metrics() {
+    let mut exported = declared_metrics("chat/src/metrics.rs");
+    exported.extend(declared_metrics("bot/src/metrics/mod.rs"));
+    let server = crate::support::TestServer::start().await;
+    let live = reqwest::get(server.url("/metrics")).await.unwrap().text().await.unwrap();
+    exported.extend(
+        live.lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter_map(|line| line.split(['{', ' ']).next().map(str::to_owned)),
+    );
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&read("deploy/observability/grafana/dashboards/chat.json")).unwrap();
+    let mut queried = BTreeSet::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            // A metric is a name right before its selector: `name{…}`.
+            let mut rest = expr;
+            while let Some(brace) = rest.find('{') {
+                let name: String = rest[..brace]
+                    .chars()
+                    .rev()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                queried.insert(name);
+                rest = &rest[brace + 1..];
+            }
+        }
+    }
+    assert!(queried.len() >= 10, "{queried:?}");
+    for name in &queried {
+        let base = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix))
+            .unwrap_or(name);
+        assert!(
+            exported.contains(base) || exported.contains(name.as_str()),
+            "the dashboard queries {name}, which neither binary exports"
+        );
+    }
+    let prometheus = documents("deploy/observability/prometheus.yml");
+    let compose = compose();
+    for (job, service, variable) in
+        [("chat", "chat", "METRICS_ADDR"), ("bot", "bot", "BOT_METRICS_ADDR")]
+    {
+        let env = compose_env(at(&compose, &format!("services.{service}")));
+        let port = port_of(&env[variable]);
+        let jobs = seq_at(&prometheus[0], "scrape_configs");
+        let config = jobs.iter().find(|j| str_at(j, "job_name") == job).expect("a job per binary");
+        let target = scalar(&seq_at(&seq_at(config, "static_configs")[0], "targets")[0]);
+        assert_eq!(target, format!("{service}:{port}"));
+    }
+}
