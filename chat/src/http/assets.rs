@@ -37,6 +37,11 @@ pub(super) fn openapi() -> Response<Body> {
     static_response(include_bytes!("../../openapi.yaml"), "application/yaml", "no-cache")
 }
 
+/// `GET /api/v1/asyncapi.yaml`: the WebSocket frames and broker messages.
+pub(super) fn asyncapi() -> Response<Body> {
+    static_response(include_bytes!("../../asyncapi.yaml"), "application/yaml", "no-cache")
+}
+
 fn static_response(
     bytes: &'static [u8],
     content_type: &'static str,

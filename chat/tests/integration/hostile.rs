@@ -97,9 +97,13 @@ async fn pages_health_and_headers() {
     assert_eq!(page.headers["x-content-type-options"], "nosniff");
     assert_eq!(page.headers["referrer-policy"], "no-referrer");
     assert!(page.headers.contains_key("x-request-id"));
-    for asset in
-        ["/assets/app.js", "/assets/style.css", "/assets/favicon.svg", "/api/v1/openapi.yaml"]
-    {
+    for asset in [
+        "/assets/app.js",
+        "/assets/style.css",
+        "/assets/favicon.svg",
+        "/api/v1/openapi.yaml",
+        "/api/v1/asyncapi.yaml",
+    ] {
         assert_eq!(client.get(asset).await.status, StatusCode::OK, "{asset}");
     }
 

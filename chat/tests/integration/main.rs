@@ -12,6 +12,7 @@ mod binary;
 mod browser;
 mod cluster;
 mod deploy;
+mod documents;
 mod faults;
 mod hostile;
 mod limits;

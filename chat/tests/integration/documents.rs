@@ -1,0 +1,122 @@
+//! The AsyncAPI document (`chat/asyncapi.yaml`) against the frames and
+//! broker messages the code really sends.
+
+use protocol::broker::{COMMANDS_EXCHANGE, COMMANDS_QUEUE, RESPONSES_EXCHANGE, RESPONSES_QUEUE};
+use protocol::{ErrorCode, Message, ServerFrame};
+use serde_norway::Value;
+
+fn asyncapi() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/asyncapi.yaml");
+    serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The `type` constants of the document's messages.
+fn message_types(document: &Value) -> Vec<String> {
+    let messages = document["components"]["messages"].as_mapping().unwrap();
+    let mut types = Vec::new();
+    for message in messages.values() {
+        let payload = &message["payload"];
+        let parts =
+            payload["allOf"].as_sequence().cloned().unwrap_or_else(|| vec![payload.clone()]);
+        for part in parts {
+            if let Some(kind) = part["properties"]["type"]["const"].as_str() {
+                types.push(kind.to_owned());
+            }
+        }
+    }
+    types
+}
+
+#[test]
+fn every_server_frame_and_error_code_is_documented() {
+    let document = asyncapi();
+    assert_eq!(document["asyncapi"].as_str(), Some("3.0.0"));
+    let types = message_types(&document);
+    let message = Message {
+        id: uuid::Uuid::nil(),
+        chatroom_id: uuid::Uuid::nil(),
+        user_id: uuid::Uuid::nil(),
+        username: "ann".into(),
+        content: "hi".into(),
+        is_bot: false,
+        created_at: time::OffsetDateTime::UNIX_EPOCH,
+        client_id: None,
+    };
+    let frames = [
+        ServerFrame::ChatMessage(message),
+        ServerFrame::UserJoined { username: "ann".into() },
+        ServerFrame::UserLeft { username: "ann".into() },
+        ServerFrame::Presence { users: vec![] },
+        ServerFrame::Typing { username: "ann".into() },
+        ServerFrame::Resync,
+        ServerFrame::Error { message: "no".into(), code: ErrorCode::InvalidFrame, client_id: None },
+    ];
+    for frame in frames {
+        let json: serde_json::Value = serde_json::from_str(&frame.to_json()).unwrap();
+        let kind = json["type"].as_str().unwrap().to_owned();
+        assert!(types.contains(&kind), "{kind} is not in asyncapi.yaml");
+    }
+    let codes =
+        document["components"]["messages"]["error"]["payload"]["properties"]["code"]["enum"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|code| code.as_str().unwrap().to_owned())
+            .collect::<Vec<_>>();
+    for code in [
+        ErrorCode::InvalidFrame,
+        ErrorCode::EmptyMessage,
+        ErrorCode::MessageTooLong,
+        ErrorCode::InvalidStockCode,
+        ErrorCode::UnknownCommand,
+        ErrorCode::RateLimited,
+        ErrorCode::Unavailable,
+    ] {
+        let name = serde_json::to_value(code).unwrap().as_str().unwrap().to_owned();
+        assert!(codes.contains(&name), "{name} is not in asyncapi.yaml");
+    }
+}
+
+#[test]
+fn the_broker_names_are_the_codes() {
+    let document = asyncapi();
+    let channels = &document["channels"];
+    assert_eq!(channels["stockCommands"]["address"].as_str(), Some(COMMANDS_EXCHANGE));
+    assert_eq!(channels["stockResponses"]["address"].as_str(), Some(RESPONSES_EXCHANGE));
+    let described = format!(
+        "{} {}",
+        channels["stockCommands"]["description"].as_str().unwrap(),
+        channels["stockResponses"]["description"].as_str().unwrap()
+    );
+    for queue in [COMMANDS_QUEUE, RESPONSES_QUEUE] {
+        assert!(described.contains(queue), "{queue} missing");
+    }
+    // The payloads name exactly the fields the bodies carry.
+    let command = protocol::broker::StockCommand {
+        command_id: uuid::Uuid::nil(),
+        chatroom_id: uuid::Uuid::nil(),
+        user_id: uuid::Uuid::nil(),
+        code: "AAPL.US".into(),
+    };
+    let reply = protocol::broker::StockReply {
+        command_id: uuid::Uuid::nil(),
+        chatroom_id: uuid::Uuid::nil(),
+        content: "x".into(),
+    };
+    for (name, body) in [
+        ("stockCommand", serde_json::to_value(command).unwrap()),
+        ("stockReply", serde_json::to_value(reply).unwrap()),
+    ] {
+        let required: Vec<&str> = document["components"]["messages"][name]["payload"]["required"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|field| field.as_str().unwrap())
+            .collect();
+        let mut fields: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+        fields.sort_unstable();
+        let mut required = required;
+        required.sort_unstable();
+        assert_eq!(fields, required, "{name}");
+    }
+}
