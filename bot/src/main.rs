@@ -10,16 +10,10 @@ use tokio::net::TcpListener;
 #[tokio::main]
 async fn main() -> ExitCode {
     let help = bot::config::HELP;
-    if let Some(exit) = service::arguments("bot", env!("CARGO_PKG_VERSION"), help, std::env::args())
+    let config = match service::configure("bot", env!("CARGO_PKG_VERSION"), help, Config::from_env)
     {
-        return exit;
-    }
-    let config = match Config::from_env() {
         Ok(config) => config,
-        Err(error) => {
-            eprintln!("bot: {error}");
-            return ExitCode::from(service::BAD_CONFIGURATION);
-        }
+        Err(exit) => return exit,
     };
     match try_main(config).await {
         Ok(()) => ExitCode::SUCCESS,

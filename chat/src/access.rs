@@ -145,16 +145,15 @@ pub(crate) async fn authenticate(
     headers: &HeaderMap,
 ) -> Result<(User, SessionToken), ApiError> {
     let token = session_token(headers).ok_or(ApiError::Unauthorized)?;
-    let (user, _) = authenticate_until(sessions, headers).await?;
+    let (user, _) = session_of(sessions, &token).await?;
     Ok((user, token))
 }
 
-/// The user of the request's session and when the session expires, or 401.
-pub(crate) async fn authenticate_until(
+/// The user of `token`'s unexpired session and its expiry, or 401.
+pub(crate) async fn session_of(
     sessions: &Sessions,
-    headers: &HeaderMap,
+    token: &SessionToken,
 ) -> Result<(User, OffsetDateTime), ApiError> {
-    let token = session_token(headers).ok_or(ApiError::Unauthorized)?;
     let (user, expires_at) =
         sessions.session(&token.hash()).await?.ok_or(ApiError::Unauthorized)?;
     tracing::Span::current().record("user_id", tracing::field::display(user.id));

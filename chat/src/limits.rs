@@ -135,10 +135,15 @@ impl<K: Hash + Eq + Clone> Drop for Counted<K> {
     }
 }
 
-/// A request refused by the limit `name` (counted in `/metrics`): 429 with
-/// `Retry-After` of `wait`.
-pub(crate) fn refused(name: &'static str, wait: Duration) -> crate::ApiError {
+/// Counts one refusal by the limit `name` in `/metrics` (`rate_limited_total`):
+/// every refusal, of a request, a connection or a frame, goes through here.
+pub(crate) fn count_refusal(name: &'static str) {
     metrics::counter!(crate::metrics::RATE_LIMITED, "limit" => name).increment(1);
+}
+
+/// A request refused by the limit `name` (counted): 429 with `Retry-After` of `wait`.
+pub(crate) fn refused(name: &'static str, wait: Duration) -> crate::ApiError {
+    count_refusal(name);
     crate::ApiError::RateLimited(wait)
 }
 

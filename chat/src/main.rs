@@ -15,17 +15,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    if let Some(exit) =
-        service::arguments("chat", env!("CARGO_PKG_VERSION"), HELP, std::env::args())
+    let config = match service::configure("chat", env!("CARGO_PKG_VERSION"), HELP, Config::from_env)
     {
-        return exit;
-    }
-    let config = match Config::from_env() {
         Ok(config) => config,
-        Err(error) => {
-            eprintln!("chat: {error}");
-            return ExitCode::from(service::BAD_CONFIGURATION);
-        }
+        Err(exit) => return exit,
     };
     match serve(config).await {
         Ok(()) => ExitCode::SUCCESS,

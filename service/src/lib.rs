@@ -7,9 +7,9 @@
 //!   event's fields at the top level, beside `timestamp`, `level`, `target`
 //!   and the current `span`), or human-readable lines.
 //! - [`shutdown_signal`]: resolves on SIGTERM or SIGINT.
-//! - [`arguments`] and [`BAD_CONFIGURATION`]: the command line both binaries
-//!   take (`--help`, `--version`, nothing else) and the exit status of a
-//!   configuration they refuse.
+//! - [`configure`]: the command line both binaries take (`--help`,
+//!   `--version`, nothing else), then their configuration from the
+//!   environment, refused with one line and exit status 2.
 //! - [`describe_process_metrics`] and [`collect_process_metrics`]: the
 //!   `process_*` metrics (CPU seconds, resident memory, open files, …) and a
 //!   `build_info` gauge, recorded through whatever `metrics` recorder the
@@ -46,13 +46,32 @@ impl FromStr for LogFormat {
 }
 
 /// The exit status of a binary refusing its configuration or command line.
-pub const BAD_CONFIGURATION: u8 = 2;
+const BAD_CONFIGURATION: u8 = 2;
 
-/// Handles the command line of a binary configured by its environment:
+/// Starts a binary configured by its environment: handles the command line
+/// (see [`arguments`]), then reads the configuration with `read`. `Err` is
+/// the status to exit with: 0 after `--help` or `--version`, 2 after an
+/// unknown argument or a configuration `read` refused (printed as one line,
+/// `name: error`).
+pub fn configure<C, E: fmt::Display>(
+    name: &str,
+    version: &str,
+    help: &str,
+    read: impl FnOnce() -> Result<C, E>,
+) -> Result<C, std::process::ExitCode> {
+    if let Some(exit) = arguments(name, version, help, std::env::args()) {
+        return Err(exit);
+    }
+    read().map_err(|error| {
+        eprintln!("{name}: {error}");
+        std::process::ExitCode::from(BAD_CONFIGURATION)
+    })
+}
+
 /// `-h`/`--help` prints `help`, `-V`/`--version` prints the name and
 /// `version`, and both exit 0; any other argument is refused (exit
 /// [`BAD_CONFIGURATION`]). `None`: no argument, so the binary runs.
-pub fn arguments(
+fn arguments(
     name: &str,
     version: &str,
     help: &str,

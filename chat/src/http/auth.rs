@@ -100,8 +100,7 @@ pub(super) async fn me(api: &Api, request: Request<Incoming>) -> Result<Response
 fn hashing_refused(error: HashError) -> ApiError {
     match error {
         HashError::Busy => {
-            metrics::counter!(crate::metrics::RATE_LIMITED, "limit" => "password_hashing")
-                .increment(1);
+            crate::limits::count_refusal("password_hashing");
             ApiError::Unavailable
         }
         HashError::Failed => ApiError::Internal,

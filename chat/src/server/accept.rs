@@ -75,8 +75,7 @@ pub(super) async fn accept(
         } else if let Some(counted) = caps.per_address.open(address) {
             Some(counted)
         } else {
-            metrics::counter!(crate::metrics::RATE_LIMITED, "limit" => "connections_per_ip")
-                .increment(1);
+            crate::limits::count_refusal("connections_per_ip");
             tokio::spawn(refuse(stream));
             continue;
         };

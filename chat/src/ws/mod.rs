@@ -40,10 +40,10 @@ pub(crate) use wire::encoded;
 pub(crate) use self::commands::Commands;
 use crate::ApiError;
 use crate::access::{
-    ClientAddr, ConnectionSlot, Origins, Places, authenticate_until, query_param, require_member,
+    ClientAddr, ConnectionSlot, Origins, Places, query_param, require_member, session_of,
     session_token,
 };
-use crate::auth::Sessions;
+use crate::auth::{SessionToken, Sessions};
 use crate::limits::{Counted, Limiter, Tally, refused};
 use crate::response::Body;
 use crate::rooms::{Closer, Rooms, SessionSockets};
@@ -129,13 +129,14 @@ pub(crate) async fn upgrade(
     if let Some(ClientAddr(client)) = request.extensions().get::<ClientAddr>().copied() {
         gateway.handshake_limit.check(&client).map_err(|wait| refused("handshakes", wait))?;
     }
-    let session = session_token(request.headers()).ok_or(ApiError::Unauthorized)?.hash();
+    let token = session_token(request.headers()).ok_or(ApiError::Unauthorized)?;
+    let session = token.hash();
     // Registered before the session is checked, so a logout from here on finds
     // this socket (and closes it with 1008 once it is served).
     let peer_id = gateway.next_peer_id.fetch_add(1, Ordering::Relaxed);
     let closer = Closer::new(&gateway.shutdown);
     gateway.sockets.register(session, peer_id, closer.clone());
-    let accepted = match check(&gateway, &request, room).await {
+    let accepted = match check(&gateway, &request, &token, room).await {
         Ok(accepted) => accepted,
         Err(error) => {
             gateway.sockets.deregister(&session, peer_id);
@@ -186,9 +187,10 @@ pub(crate) async fn upgrade(
 async fn check(
     gateway: &Gateway,
     request: &Request<Incoming>,
+    token: &SessionToken,
     room: &str,
 ) -> Result<Accepted, ApiError> {
-    let (user, expires_at) = authenticate_until(&gateway.sessions, request.headers()).await?;
+    let (user, expires_at) = session_of(&gateway.sessions, token).await?;
     let room_id: Uuid = room.parse().map_err(|_| ApiError::NotFound("chatroom"))?;
     require_member(&gateway.store, room_id, user.id).await?;
     let after = query_param(request.uri().query(), "after")

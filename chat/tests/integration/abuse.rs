@@ -104,19 +104,17 @@ async fn websocket_handshakes_are_limited_per_client_address() {
 #[tokio::test]
 async fn a_user_has_a_bounded_number_of_open_sockets() {
     let server = TestServer::start_with_env(&[("MAX_SOCKETS_PER_USER", "2")]).await;
-    let ann = server.user("ann").await;
-    let bob = server.user("bob").await;
-    let room = ann.create_room("General").await;
-    bob.join(&room).await;
-    let first = ann.connect(&room, "").await;
-    let _second = ann.connect(&room, "").await;
-    assert_eq!(ann.try_connect(&room, "").await.err(), Some(429));
+    let pair = server.two_in_a_room().await;
+    let (ann, room) = (&pair.ann, &pair.room);
+    let _second = ann.connect(room, "").await;
+    assert_eq!(ann.try_connect(room, "").await.err(), Some(429));
     assert_eq!(refusals(&server, "sockets_per_user").await, 1);
-    let _bob = bob.connect(&room, "").await;
+    // Another user has places of his own.
+    let _bob = pair.bob.connect(room, "").await;
     // A closed socket gives its place back.
-    drop(first);
+    drop(pair.ann_ws);
     let deadline = tokio::time::Instant::now() + PATIENCE;
-    while ann.try_connect(&room, "").await.is_err() {
+    while ann.try_connect(room, "").await.is_err() {
         assert!(tokio::time::Instant::now() < deadline, "the place never came back");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -79,7 +79,7 @@ impl Context {
 
     /// Refuses a frame over the rate limit `limit`, saying when to retry.
     fn rate_limited(&self, limit: &'static str, wait: Duration, client_id: Option<String>) {
-        metrics::counter!(crate::metrics::RATE_LIMITED, "limit" => limit).increment(1);
+        crate::limits::count_refusal(limit);
         let seconds = crate::limits::retry_after_secs(wait);
         let message = format!("too many {limit}; retry in {seconds} s");
         self.refuse(ErrorCode::RateLimited, message, client_id);
