@@ -138,7 +138,8 @@ pub async fn run(
     if let Some(listener) = metrics_listener {
         let exposition = service::metrics_endpoint::Exposition {
             render: || crate::metrics::handle().render(),
-            upkeep: || crate::metrics::handle().run_upkeep(),
+            // `upkeep::metrics_upkeep` folds the histograms already.
+            upkeep: || {},
         };
         tasks.spawn(service::metrics_endpoint::serve(listener, exposition, stop.clone()));
     }
