@@ -1,7 +1,10 @@
-//! The bot's configuration: read from the environment and fully validated
-//! before anything connects, so a bad value stops it with one clear line.
+//! The bot's configuration: read from flags and environment variables (see
+//! `bot --help`) and fully validated before anything connects.
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
+
+use clap::Parser;
 
 use hyper::Uri;
 use protocol::amqp::lapin::uri::AMQPUri;
@@ -14,24 +17,6 @@ pub const DEFAULT_STOOQ_API_URL: &str = "https://stooq.com";
 pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9101";
 /// Log everything at `info` and above.
 pub const DEFAULT_RUST_LOG: &str = "info";
-
-/// What `bot --help` prints.
-pub const HELP: &str = "\
-bot: answers /stock=CODE commands from RabbitMQ with quotes from Stooq.
-
-Usage: bot [--help]
-
-Configured by environment variables (an empty value counts as unset):
-  RABBITMQ_URL      AMQP URL of the broker [default: amqp://guest:guest@127.0.0.1:5672/%2f]
-  STOOQ_API_URL     base URL of the quote service [default: https://stooq.com]
-  STOOQ_API_KEY     optional key, sent as &apikey= [default: unset]
-  BOT_METRICS_ADDR  IP:port serving GET /metrics (Prometheus text) and GET /health,
-                    or off [default: 127.0.0.1:9101]
-  LOG_FORMAT        json or pretty [default: json]
-  RUST_LOG          log filter, e.g. info or bot=debug [default: info]
-
-Stops gracefully on SIGTERM or SIGINT.
-";
 
 pub use service::LogFormat;
 
@@ -52,76 +37,101 @@ pub struct Config {
     pub log_filter: String,
 }
 
-/// A configuration variable with a value the bot cannot use.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {variable}: {reason}")]
-pub struct ConfigError {
-    /// The environment variable at fault.
-    pub variable: &'static str,
-    /// What is wrong with it, and what is expected.
-    pub reason: String,
+/// `bot`'s command line; each option is also the environment variable in
+/// capitals (`--stooq-api-url`, `STOOQ_API_URL`).
+#[derive(Debug, Parser)]
+#[command(
+    name = "bot",
+    version,
+    about = "Answers /stock=CODE commands from RabbitMQ with quotes from Stooq. \
+             Stops gracefully on SIGTERM or SIGINT.",
+    after_help = service::cli::ENVIRONMENT_NOTE
+)]
+struct Args {
+    /// AMQP URL of the broker, amqp:// or amqps://.
+    #[arg(long, env, default_value = DEFAULT_RABBITMQ_URL)]
+    rabbitmq_url: String,
+    /// Base URL of the quote service.
+    #[arg(long, env, default_value = DEFAULT_STOOQ_API_URL, value_parser = check_base_url)]
+    stooq_api_url: String,
+    /// Optional key, sent as &apikey= (letters, digits and -._~).
+    #[arg(long, env)]
+    stooq_api_key: Option<String>,
+    /// IP:port serving GET /metrics (Prometheus text) and GET /health, or off.
+    #[arg(long, env, default_value = DEFAULT_METRICS_ADDR, value_parser = parse_metrics_addr)]
+    bot_metrics_addr: MetricsAddr,
+    /// How log lines are written.
+    #[arg(long, env, value_enum, default_value_t = LogFormat::Json)]
+    log_format: LogFormat,
+    /// Log filter, e.g. info or bot=debug.
+    #[arg(long, env, default_value = DEFAULT_RUST_LOG, value_parser = parse_filter)]
+    rust_log: String,
 }
 
+/// `BOT_METRICS_ADDR`: an address, or `None` for `off`.
+#[derive(Debug, Clone, Copy)]
+struct MetricsAddr(Option<SocketAddr>);
+
 impl Config {
-    /// Reads and validates the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()))
+    /// Reads the configuration from the process's arguments and environment.
+    pub fn from_process() -> Result<Self, clap::Error> {
+        Self::from_args(std::env::args_os(), |name| std::env::var(name).ok())
     }
 
-    /// Reads and validates variables from `lookup` (the environment, or a test's map).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).filter(|value| !value.is_empty());
+    /// What `bot --help` prints.
+    pub fn help() -> String {
+        service::cli::help::<Args>()
+    }
 
-        let rabbitmq_url = get("RABBITMQ_URL").unwrap_or_else(|| DEFAULT_RABBITMQ_URL.to_owned());
-        if let Err(reason) = rabbitmq_url.parse::<AMQPUri>() {
-            return Err(invalid("RABBITMQ_URL", format!("{reason} in {rabbitmq_url:?}")));
+    /// Reads the configuration from variables looked up through `lookup` (a
+    /// test's map), with no arguments.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, clap::Error> {
+        Self::from_args([OsString::from("bot")], lookup)
+    }
+
+    /// Reads the configuration from `args` (the program's name first) and
+    /// the variables `lookup` finds; a flag wins over its variable.
+    pub fn from_args(
+        args: impl IntoIterator<Item = OsString>,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, clap::Error> {
+        let args: Args = service::cli::parse(args, lookup)?;
+        // The URL and the key are checked here rather than by clap, whose
+        // refusal would print them.
+        if let Err(reason) = args.rabbitmq_url.parse::<AMQPUri>() {
+            let shown = service::cli::redact_password(&args.rabbitmq_url);
+            return Err(service::cli::refuse::<Args>(format!(
+                "invalid value '{shown}' for '--rabbitmq-url <RABBITMQ_URL>': {reason}"
+            )));
         }
-
-        let stooq_api_url =
-            get("STOOQ_API_URL").unwrap_or_else(|| DEFAULT_STOOQ_API_URL.to_owned());
-        let stooq_api_url = check_base_url(&stooq_api_url)
-            .map_err(|reason| invalid("STOOQ_API_URL", format!("{reason} in {stooq_api_url:?}")))?;
-
-        let stooq_api_key = get("STOOQ_API_KEY");
-        if let Some(key) = &stooq_api_key
+        if let Some(key) = &args.stooq_api_key
             && !key.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
         {
-            let reason = "only letters, digits and -._~ are allowed".to_owned();
-            return Err(invalid("STOOQ_API_KEY", reason));
+            return Err(service::cli::refuse::<Args>(
+                "invalid value for '--stooq-api-key <STOOQ_API_KEY>' (not shown): \
+                 only letters, digits and -._~ are allowed",
+            ));
         }
-
-        let metrics_addr = match get("BOT_METRICS_ADDR").as_deref() {
-            Some("off") => None,
-            value => {
-                let value = value.unwrap_or(DEFAULT_METRICS_ADDR);
-                let addr = value.parse::<SocketAddr>().map_err(|_| {
-                    invalid("BOT_METRICS_ADDR", format!("expected IP:port or off, got {value:?}"))
-                })?;
-                Some(addr)
-            }
-        };
-
-        let log_format = match get("LOG_FORMAT") {
-            None => LogFormat::Json,
-            Some(text) => {
-                text.parse().map_err(|e| invalid("LOG_FORMAT", format!("{e}, got {text:?}")))?
-            }
-        };
-
-        let log_filter = get("RUST_LOG").unwrap_or_else(|| DEFAULT_RUST_LOG.to_owned());
-        if let Err(error) = service::check_filter(&log_filter) {
-            return Err(invalid("RUST_LOG", format!("{error} in {log_filter:?}")));
-        }
-
         Ok(Self {
-            rabbitmq_url,
-            stooq_api_url,
-            stooq_api_key,
-            metrics_addr,
-            log_format,
-            log_filter,
+            rabbitmq_url: args.rabbitmq_url,
+            stooq_api_url: args.stooq_api_url,
+            stooq_api_key: args.stooq_api_key,
+            metrics_addr: args.bot_metrics_addr.0,
+            log_format: args.log_format,
+            log_filter: args.rust_log,
         })
     }
+}
+
+fn parse_metrics_addr(text: &str) -> Result<MetricsAddr, &'static str> {
+    if text == "off" {
+        return Ok(MetricsAddr(None));
+    }
+    text.parse().map(|addr| MetricsAddr(Some(addr))).map_err(|_| "expected IP:port or off")
+}
+
+fn parse_filter(text: &str) -> Result<String, service::InvalidFilter> {
+    service::check_filter(text).map(|()| text.to_owned())
 }
 
 /// Checks an `http(s)://host[:port][/path]` URL and drops its trailing slashes.
@@ -139,15 +149,11 @@ fn check_base_url(url: &str) -> Result<String, String> {
     Ok(url.trim_end_matches('/').to_owned())
 }
 
-fn invalid(variable: &'static str, reason: String) -> ConfigError {
-    ConfigError { variable, reason }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    fn config(vars: &[(&str, &str)]) -> Result<Config, clap::Error> {
         Config::from_lookup(|name| {
             vars.iter().find(|(key, _)| *key == name).map(|(_, value)| (*value).to_owned())
         })
@@ -202,21 +208,19 @@ mod tests {
             ("RUST_LOG", "bot=loud"),
         ] {
             let error = config(&[(name, value)]).expect_err(value);
-            assert_eq!(error.variable, name);
-            let line = error.to_string();
-            assert!(
-                line.starts_with(&format!("invalid {name}: ")) && !line.contains('\n'),
-                "{line}"
-            );
+            assert_eq!(error.exit_code(), 2);
+            let text = error.to_string();
+            assert!(text.starts_with("error: ") && text.contains(name), "{text}");
         }
     }
 
     #[test]
-    fn help_lists_every_variable() {
-        let names =
-            ["RABBITMQ_URL", "STOOQ_API_URL", "STOOQ_API_KEY", "BOT_METRICS_ADDR", "LOG_FORMAT"];
-        for name in names.into_iter().chain(["RUST_LOG"]) {
-            assert!(HELP.contains(name), "{name}");
+    fn secrets_in_refused_values_are_not_printed() {
+        for (name, value) in
+            [("RABBITMQ_URL", "amqp://bot:hunter2@rabbit:port/%2f"), ("STOOQ_API_KEY", "hunter2&")]
+        {
+            let text = config(&[(name, value)]).unwrap_err().to_string();
+            assert!(text.contains(name) && !text.contains("hunter2"), "{text}");
         }
     }
 }

@@ -1,13 +1,8 @@
 //! The library's error type: what can stop the bot.
 
-use crate::config::ConfigError;
-
 /// Why the bot cannot start or keep running.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A configuration variable is unusable.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
     /// The TLS client for Stooq could not be set up.
     #[error("cannot set up TLS for Stooq: {0}")]
     Tls(#[from] rustls::Error),

@@ -8,7 +8,7 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: the environment variables, validated at start; `--help` text.
+//! - [`config`]: the flags and environment variables (clap), validated at start.
 //! - [`consumer`]: one broker session: prefetch, a task per command, graceful drain.
 //! - `handler`: one command, from delivery to ack after the confirmed reply.
 //! - [`stooq`]: the HTTP client: pooled connections, timeouts, retries, circuit breaker.
@@ -39,7 +39,7 @@ use protocol::amqp;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use crate::config::{Config, ConfigError, LogFormat};
+pub use crate::config::{Config, LogFormat};
 pub use crate::error::Error;
 pub use crate::handler::ANSWER_BUDGET;
 use crate::stooq::Stooq;

@@ -9,11 +9,9 @@ use tokio::net::TcpListener;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let help = bot::config::HELP;
-    let config = match service::configure("bot", env!("CARGO_PKG_VERSION"), help, Config::from_env)
-    {
+    let config = match Config::from_process() {
         Ok(config) => config,
-        Err(exit) => return exit,
+        Err(refused) => return service::cli::exit_status(&refused),
     };
     match try_main(config).await {
         Ok(()) => ExitCode::SUCCESS,

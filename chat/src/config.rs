@@ -1,54 +1,14 @@
-//! Configuration from the environment, fully validated before any port is bound.
+//! Configuration from flags and environment variables (see `chat --help`),
+//! fully validated before any port is bound.
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::str::FromStr;
 use std::time::Duration;
 
-/// `chat --help`: every variable, its default and meaning.
-pub const HELP: &str = "\
-chat: the chat server (HTTP, WebSocket, the browser page).
-
-Configured by environment variables:
-  CHAT_ADDR        listen address                 [default: 127.0.0.1:8080]
-  METRICS_ADDR     serve GET /metrics (and /health) here only, not on
-                   CHAT_ADDR            [default: unset: /metrics on CHAT_ADDR]
-  DATABASE_URL     PostgreSQL URL; the database is created if missing and
-                   migrated at start   [default: postgres://postgres@127.0.0.1:5432/chat]
-                   sslmode=disable|prefer|require|verify-ca|verify-full and
-                   sslrootcert=FILE as in libpq (default prefer; roots from
-                   the system's store unless sslrootcert names a PEM file)
-  RABBITMQ_URL     RabbitMQ URL      [default: amqp://guest:guest@127.0.0.1:5672/%2f]
-  ALLOWED_ORIGINS  comma-separated origins allowed to open WebSockets and
-                   send writes        [default: only the server's own origin]
-  COOKIE_SECURE    true|false: mark the session cookie Secure  [default: true]
-  RATE_LIMIT_LOGIN     logins per client IP, N/<seconds>s or off   [default: 5/300s]
-  RATE_LIMIT_REGISTER  registrations per client IP                 [default: 5/3600s]
-  RATE_LIMIT_MESSAGES  messages per user                           [default: 60/60s]
-  RATE_LIMIT_STOCK     stock commands per user                     [default: 10/60s]
-  RATE_LIMIT_ROOMS     rooms created per user                      [default: 10/3600s]
-  RATE_LIMIT_HANDSHAKES  WebSocket handshakes per client IP        [default: 30/10s]
-  MAX_CONNECTIONS  open HTTP and WebSocket connections at most  [default: 50000]
-  MAX_CONNECTIONS_PER_IP  open connections from one address, or off
-                   (connections from TRUSTED_PROXIES are not counted; their
-                   clients' WebSockets are)                   [default: 256]
-  MAX_SOCKETS_PER_USER  open WebSockets of one user, or off   [default: 32]
-  TRUSTED_PROXIES  comma-separated CIDRs of proxies whose X-Forwarded-For
-                   is believed               [default: none: the socket's address]
-  ROOM_WRITERS     group-commit writers, each with its own PostgreSQL
-                   connection and its share of the rooms       [default: 1]
-  SHUTDOWN_GRACE   seconds between SIGTERM and closing the listener, while
-                   /health/ready answers 503 so load balancers move away
-                                                           [default: 5]
-  WS_IDLE_TIMEOUT  seconds a WebSocket may stay silent (pings are sent at a
-                   third of it) before it is closed       [default: 90]
-  LOG_FORMAT       json|pretty                    [default: json]
-  RUST_LOG         log filter                     [default: info]
-";
-
-const DEFAULT_ADDR: &str = "127.0.0.1:8080";
-const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/chat";
-const DEFAULT_RABBITMQ_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+use clap::Parser;
+use protocol::amqp::lapin::uri::AMQPUri;
 
 pub use service::LogFormat;
 
@@ -77,9 +37,13 @@ impl FromStr for RateLimit {
     }
 }
 
-/// Parses a limit variable: `off`, or `N/<seconds>s`.
-pub(crate) fn parse_limit(text: &str) -> Result<Option<RateLimit>, &'static str> {
-    if text.trim().eq_ignore_ascii_case("off") { Ok(None) } else { text.parse().map(Some) }
+/// Parses a limit: `off`, or `N/<seconds>s`.
+fn parse_limit(text: &str) -> Result<Off<RateLimit>, &'static str> {
+    if text.trim().eq_ignore_ascii_case("off") {
+        Ok(Off(None))
+    } else {
+        text.parse().map(Some).map(Off)
+    }
 }
 
 /// The rate limits; `None` is `off`.
@@ -137,162 +101,187 @@ pub struct Config {
     pub room_writers: NonZeroUsize,
 }
 
-/// A variable with a value that cannot be used.
-#[derive(Debug, thiserror::Error)]
-#[error("invalid {variable}={value:?}: {reason}")]
-pub struct ConfigError {
-    /// The variable's name.
-    pub variable: &'static str,
-    /// Its value.
-    pub value: String,
-    /// What is wrong with it.
-    pub reason: String,
+/// `chat`'s command line; each option is also the environment variable in
+/// capitals (`--chat-addr`, `CHAT_ADDR`).
+#[derive(Debug, Parser)]
+#[command(
+    name = "chat",
+    version,
+    about = "The chat server: HTTP API, WebSockets and the browser page.",
+    after_help = service::cli::ENVIRONMENT_NOTE
+)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env, default_value = "127.0.0.1:8080")]
+    chat_addr: SocketAddr,
+    /// Serve GET /metrics (and /health) on this address only, not on
+    /// CHAT_ADDR. Unset: /metrics is served on CHAT_ADDR.
+    #[arg(long, env)]
+    metrics_addr: Option<SocketAddr>,
+    /// PostgreSQL URL; the database is created if missing and migrated at
+    /// start. sslmode=disable|prefer|require|verify-ca|verify-full and
+    /// sslrootcert=FILE as in libpq (roots from the system's store unless
+    /// sslrootcert names a PEM file).
+    #[arg(long, env, default_value = "postgres://postgres@127.0.0.1:5432/chat")]
+    database_url: String,
+    /// RabbitMQ URL, amqp:// or amqps://.
+    #[arg(long, env, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+    rabbitmq_url: String,
+    /// Comma-separated origins allowed to open WebSockets and send writes.
+    /// Unset: only the server's own origin.
+    #[arg(long, env, value_parser = parse_origins)]
+    allowed_origins: Option<Origins>,
+    /// Mark the session cookie Secure (true or false).
+    #[arg(long, env, default_value = "true", value_parser = parse_bool, action = clap::ArgAction::Set)]
+    cookie_secure: bool,
+    /// Logins per client address: N/<seconds>s, or off.
+    #[arg(long, env, default_value = "5/300s", value_parser = parse_limit)]
+    rate_limit_login: Off<RateLimit>,
+    /// Registrations per client address.
+    #[arg(long, env, default_value = "5/3600s", value_parser = parse_limit)]
+    rate_limit_register: Off<RateLimit>,
+    /// Chat messages (and reactions) per user.
+    #[arg(long, env, default_value = "60/60s", value_parser = parse_limit)]
+    rate_limit_messages: Off<RateLimit>,
+    /// Stock commands per user.
+    #[arg(long, env, default_value = "10/60s", value_parser = parse_limit)]
+    rate_limit_stock: Off<RateLimit>,
+    /// Rooms created per user.
+    #[arg(long, env, default_value = "10/3600s", value_parser = parse_limit)]
+    rate_limit_rooms: Off<RateLimit>,
+    /// WebSocket handshakes per client address.
+    #[arg(long, env, default_value = "30/10s", value_parser = parse_limit)]
+    rate_limit_handshakes: Off<RateLimit>,
+    /// Open HTTP and WebSocket connections at most.
+    #[arg(long, env, default_value = "50000", value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
+    /// Open connections from one address, or off. Connections from
+    /// TRUSTED_PROXIES are not counted; their clients' WebSockets are.
+    #[arg(long, env, default_value = "256", value_parser = parse_cap)]
+    max_connections_per_ip: Off<NonZeroUsize>,
+    /// Open WebSockets of one user, or off.
+    #[arg(long, env, default_value = "32", value_parser = parse_cap)]
+    max_sockets_per_user: Off<NonZeroUsize>,
+    /// Comma-separated addresses or CIDRs of proxies whose X-Forwarded-For
+    /// is believed. Unset: the client is the socket's peer.
+    #[arg(long, env, value_parser = parse_proxies)]
+    trusted_proxies: Option<Proxies>,
+    /// Group-commit writers, each with its own PostgreSQL connection and its
+    /// share of the rooms (1 to 64).
+    #[arg(long, env, default_value = "1", value_parser = clap::value_parser!(u64).range(1..=64))]
+    room_writers: u64,
+    /// Seconds between SIGTERM and closing the listener, while /health/ready
+    /// answers 503 so that load balancers move away (at most 3600).
+    #[arg(long, env, default_value = "5", value_parser = clap::value_parser!(u64).range(..=3600))]
+    shutdown_grace: u64,
+    /// Seconds a WebSocket may stay silent before it is closed; pings are
+    /// sent at a third of it.
+    #[arg(long, env, default_value = "90", value_parser = clap::value_parser!(u64).range(1..))]
+    ws_idle_timeout: u64,
+    /// How log lines are written.
+    #[arg(long, env, value_enum, default_value_t = LogFormat::Json)]
+    log_format: LogFormat,
+    /// Log filter, e.g. info or chat=debug,lapin=warn.
+    #[arg(long, env, default_value = "info", value_parser = parse_filter)]
+    rust_log: String,
 }
 
+/// A setting that can be `off`.
+#[derive(Debug, Clone, Copy)]
+struct Off<T>(Option<T>);
+
+/// `ALLOWED_ORIGINS`, parsed.
+#[derive(Debug, Clone)]
+struct Origins(Vec<String>);
+
+/// `TRUSTED_PROXIES`, parsed.
+#[derive(Debug, Clone)]
+struct Proxies(Vec<ipnet::IpNet>);
+
 impl Config {
-    /// Reads the configuration from the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    /// Reads the configuration from the process's arguments and environment.
+    pub fn from_process() -> Result<Self, clap::Error> {
+        Self::from_args(std::env::args_os(), |name| std::env::var(name).ok())
     }
 
-    /// Reads the configuration through `lookup` (the environment, or a test's
-    /// map). A variable set to the empty string counts as unset, as in `bot`.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let lookup = |name: &str| lookup(name).filter(|value| !value.is_empty());
-        let get = |name: &str, default: &str| lookup(name).unwrap_or_else(|| default.to_owned());
-        let invalid = |variable: &'static str, value: &str, reason: &dyn std::fmt::Display| {
-            ConfigError { variable, value: value.to_owned(), reason: reason.to_string() }
-        };
+    /// Reads the configuration from variables looked up through `lookup` (a
+    /// test's map), with no arguments.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, clap::Error> {
+        Self::from_args([OsString::from("chat")], lookup)
+    }
 
-        let addr_text = get("CHAT_ADDR", DEFAULT_ADDR);
-        let addr = addr_text.parse().map_err(|e| invalid("CHAT_ADDR", &addr_text, &e))?;
-        let metrics_addr = match lookup("METRICS_ADDR") {
-            None => None,
-            Some(text) => Some(text.parse().map_err(|e| invalid("METRICS_ADDR", &text, &e))?),
+    /// Reads the configuration from `args` (the program's name first) and
+    /// the variables `lookup` finds; a flag wins over its variable.
+    pub fn from_args(
+        args: impl IntoIterator<Item = OsString>,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, clap::Error> {
+        let args: Args = service::cli::parse(args, lookup)?;
+        // URLs are checked here rather than by clap, whose refusal would
+        // print them, passwords included.
+        let refuse_url = |flag: &str, url: &str, reason: &dyn std::fmt::Display| {
+            let shown = service::cli::redact_password(url);
+            service::cli::refuse::<Args>(format!("invalid value '{shown}' for '{flag}': {reason}"))
         };
-
-        let database_url = get("DATABASE_URL", DEFAULT_DATABASE_URL);
-        let parsed = crate::store::parse_database_url(&database_url)
-            .map_err(|e| invalid("DATABASE_URL", &database_url, &e))?;
+        let database_flag = "--database-url <DATABASE_URL>";
+        let parsed = crate::store::parse_database_url(&args.database_url)
+            .map_err(|e| refuse_url(database_flag, &args.database_url, &e))?;
         if parsed.config.get_dbname().is_none() {
-            return Err(invalid("DATABASE_URL", &database_url, &"names no database"));
+            return Err(refuse_url(database_flag, &args.database_url, &"names no database"));
         }
-
-        let rabbitmq_url = get("RABBITMQ_URL", DEFAULT_RABBITMQ_URL);
-        if !(rabbitmq_url.starts_with("amqp://") || rabbitmq_url.starts_with("amqps://")) {
-            return Err(invalid(
-                "RABBITMQ_URL",
-                &rabbitmq_url,
-                &"must start with amqp:// or amqps://",
-            ));
+        if let Err(reason) = args.rabbitmq_url.parse::<AMQPUri>() {
+            return Err(refuse_url("--rabbitmq-url <RABBITMQ_URL>", &args.rabbitmq_url, &reason));
         }
-
-        let allowed_origins = match lookup("ALLOWED_ORIGINS") {
-            None => None,
-            Some(text) => {
-                Some(parse_origins(&text).map_err(|e| invalid("ALLOWED_ORIGINS", &text, &e))?)
-            }
-        };
-
-        let secure_text = get("COOKIE_SECURE", "true");
-        let cookie_secure = parse_bool(&secure_text)
-            .ok_or_else(|| invalid("COOKIE_SECURE", &secure_text, &"expected true or false"))?;
-
-        let format_text = get("LOG_FORMAT", "json");
-        let log_format =
-            format_text.parse().map_err(|e| invalid("LOG_FORMAT", &format_text, &e))?;
-        let log_filter = get("RUST_LOG", "info");
-        service::check_filter(&log_filter).map_err(|e| invalid("RUST_LOG", &log_filter, &e))?;
-
-        let limit = |variable: &'static str, default: &str| {
-            let text = get(variable, default);
-            parse_limit(&text).map_err(|e| invalid(variable, &text, &e))
-        };
-        let rate_limits = RateLimits {
-            login: limit("RATE_LIMIT_LOGIN", "5/300s")?,
-            messages: limit("RATE_LIMIT_MESSAGES", "60/60s")?,
-            stock: limit("RATE_LIMIT_STOCK", "10/60s")?,
-            register: limit("RATE_LIMIT_REGISTER", "5/3600s")?,
-            rooms: limit("RATE_LIMIT_ROOMS", "10/3600s")?,
-            handshakes: limit("RATE_LIMIT_HANDSHAKES", "30/10s")?,
-        };
-
-        let cap = |variable: &'static str, default: &str| {
-            let text = get(variable, default);
-            if text.trim().eq_ignore_ascii_case("off") {
-                return Ok(None);
-            }
-            text.trim()
-                .parse::<NonZeroUsize>()
-                .map(Some)
-                .map_err(|_| invalid(variable, &text, &"expected a positive integer or off"))
-        };
-        let max_connections_per_ip = cap("MAX_CONNECTIONS_PER_IP", "256")?;
-        let max_sockets_per_user = cap("MAX_SOCKETS_PER_USER", "32")?;
-
-        let proxies_text = get("TRUSTED_PROXIES", "");
-        let trusted_proxies = parse_proxies(&proxies_text)
-            .map_err(|e| invalid("TRUSTED_PROXIES", &proxies_text, &e))?;
-
-        let connections_text = get("MAX_CONNECTIONS", "50000");
-        let max_connections =
-            connections_text.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                invalid("MAX_CONNECTIONS", &connections_text, &"expected a positive integer")
-            })?;
-
-        let writers_text = get("ROOM_WRITERS", "1");
-        let room_writers =
-            writers_text.parse::<NonZeroUsize>().ok().filter(|n| n.get() <= 64).ok_or_else(
-                || invalid("ROOM_WRITERS", &writers_text, &"expected an integer from 1 to 64"),
-            )?;
-
-        let idle_text = get("WS_IDLE_TIMEOUT", "90");
-        let ws_idle_timeout =
-            idle_text.parse::<u64>().ok().filter(|n| *n >= 1).map(Duration::from_secs).ok_or_else(
-                || invalid("WS_IDLE_TIMEOUT", &idle_text, &"expected whole seconds, at least 1"),
-            )?;
-
-        let grace_text = get("SHUTDOWN_GRACE", "5");
-        let shutdown_grace = grace_text
-            .parse::<u64>()
-            .ok()
-            .filter(|n| *n <= 3600)
-            .map(Duration::from_secs)
-            .ok_or_else(|| {
-                invalid("SHUTDOWN_GRACE", &grace_text, &"expected whole seconds, at most 3600")
-            })?;
-
+        let whole = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
         Ok(Self {
-            addr,
-            metrics_addr,
-            database_url,
-            rabbitmq_url,
-            allowed_origins,
-            cookie_secure,
-            log_format,
-            log_filter,
-            rate_limits,
-            max_connections,
-            max_connections_per_ip,
-            max_sockets_per_user,
-            trusted_proxies,
-            ws_idle_timeout,
-            shutdown_grace,
-            room_writers,
+            addr: args.chat_addr,
+            metrics_addr: args.metrics_addr,
+            database_url: args.database_url,
+            rabbitmq_url: args.rabbitmq_url,
+            allowed_origins: args.allowed_origins.map(|origins| origins.0),
+            cookie_secure: args.cookie_secure,
+            log_format: args.log_format,
+            log_filter: args.rust_log,
+            rate_limits: RateLimits {
+                login: args.rate_limit_login.0,
+                messages: args.rate_limit_messages.0,
+                stock: args.rate_limit_stock.0,
+                register: args.rate_limit_register.0,
+                rooms: args.rate_limit_rooms.0,
+                handshakes: args.rate_limit_handshakes.0,
+            },
+            max_connections: whole(args.max_connections),
+            max_connections_per_ip: args.max_connections_per_ip.0,
+            max_sockets_per_user: args.max_sockets_per_user.0,
+            trusted_proxies: args.trusted_proxies.map(|proxies| proxies.0).unwrap_or_default(),
+            ws_idle_timeout: Duration::from_secs(args.ws_idle_timeout),
+            shutdown_grace: Duration::from_secs(args.shutdown_grace),
+            room_writers: NonZeroUsize::new(whole(args.room_writers)).unwrap_or(NonZeroUsize::MIN),
         })
     }
 }
 
-fn parse_bool(text: &str) -> Option<bool> {
+fn parse_filter(text: &str) -> Result<String, service::InvalidFilter> {
+    service::check_filter(text).map(|()| text.to_owned())
+}
+
+fn parse_cap(text: &str) -> Result<Off<NonZeroUsize>, &'static str> {
+    if text.trim().eq_ignore_ascii_case("off") {
+        return Ok(Off(None));
+    }
+    text.trim().parse().map(|cap| Off(Some(cap))).map_err(|_| "expected a positive integer or off")
+}
+
+fn parse_bool(text: &str) -> Result<bool, &'static str> {
     match text.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" => Some(true),
-        "false" | "0" | "no" => Some(false),
-        _ => None,
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err("expected true or false"),
     }
 }
 
 /// Parses `10.0.0.0/8, 192.168.1.7` (a bare address is one host) into networks.
-fn parse_proxies(text: &str) -> Result<Vec<ipnet::IpNet>, String> {
+fn parse_proxies(text: &str) -> Result<Proxies, String> {
     text.split(',')
         .map(str::trim)
         .filter(|p| !p.is_empty())
@@ -301,11 +290,12 @@ fn parse_proxies(text: &str) -> Result<Vec<ipnet::IpNet>, String> {
                 .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
                 .map_err(|_| format!("{p} is not an address or a CIDR"))
         })
-        .collect()
+        .collect::<Result<_, _>>()
+        .map(Proxies)
 }
 
 /// Parses `https://a.example, http://localhost:3000` into exact origins.
-fn parse_origins(text: &str) -> Result<Vec<String>, String> {
+fn parse_origins(text: &str) -> Result<Origins, String> {
     let origins: Vec<String> = text
         .split(',')
         .map(str::trim)
@@ -324,7 +314,7 @@ fn parse_origins(text: &str) -> Result<Vec<String>, String> {
             return Err(format!("{origin} is not scheme://host[:port]"));
         }
     }
-    Ok(origins)
+    Ok(Origins(origins))
 }
 
 #[cfg(test)]
@@ -332,7 +322,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    fn config(vars: &[(&str, &str)]) -> Result<Config, clap::Error> {
         let map: HashMap<String, String> =
             vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|name| map.get(name).cloned())
@@ -340,8 +330,8 @@ mod tests {
 
     #[test]
     fn limits_parse() {
-        assert_eq!(parse_limit("off"), Ok(None));
-        let limit = parse_limit("5/300s").unwrap().unwrap();
+        assert_eq!(parse_limit("off").map(|off| off.0), Ok(None));
+        let limit = parse_limit("5/300s").unwrap().0.unwrap();
         assert_eq!((limit.count.get(), limit.per), (5, Duration::from_secs(300)));
         for bad in ["", "5", "5/300", "0/10s", "5/0s", "x/10s", "5/ms", "-1/10s"] {
             assert!(parse_limit(bad).is_err(), "{bad}");
@@ -355,6 +345,18 @@ mod tests {
         assert!(config.cookie_secure);
         assert_eq!(config.allowed_origins, None);
         assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.room_writers.get(), 1);
+        assert_eq!(config.shutdown_grace, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_flag_wins_over_its_variable() {
+        let args =
+            ["chat", "--chat-addr", "0.0.0.0:9000", "--cookie-secure=false"].map(OsString::from);
+        let lookup = |name: &str| (name == "CHAT_ADDR").then(|| "127.0.0.1:1".to_owned());
+        let config = Config::from_args(args, lookup).unwrap();
+        assert_eq!(config.addr.to_string(), "0.0.0.0:9000");
+        assert!(!config.cookie_secure);
     }
 
     #[test]
@@ -367,6 +369,7 @@ mod tests {
             ("ALLOWED_ORIGINS", " , "),
             ("COOKIE_SECURE", "maybe"),
             ("LOG_FORMAT", "xml"),
+            ("RUST_LOG", "chat=loud"),
             ("RATE_LIMIT_LOGIN", "5 per minute"),
             ("RATE_LIMIT_MESSAGES", "0/60s"),
             ("RATE_LIMIT_STOCK", "10/0s"),
@@ -374,10 +377,24 @@ mod tests {
             ("ROOM_WRITERS", "0"),
             ("ROOM_WRITERS", "65"),
             ("WS_IDLE_TIMEOUT", "soon"),
+            ("SHUTDOWN_GRACE", "3601"),
         ] {
-            let err = config(&[(var, value)]).expect_err(value);
-            assert_eq!(err.variable, var);
-            assert!(err.to_string().starts_with(&format!("invalid {var}=")));
+            let error = config(&[(var, value)]).expect_err(value);
+            assert_eq!(error.exit_code(), 2);
+            let text = error.to_string();
+            assert!(text.starts_with("error: ") && text.contains(var), "{text}");
+        }
+    }
+
+    #[test]
+    fn passwords_in_refused_urls_are_not_printed() {
+        for (var, url) in [
+            ("DATABASE_URL", "postgres://chat:hunter2@db:5432"),
+            ("DATABASE_URL", "postgres://chat:hunter2@db/chat?sslmode=sometimes"),
+            ("RABBITMQ_URL", "amqp://guest:hunter2@rabbit:notaport/%2f"),
+        ] {
+            let text = config(&[(var, url)]).unwrap_err().to_string();
+            assert!(text.contains(var) && !text.contains("hunter2"), "{text}");
         }
     }
 
@@ -417,7 +434,7 @@ mod tests {
             ("TRUSTED_PROXIES", "10.0.0.0/33"),
             ("TRUSTED_PROXIES", "proxy.local"),
         ] {
-            assert_eq!(config(&[(variable, bad)]).unwrap_err().variable, variable);
+            assert!(config(&[(variable, bad)]).unwrap_err().to_string().contains(variable));
         }
     }
 }

@@ -26,7 +26,7 @@
 //! - `store`: PostgreSQL: pool, migrations, queries; `append` is the room
 //!   writer's insert, one chain of messages per room.
 //! - `auth`: Argon2id passwords, session tokens, input rules, the session cache.
-//! - [`config`]: the environment variables, validated before anything starts;
+//! - [`config`]: the flags and environment variables (clap), validated before anything starts;
 //!   `limits`: rate limits (governor); `metrics`: Prometheus at `/metrics`;
 //!   `error`: [`ApiError`], every REST refusal, and `response` its body.
 //! - `bench`: the room's delivery path for `benches/` (not part of the API).

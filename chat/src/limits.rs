@@ -155,11 +155,11 @@ pub(crate) fn retry_after_secs(wait: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::parse_limit;
+    use crate::config::RateLimit;
 
     #[test]
     fn a_burst_is_allowed_then_refused_with_a_wait() {
-        let limiter = Limiter::new(parse_limit("3/60s").unwrap());
+        let limiter = Limiter::new(Some("3/60s".parse::<RateLimit>().unwrap()));
         let user = Uuid::now_v7();
         for _ in 0..3 {
             assert_eq!(limiter.check(&user), Ok(()));

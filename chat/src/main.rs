@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use chat::config::{Config, HELP};
+use chat::config::Config;
 
 /// mimalloc gives freed memory back to the system: with glibc's allocator the
 /// server's RSS stayed at 287 MiB after 1,000 users registered and logged in
@@ -15,10 +15,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = match service::configure("chat", env!("CARGO_PKG_VERSION"), HELP, Config::from_env)
-    {
+    let config = match Config::from_process() {
         Ok(config) => config,
-        Err(exit) => return exit,
+        Err(refused) => return service::cli::exit_status(&refused),
     };
     match serve(config).await {
         Ok(()) => ExitCode::SUCCESS,

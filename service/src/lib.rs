@@ -7,15 +7,16 @@
 //!   event's fields at the top level, beside `timestamp`, `level`, `target`
 //!   and the current `span`), or human-readable lines.
 //! - [`shutdown_signal`]: resolves on SIGTERM or SIGINT.
-//! - [`configure`]: the command line both binaries take (`--help`,
-//!   `--version`, nothing else), then their configuration from the
-//!   environment, refused with one line and exit status 2.
+//! - [`cli`]: both binaries' command lines, declared with clap: every
+//!   option also an environment variable, `--help` and `--version`, and one
+//!   error style and exit status (2) for anything refused.
 //! - [`describe_process_metrics`] and [`collect_process_metrics`]: the
 //!   `process_*` metrics (CPU seconds, resident memory, open files, …) and a
 //!   `build_info` gauge, recorded through whatever `metrics` recorder the
 //!   binary installed; [`metrics_endpoint`] serves them on an address of
 //!   their own.
 
+pub mod cli;
 pub mod metrics_endpoint;
 
 use std::fmt;
@@ -24,7 +25,7 @@ use std::str::FromStr;
 use tracing_subscriber::EnvFilter;
 
 /// How log lines are written (`LOG_FORMAT`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum LogFormat {
     /// One JSON object per line, for log collectors.
     #[default]
@@ -43,55 +44,6 @@ impl FromStr for LogFormat {
             _ => Err("expected json or pretty"),
         }
     }
-}
-
-/// The exit status of a binary refusing its configuration or command line.
-const BAD_CONFIGURATION: u8 = 2;
-
-/// Starts a binary configured by its environment: handles the command line
-/// (see [`arguments`]), then reads the configuration with `read`. `Err` is
-/// the status to exit with: 0 after `--help` or `--version`, 2 after an
-/// unknown argument or a configuration `read` refused (printed as one line,
-/// `name: error`).
-pub fn configure<C, E: fmt::Display>(
-    name: &str,
-    version: &str,
-    help: &str,
-    read: impl FnOnce() -> Result<C, E>,
-) -> Result<C, std::process::ExitCode> {
-    if let Some(exit) = arguments(name, version, help, std::env::args()) {
-        return Err(exit);
-    }
-    read().map_err(|error| {
-        eprintln!("{name}: {error}");
-        std::process::ExitCode::from(BAD_CONFIGURATION)
-    })
-}
-
-/// `-h`/`--help` prints `help`, `-V`/`--version` prints the name and
-/// `version`, and both exit 0; any other argument is refused (exit
-/// [`BAD_CONFIGURATION`]). `None`: no argument, so the binary runs.
-fn arguments(
-    name: &str,
-    version: &str,
-    help: &str,
-    mut args: impl Iterator<Item = String>,
-) -> Option<std::process::ExitCode> {
-    let argument = args.nth(1)?;
-    Some(match argument.as_str() {
-        "-h" | "--help" => {
-            print!("{help}");
-            std::process::ExitCode::SUCCESS
-        }
-        "-V" | "--version" => {
-            println!("{name} {version}");
-            std::process::ExitCode::SUCCESS
-        }
-        _ => {
-            eprintln!("{name}: unexpected argument {argument:?}; see {name} --help");
-            std::process::ExitCode::from(BAD_CONFIGURATION)
-        }
-    })
 }
 
 /// A `RUST_LOG` filter that does not parse.

@@ -85,14 +85,12 @@ fn port_of(addr: &str) -> u16 {
 
 // ---- the binaries' own view ------------------------------------------------
 
-/// Variable names of a `--help` text: the first word of an indented line,
-/// in capitals.
+/// Variable names of a `--help` text: each `[env: NAME]`.
 fn help_variables(help: &str) -> BTreeSet<String> {
-    help.lines()
-        .filter(|line| line.starts_with("  "))
-        .filter_map(|line| line.split_whitespace().next())
-        .filter(|word| word.len() > 1 && word.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'))
-        .map(str::to_owned)
+    help.split("[env: ")
+        .skip(1)
+        .filter_map(|rest| rest.split_once(']'))
+        .map(|(name, _)| name.to_owned())
         .collect()
 }
 
@@ -106,9 +104,9 @@ fn chat_variables() -> BTreeSet<String> {
     variables
 }
 
-/// `bot --help` prints `bot::config::HELP`.
+/// `bot --help` prints `bot::Config::help()`.
 fn bot_variables() -> BTreeSet<String> {
-    let variables = help_variables(bot::config::HELP);
+    let variables = help_variables(&bot::Config::help());
     for name in ["RABBITMQ_URL", "STOOQ_API_URL", "STOOQ_API_KEY", "BOT_METRICS_ADDR", "RUST_LOG"] {
         assert!(variables.contains(name), "bot --help: {name} not found in {variables:?}");
     }
