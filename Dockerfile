@@ -6,12 +6,19 @@
 #   docker build --target bot  -t chat-bot:local .      # the stock bot, metrics on 9101
 #
 # Needs BuildKit (the default since Docker 23) for the cache mounts.
-# The page (www/) and the migrations (sql/) are compiled into `chat`.
+# The pages (www/), the API reference's renderer and the migrations (sql/)
+# are compiled into `chat`.
 
 ARG RUST_VERSION=1
 
 # ---- build: both release binaries -------------------------------------------
 FROM rust:${RUST_VERSION}-bookworm AS build
+# npm: chat's build fetches the API reference page's renderer, pinned in
+# www/api-docs/package-lock.json.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends npm \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 # The registry and target/ live in cache mounts, so a rebuild after a source

@@ -1,4 +1,5 @@
-//! The browser page and the OpenAPI document, embedded in the binary.
+//! The browser page, the API reference page and the API documents, embedded
+//! in the binary. The reference page's renderer is fetched by `build.rs`.
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
@@ -12,6 +13,21 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("app.js", "text/javascript; charset=utf-8", include_bytes!("../../../www/assets/app.js")),
     ("style.css", "text/css; charset=utf-8", include_bytes!("../../../www/assets/style.css")),
     ("favicon.svg", "image/svg+xml", include_bytes!("../../../www/assets/favicon.svg")),
+    (
+        "api-docs.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../www/assets/api-docs.js"),
+    ),
+    (
+        "swagger-ui-bundle.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!(concat!(env!("OUT_DIR"), "/api-docs/swagger-ui-bundle.js")),
+    ),
+    (
+        "swagger-ui.css",
+        "text/css; charset=utf-8",
+        include_bytes!(concat!(env!("OUT_DIR"), "/api-docs/swagger-ui.css")),
+    ),
 ];
 
 /// `GET /`: the chat page.
@@ -21,6 +37,11 @@ pub(super) fn index() -> Response<Body> {
         "text/html; charset=utf-8",
         "no-cache",
     )
+}
+
+/// `GET /api/docs`: the API reference, rendered from the OpenAPI document.
+pub(super) fn api_docs() -> Response<Body> {
+    static_response(include_bytes!("../../../www/api.html"), "text/html; charset=utf-8", "no-cache")
 }
 
 /// `GET /assets/{file}`.

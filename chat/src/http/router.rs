@@ -13,6 +13,7 @@ use crate::response::Body;
 /// A path the server serves, with the segments it names.
 pub(super) enum Route {
     Index,
+    ApiDocs,
     Asset(String),
     Health,
     Ready,
@@ -37,6 +38,7 @@ impl Route {
         Some(match segments.as_slice() {
             [""] => Self::Index,
             ["assets", file] => Self::Asset(owned(file)),
+            ["api", "docs"] => Self::ApiDocs,
             ["health"] => Self::Health,
             ["health", "ready"] => Self::Ready,
             ["metrics"] => Self::Metrics,
@@ -61,6 +63,7 @@ impl Route {
     pub(super) fn label(&self) -> &'static str {
         match self {
             Self::Index => "/",
+            Self::ApiDocs => "/api/docs",
             Self::Asset(_) => "/assets/{file}",
             Self::Health => "/health",
             Self::Ready => "/health/ready",
@@ -105,6 +108,7 @@ pub(super) async fn handle(
     }
     match route {
         Route::Index => Ok(assets::index()),
+        Route::ApiDocs => Ok(assets::api_docs()),
         Route::Asset(file) => assets::file(&file),
         Route::Health => Ok(health::live()),
         Route::Ready => Ok(health::ready(&api.store, api.stock.as_ref(), &api.stopping).await),

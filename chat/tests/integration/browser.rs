@@ -346,3 +346,47 @@ async fn a_page_whose_network_goes_silent_shows_what_it_missed_once() {
     bob_catches_up(&mut alice_ws, &bob).await;
     bob.close().await;
 }
+
+#[tokio::test]
+async fn the_api_reference_page_renders_every_operation_under_the_pages_csp() {
+    let driver =
+        chromedriver_or_skip!("the_api_reference_page_renders_every_operation_under_the_pages_csp");
+    let server = TestServer::start().await;
+    let response = reqwest::get(server.url("/api/docs")).await.unwrap();
+    let csp = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe"), "{csp}");
+
+    let document: serde_json::Value = serde_norway::from_str(
+        &reqwest::get(server.url("/api/v1/openapi.yaml")).await.unwrap().text().await.unwrap(),
+    )
+    .unwrap();
+    let operations: usize = document["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|path| path.as_object().unwrap().len())
+        .sum();
+
+    let reader = Page::open(&driver, "reader", &server.url("/api/docs")).await;
+    let rendered = reader
+        .wait_for(
+            "every operation rendered",
+            "const blocks = document.querySelectorAll('.opblock');
+             return blocks.length >= arguments[0] ? blocks.length : null;",
+            vec![json!(operations)],
+        )
+        .await;
+    assert_eq!(rendered, json!(operations));
+    let paths = reader
+        .js(
+            "return [...document.querySelectorAll('.opblock-summary-path')]
+                 .map(e => e.getAttribute('data-path'));",
+            vec![],
+        )
+        .await;
+    assert!(
+        paths.as_array().unwrap().contains(&json!("/api/v1/chatrooms/{id}/messages")),
+        "{paths}"
+    );
+    reader.close().await;
+}

@@ -101,6 +101,10 @@ async fn pages_health_and_headers() {
         "/assets/app.js",
         "/assets/style.css",
         "/assets/favicon.svg",
+        "/assets/api-docs.js",
+        "/assets/swagger-ui-bundle.js",
+        "/assets/swagger-ui.css",
+        "/api/docs",
         "/api/v1/openapi.yaml",
         "/api/v1/asyncapi.yaml",
     ] {
