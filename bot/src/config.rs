@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use clap::Parser;
 
 use hyper::Uri;
-use protocol::amqp::lapin::uri::AMQPUri;
 
 /// The local broker, default vhost.
 pub const DEFAULT_RABBITMQ_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
@@ -48,7 +47,8 @@ pub struct Config {
     after_help = service::cli::ENVIRONMENT_NOTE
 )]
 struct Args {
-    /// AMQP URL of the broker, amqp:// or amqps://.
+    /// AMQP URL of the broker, amqp:// or amqps:// (TLS; ?cacertfile=FILE
+    /// adds a PEM file of trusted CAs to the public roots).
     #[arg(long, env, default_value = DEFAULT_RABBITMQ_URL)]
     rabbitmq_url: String,
     /// Base URL of the quote service.
@@ -98,7 +98,7 @@ impl Config {
         let args: Args = service::cli::parse(args, lookup)?;
         // The URL and the key are checked here rather than by clap, whose
         // refusal would print them.
-        if let Err(reason) = args.rabbitmq_url.parse::<AMQPUri>() {
+        if let Err(reason) = protocol::amqp::check_url(&args.rabbitmq_url) {
             let shown = service::cli::redact_password(&args.rabbitmq_url);
             return Err(service::cli::refuse::<Args>(format!(
                 "invalid value '{shown}' for '--rabbitmq-url <RABBITMQ_URL>': {reason}"

@@ -8,7 +8,6 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use clap::Parser;
-use protocol::amqp::lapin::uri::AMQPUri;
 
 pub use service::LogFormat;
 
@@ -124,7 +123,8 @@ struct Args {
     /// sslrootcert names a PEM file).
     #[arg(long, env, default_value = "postgres://postgres@127.0.0.1:5432/chat")]
     database_url: String,
-    /// RabbitMQ URL, amqp:// or amqps://.
+    /// RabbitMQ URL, amqp:// or amqps:// (TLS; ?cacertfile=FILE adds a PEM
+    /// file of trusted CAs to the public roots).
     #[arg(long, env, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
     rabbitmq_url: String,
     /// Comma-separated origins allowed to open WebSockets and send writes.
@@ -229,7 +229,7 @@ impl Config {
         if parsed.config.get_dbname().is_none() {
             return Err(refuse_url(database_flag, &args.database_url, &"names no database"));
         }
-        if let Err(reason) = args.rabbitmq_url.parse::<AMQPUri>() {
+        if let Err(reason) = protocol::amqp::check_url(&args.rabbitmq_url) {
             return Err(refuse_url("--rabbitmq-url <RABBITMQ_URL>", &args.rabbitmq_url, &reason));
         }
         let whole = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);

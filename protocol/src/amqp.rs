@@ -1,6 +1,8 @@
 //! RabbitMQ plumbing shared by `chat` and `bot` (cargo feature `amqp`).
 //!
-//! - [`connect`] opens one connection; [`connect_with_retry`] keeps trying with
+//! - [`connect`] opens one connection (TLS for `amqps://`, trusting also the
+//!   CA file a `cacertfile` query parameter names, as in RabbitMQ's own
+//!   clients); [`connect_with_retry`] keeps trying with
 //!   exponential backoff and jitter, then declares the whole [topology](declare_topology).
 //! - [`supervise`] keeps a process connected: it runs the process's session
 //!   on each new connection and connects again whenever the session is
@@ -21,10 +23,12 @@ use lapin::options::{
     BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
     QueueDeclareOptions,
 };
+use lapin::tcp::OwnedTLSConfig;
 use lapin::types::FieldTable;
 use lapin::uri::AMQPUri;
 use lapin::{
-    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
+    BasicProperties, Channel, Confirmation, Connection, ConnectionBuilder, ConnectionProperties,
+    ExchangeKind,
 };
 use rand::Rng;
 use serde::Serialize;
@@ -40,11 +44,40 @@ const PERSISTENT: u8 = 2;
 /// Content type of every message this system publishes.
 const JSON: &str = "application/json";
 
-/// Opens a connection to `url` (`amqp://user:pass@host:port/vhost`), named
-/// `name` in the broker's management UI. Runs on the current tokio runtime.
+/// Opens a connection to `url` (`amqp://user:pass@host:port/vhost`, or
+/// `amqps://…` for TLS), named `name` in the broker's management UI. Runs on
+/// the current tokio runtime.
 pub async fn connect(url: &str, name: &str) -> Result<Connection, lapin::Error> {
     let properties = ConnectionProperties::default().with_connection_name(name.into());
-    Connection::connect(url, properties).await
+    ConnectionBuilder::new()?
+        .with_uri_str(url.to_owned())
+        .with_properties(properties)
+        .with_tls_config(tls_config(url)?)
+        .connect()
+        .await
+}
+
+/// Checks `url` as [`connect`] will read it: an AMQP URL whose `cacertfile`,
+/// if any, is a readable file of PEM certificates.
+pub fn check_url(url: &str) -> Result<(), String> {
+    url.parse::<AMQPUri>()?;
+    tls_config(url).map(drop).map_err(|error| error.to_string())
+}
+
+/// The certificates `url`'s `cacertfile` query parameter names, trusted
+/// besides the public roots (a private CA's broker).
+fn tls_config(url: &str) -> Result<OwnedTLSConfig, std::io::Error> {
+    let invalid = |reason: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, reason);
+    let parsed = url::Url::parse(url).map_err(|e| invalid(format!("invalid AMQP URL: {e}")))?;
+    let Some((_, file)) = parsed.query_pairs().find(|(key, _)| key == "cacertfile") else {
+        return Ok(OwnedTLSConfig::default());
+    };
+    let pem =
+        std::fs::read_to_string(&*file).map_err(|e| invalid(format!("cacertfile {file}: {e}")))?;
+    if !pem.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(invalid(format!("cacertfile {file}: no PEM certificate")));
+    }
+    Ok(OwnedTLSConfig { identity: None, cert_chain: Some(pem) })
 }
 
 /// Connects to `url`, retrying with `backoff` for as long as the broker is
@@ -57,7 +90,7 @@ pub async fn connect_with_retry(
     name: &str,
     backoff: Backoff,
 ) -> Result<Connection, lapin::Error> {
-    if let Err(reason) = url.parse::<AMQPUri>() {
+    if let Err(reason) = check_url(url) {
         let reason = format!("invalid AMQP URL: {reason}");
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, reason).into());
     }

@@ -83,3 +83,95 @@ async fn an_invalid_url_fails_at_once() {
     let result = tokio::time::timeout(std::time::Duration::from_secs(5), connected).await;
     assert!(result.expect("no retrying").is_err());
 }
+
+/// `amqps://` with a private CA: a TLS listener (the broker's certificate,
+/// signed by a CA made for this test) forwards to the local RabbitMQ, which
+/// serves no TLS itself. The CA is trusted only through `cacertfile`.
+#[tokio::test]
+async fn amqps_connects_through_tls_trusting_the_ca_file_it_names() {
+    let vhost = TestVhost::new();
+    let tls = TlsListener::start().await;
+    let dir = std::env::temp_dir().join(format!("amqps-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, &tls.ca_pem).unwrap();
+
+    let plain = vhost.url();
+    let secure = plain.replacen("amqp://", "amqps://", 1).replacen(
+        "127.0.0.1:5672",
+        &format!("localhost:{}", tls.port),
+        1,
+    );
+    assert_ne!(secure, plain, "the URL was rewritten: {plain}");
+    let with_ca = format!("{secure}?cacertfile={}", ca_file.display());
+    amqp::check_url(&with_ca).expect("a readable CA file");
+    let connection = amqp::connect(&with_ca, "amqps-test").await.expect("TLS connection");
+    let channel = amqp::confirm_channel(&connection).await.expect("a channel over TLS");
+    amqp::declare_topology(&channel).await.expect("the topology, over TLS");
+    assert!(tls.sessions() >= 1, "the connection went through the TLS listener");
+
+    // Without the CA file the certificate is not trusted.
+    assert!(amqp::connect(&secure, "amqps-test").await.is_err(), "unknown CA refused");
+    // A CA file that is missing or holds no certificate stops at the check.
+    assert!(amqp::check_url(&format!("{secure}?cacertfile=/nonexistent.pem")).is_err());
+    let not_pem = dir.join("not.pem");
+    std::fs::write(&not_pem, "hello").unwrap();
+    assert!(amqp::check_url(&format!("{secure}?cacertfile={}", not_pem.display())).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A TLS listener on a free port whose sessions are forwarded to the local
+/// RabbitMQ's plain port.
+struct TlsListener {
+    port: u16,
+    ca_pem: String,
+    sessions: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl TlsListener {
+    async fn start() -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        let key_der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf.der().clone()], key_der)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let sessions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = std::sync::Arc::clone(&sessions);
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                let counted = std::sync::Arc::clone(&counted);
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(socket).await else { return };
+                    counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Ok(mut broker) = tokio::net::TcpStream::connect("127.0.0.1:5672").await
+                    else {
+                        return;
+                    };
+                    let _closed = tokio::io::copy_bidirectional(&mut tls, &mut broker).await;
+                });
+            }
+        });
+        Self { port, ca_pem: ca.pem(), sessions }
+    }
+
+    fn sessions(&self) -> usize {
+        self.sessions.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
