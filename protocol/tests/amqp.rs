@@ -92,9 +92,9 @@ async fn amqps_connects_through_tls_trusting_the_ca_file_it_names() {
     let vhost = TestVhost::new();
     let tls = TlsListener::start().await;
     let dir = std::env::temp_dir().join(format!("amqps-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&dir).expect("test setup");
     let ca_file = dir.join("ca.pem");
-    std::fs::write(&ca_file, &tls.ca_pem).unwrap();
+    std::fs::write(&ca_file, &tls.ca_pem).expect("test setup");
 
     let plain = vhost.url();
     let secure = plain.replacen("amqp://", "amqps://", 1).replacen(
@@ -115,9 +115,9 @@ async fn amqps_connects_through_tls_trusting_the_ca_file_it_names() {
     // A CA file that is missing or holds no certificate stops at the check.
     assert!(amqp::check_url(&format!("{secure}?cacertfile=/nonexistent.pem")).is_err());
     let not_pem = dir.join("not.pem");
-    std::fs::write(&not_pem, "hello").unwrap();
+    std::fs::write(&not_pem, "hello").expect("test setup");
     assert!(amqp::check_url(&format!("{secure}?cacertfile={}", not_pem.display())).is_err());
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&dir).expect("test setup");
 }
 
 /// A TLS listener on a free port whose sessions are forwarded to the local
@@ -131,26 +131,27 @@ struct TlsListener {
 impl TlsListener {
     async fn start() -> Self {
         use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("test setup");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-        let key = KeyPair::generate().unwrap();
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("test setup"))
+            .expect("test setup");
+        let key = KeyPair::generate().expect("test setup");
         let leaf = CertificateParams::new(vec!["localhost".to_owned()])
-            .unwrap()
+            .expect("test setup")
             .signed_by(&key, &ca)
-            .unwrap();
+            .expect("test setup");
         let key_der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
         let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
         .with_safe_default_protocol_versions()
-        .unwrap()
+        .expect("test setup")
         .with_no_client_auth()
         .with_single_cert(vec![leaf.der().clone()], key_der)
-        .unwrap();
+        .expect("test setup");
         let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("test setup");
+        let port = listener.local_addr().expect("test setup").port();
         let sessions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counted = std::sync::Arc::clone(&sessions);
         tokio::spawn(async move {
