@@ -60,6 +60,8 @@ pub struct RateLimits {
     pub rooms: Option<RateLimit>,
     /// WebSocket handshakes per client IP.
     pub handshakes: Option<RateLimit>,
+    /// File uploads per user.
+    pub uploads: Option<RateLimit>,
 }
 
 /// The server's whole configuration.
@@ -83,6 +85,10 @@ pub struct Config {
     pub log_filter: String,
     /// Abuse limits.
     pub rate_limits: RateLimits,
+    /// Largest upload, in bytes.
+    pub max_upload_bytes: u64,
+    /// Most bytes of files one user may have stored.
+    pub max_user_storage_bytes: u64,
     /// Most connections open at once (HTTP and WebSocket).
     pub max_connections: usize,
     /// Most connections open at once from one address; `None` is `off`.
@@ -152,6 +158,15 @@ struct Args {
     /// WebSocket handshakes per client address.
     #[arg(long, env, default_value = "30/10s", value_parser = parse_limit)]
     rate_limit_handshakes: Off<RateLimit>,
+    /// File uploads per user.
+    #[arg(long, env, default_value = "10/60s", value_parser = parse_limit)]
+    rate_limit_uploads: Off<RateLimit>,
+    /// Largest file a user may upload, in bytes (at most 1 GiB).
+    #[arg(long, env, default_value = "10485760", value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
+    max_upload_bytes: u64,
+    /// Most bytes of files one user may have stored.
+    #[arg(long, env, default_value = "104857600", value_parser = clap::value_parser!(u64).range(1..))]
+    max_user_storage_bytes: u64,
     /// Open HTTP and WebSocket connections at most.
     #[arg(long, env, default_value = "50000", value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: u64,
@@ -249,7 +264,10 @@ impl Config {
                 register: args.rate_limit_register.0,
                 rooms: args.rate_limit_rooms.0,
                 handshakes: args.rate_limit_handshakes.0,
+                uploads: args.rate_limit_uploads.0,
             },
+            max_upload_bytes: args.max_upload_bytes,
+            max_user_storage_bytes: args.max_user_storage_bytes,
             max_connections: whole(args.max_connections),
             max_connections_per_ip: args.max_connections_per_ip.0,
             max_sockets_per_user: args.max_sockets_per_user.0,

@@ -1,8 +1,6 @@
 //! Every refusal the REST API can give, turned into a response in one place.
 
-use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
-use http_body_util::Full;
 
 use crate::store::StoreError;
 
@@ -15,6 +13,15 @@ pub enum ApiError {
     /// The request body is over the limit.
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    /// An upload over the uploader's storage quota (`MAX_USER_STORAGE_BYTES`).
+    #[error("storing this file would exceed your storage quota of {0} bytes")]
+    StorageQuotaExceeded(u64),
+    /// An upload without `Content-Length`.
+    #[error("Content-Length is required")]
+    LengthRequired,
+    /// A `Range` outside the file.
+    #[error("the range is outside the file")]
+    RangeNotSatisfiable(u64),
     /// Wrong username or password.
     #[error("invalid username or password")]
     InvalidCredentials,
@@ -64,6 +71,13 @@ impl ApiError {
         match self {
             ApiError::Validation(_) => (StatusCode::BAD_REQUEST, "VALIDATION_ERROR"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
+            ApiError::StorageQuotaExceeded(_) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "STORAGE_QUOTA_EXCEEDED")
+            }
+            ApiError::LengthRequired => (StatusCode::LENGTH_REQUIRED, "LENGTH_REQUIRED"),
+            ApiError::RangeNotSatisfiable(_) => {
+                (StatusCode::RANGE_NOT_SATISFIABLE, "RANGE_NOT_SATISFIABLE")
+            }
             ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
             ApiError::CsrfRejected => (StatusCode::FORBIDDEN, "CSRF_REJECTED"),
@@ -82,7 +96,7 @@ impl ApiError {
     }
 
     /// The response: the documented status and `{"error", "code"}` body.
-    pub fn into_response(self) -> Response<Full<Bytes>> {
+    pub(crate) fn into_response(self) -> Response<crate::response::Body> {
         let (status, code) = self.status_and_code();
         let body = serde_json::json!({ "error": self.to_string(), "code": code });
         let mut response = crate::response::json_response(status, &body);
@@ -92,6 +106,12 @@ impl ApiError {
             }
             ApiError::Unavailable => {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::RangeNotSatisfiable(size) => {
+                let range = format!("bytes */{size}");
+                if let Ok(value) = HeaderValue::from_str(&range) {
+                    response.headers_mut().insert(header::CONTENT_RANGE, value);
+                }
             }
             ApiError::RateLimited(wait) => {
                 let seconds = crate::limits::retry_after_secs(wait);

@@ -66,6 +66,8 @@ pub(crate) struct Limits {
     pub(crate) rooms: Arc<Limiter<Uuid>>,
     /// WebSocket handshakes per client IP.
     pub(crate) handshakes: Arc<Limiter<IpAddr>>,
+    /// File uploads per user.
+    pub(crate) uploads: Arc<Limiter<Uuid>>,
 }
 
 impl Limits {
@@ -77,6 +79,7 @@ impl Limits {
             register: Arc::new(Limiter::new(config.register)),
             rooms: Arc::new(Limiter::new(config.rooms)),
             handshakes: Arc::new(Limiter::new(config.handshakes)),
+            uploads: Arc::new(Limiter::new(config.uploads)),
         }
     }
 
@@ -88,6 +91,7 @@ impl Limits {
         self.register.forget_idle();
         self.rooms.forget_idle();
         self.handshakes.forget_idle();
+        self.uploads.forget_idle();
     }
 }
 

@@ -234,6 +234,7 @@ impl Sender {
                         is_bot: false,
                         created_at: OffsetDateTime::now_utc(),
                         client_id,
+                        attachments: Vec::new(),
                     };
                     let frame = ServerFrame::ChatMessage(message).to_json().into();
                     match &self.committer {

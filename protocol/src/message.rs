@@ -29,4 +29,31 @@ pub struct Message {
     /// The sender's idempotency key, echoed back so it can match its acknowledgement.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// Files posted with the message (`[]` for a plain message).
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file posted in a room, as its message describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// Names the file in `url`.
+    pub id: Uuid,
+    /// The name it was uploaded with (no path, no control characters).
+    pub filename: String,
+    /// `image/png`, `image/jpeg`, `image/gif` or `image/webp` when the bytes
+    /// really are that image (then shown inline); otherwise the type the
+    /// uploader claimed, and the file is only ever downloaded.
+    pub content_type: String,
+    /// Bytes.
+    pub size: u64,
+    /// Where members download it: `/api/v1/attachments/{id}`.
+    pub url: String,
+}
+
+impl Attachment {
+    /// The download path of attachment `id`.
+    pub fn url_of(id: Uuid) -> String {
+        format!("/api/v1/attachments/{id}")
+    }
 }

@@ -110,6 +110,7 @@ mod tests {
                     is_bot: false,
                     created_at: at,
                     client_id: Some("c1".into()),
+                    attachments: Vec::new(),
                 },
                 previous: Some(at - time::Duration::microseconds(1)),
             },

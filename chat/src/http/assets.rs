@@ -3,7 +3,6 @@
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
-use http_body_util::Full;
 
 use crate::ApiError;
 use crate::response::Body;
@@ -68,7 +67,7 @@ fn static_response(
     content_type: &'static str,
     cache: &'static str,
 ) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from_static(bytes)));
+    let mut response = Response::new(crate::response::full(Bytes::from_static(bytes)));
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

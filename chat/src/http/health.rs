@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 pub(super) fn metrics() -> Response<Body> {
     service::collect_process_metrics();
     let text = crate::metrics::handle().render();
-    let mut response = Response::new(http_body_util::Full::new(bytes::Bytes::from(text)));
+    let mut response = Response::new(crate::response::full(text));
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -14,6 +14,7 @@
 //! - `auth`, `rooms`, `messages`, `health`, `assets`: the endpoints.
 
 mod assets;
+mod attachments;
 mod auth;
 mod health;
 mod messages;
@@ -31,6 +32,7 @@ use http::{HeaderName, HeaderValue, Request, Response, header};
 use hyper::body::Incoming;
 use tracing::Instrument;
 
+pub(crate) use self::attachments::Uploads;
 use crate::ApiError;
 use crate::access::{ClientAddr, Origins, Proxies};
 use crate::auth::{Passwords, Sessions};
@@ -71,6 +73,8 @@ pub(crate) struct Api {
     pub(crate) metrics_here: bool,
     /// Cancelled when the server starts stopping: readiness fails from then.
     pub(crate) stopping: tokio_util::sync::CancellationToken,
+    /// Files: where their messages go, and the limits.
+    pub(crate) uploads: Uploads,
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -138,8 +142,11 @@ fn request_id(request: &Request<Incoming>) -> String {
 
 fn add_security_headers(response: &mut Response<Body>, request_id: &str) {
     let headers = response.headers_mut();
+    // A served file brings a stricter policy of its own.
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CONTENT_SECURITY_POLICY));
     let fixed = [
-        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "no-referrer"),
         (header::X_FRAME_OPTIONS, "DENY"),

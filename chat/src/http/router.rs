@@ -6,7 +6,7 @@ use std::sync::Arc;
 use http::{Method, Request, Response};
 use hyper::body::Incoming;
 
-use super::{Api, assets, auth, health, messages, request, rooms};
+use super::{Api, assets, attachments, auth, health, messages, request, rooms};
 use crate::ApiError;
 use crate::response::Body;
 
@@ -27,6 +27,8 @@ pub(super) enum Route {
     Rooms,
     Join(String),
     Messages(String),
+    Upload(String),
+    Attachment(String),
     Chat(String),
 }
 
@@ -53,6 +55,8 @@ impl Route {
                 ["chatrooms"] => Self::Rooms,
                 ["chatrooms", room, "join"] => Self::Join(owned(room)),
                 ["chatrooms", room, "messages"] => Self::Messages(owned(room)),
+                ["chatrooms", room, "attachments"] => Self::Upload(owned(room)),
+                ["attachments", id] => Self::Attachment(owned(id)),
                 _ => return None,
             },
             _ => return None,
@@ -77,6 +81,8 @@ impl Route {
             Self::Rooms => "/api/v1/chatrooms",
             Self::Join(_) => "/api/v1/chatrooms/{id}/join",
             Self::Messages(_) => "/api/v1/chatrooms/{id}/messages",
+            Self::Upload(_) => "/api/v1/chatrooms/{id}/attachments",
+            Self::Attachment(_) => "/api/v1/attachments/{id}",
             Self::Chat(_) => "/ws/chat/{id}",
         }
     }
@@ -84,7 +90,7 @@ impl Route {
     /// The methods the route answers (the `Allow` header of a 405).
     fn methods(&self) -> &'static str {
         match self {
-            Self::Register | Self::Login | Self::Logout | Self::Join(_) => "POST",
+            Self::Register | Self::Login | Self::Logout | Self::Join(_) | Self::Upload(_) => "POST",
             Self::Rooms => "GET, POST",
             _ => "GET",
         }
@@ -124,6 +130,8 @@ pub(super) async fn handle(
         Route::Rooms => rooms::list(&api, request).await,
         Route::Join(room) => rooms::join(&api, request, &room).await,
         Route::Messages(room) => messages::page(&api, request, &room).await,
+        Route::Upload(room) => attachments::upload(&api, request, &room).await,
+        Route::Attachment(id) => attachments::download(&api, request, &id).await,
         Route::Chat(room) => crate::ws::upgrade(Arc::clone(&api.chat), request, &room).await,
     }
 }

@@ -227,6 +227,7 @@ impl WriterTask {
                 is_bot: command_id.is_some(),
                 created_at: self.last_time,
                 client_id,
+                attachments: Vec::new(),
             },
             command_id,
         }

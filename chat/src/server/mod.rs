@@ -24,7 +24,7 @@ use crate::auth::{Passwords, Sessions};
 use crate::broker::{Broker, BrokerLink};
 use crate::cluster::{self, PublishChannel};
 use crate::config::Config;
-use crate::http::Api;
+use crate::http::{Api, Uploads};
 use crate::limits::{Limits, Tally};
 use crate::rooms::{RoomWriter, Rooms, SessionSockets, fill_gaps};
 use crate::store::{Store, StoreError};
@@ -105,7 +105,7 @@ pub async fn run(
         sockets: Arc::clone(&sockets),
         commands: Arc::new(Commands {
             writer,
-            rooms,
+            rooms: Arc::clone(&rooms),
             stock: Arc::clone(&stock),
             message_limit: Arc::clone(&limits.messages),
             stock_limit: Arc::clone(&limits.stock),
@@ -134,6 +134,12 @@ pub async fn run(
         chat,
         stopping: stopping.clone(),
         metrics_here: metrics_listener.is_none(),
+        uploads: Uploads {
+            rooms,
+            limit: Arc::clone(&limits.uploads),
+            max_bytes: config.max_upload_bytes,
+            quota: config.max_user_storage_bytes,
+        },
     });
     if let Some(listener) = metrics_listener {
         let exposition = service::metrics_endpoint::Exposition {

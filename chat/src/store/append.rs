@@ -159,10 +159,16 @@ fn without_repeats(batch: &[NewMessage]) -> Vec<&NewMessage> {
 /// bits of each room id, sorted and without repeats: every writer takes its
 /// locks in this one order. (Two rooms sharing a key only wait for each other.)
 fn room_lock_keys(batch: &[&NewMessage]) -> (Vec<i32>, Vec<i32>) {
-    let mut keys: Vec<u64> = batch.iter().map(|n| n.message.chatroom_id.as_u64_pair().1).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    keys.into_iter().map(|key| ((key >> 32) as u32 as i32, key as u32 as i32)).unzip()
+    let mut rooms: Vec<Uuid> = batch.iter().map(|n| n.message.chatroom_id).collect();
+    rooms.sort_unstable_by_key(|room| room.as_u64_pair().1);
+    rooms.dedup_by_key(|room| room.as_u64_pair().1);
+    rooms.into_iter().map(room_lock_key).unzip()
+}
+
+/// The advisory lock key of `room` (see [`room_lock_keys`]).
+pub(super) fn room_lock_key(room: Uuid) -> (i32, i32) {
+    let key = room.as_u64_pair().1;
+    ((key >> 32) as u32 as i32, key as u32 as i32)
 }
 
 /// The batch's columns, one array each, in the order of the inserts' `$1`..`$9`.
@@ -363,6 +369,7 @@ mod tests {
                 is_bot: false,
                 created_at: OffsetDateTime::UNIX_EPOCH + Duration::microseconds(n),
                 client_id: Some(client_id.into()),
+                attachments: Vec::new(),
             },
             command_id: None,
         }

@@ -1,15 +1,16 @@
 //! Reading the `messages` table: the history window, replay, gap fills.
 
-use protocol::Message;
+use protocol::{Attachment, Message};
 use time::OffsetDateTime;
 use tokio_postgres::Row;
+use tokio_postgres::types::Json;
 use uuid::Uuid;
 
 use super::{Store, StoreError};
 
 /// Columns of a [`Message`], in the order `message_from_row` reads them.
-const MESSAGE_COLUMNS: &str =
-    "id, chatroom_id, user_id, username, content, is_bot, created_at, client_id";
+pub(super) const MESSAGE_COLUMNS: &str =
+    "id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, attachments";
 
 /// Where a page of history ends (exclusive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +21,7 @@ pub(crate) enum Before {
     Time(OffsetDateTime),
 }
 
-fn message_from_row(row: &Row) -> Message {
+pub(super) fn message_from_row(row: &Row) -> Message {
     Message {
         id: row.get(0),
         chatroom_id: row.get(1),
@@ -30,6 +31,10 @@ fn message_from_row(row: &Row) -> Message {
         is_bot: row.get(5),
         created_at: row.get(6),
         client_id: row.get(7),
+        attachments: row
+            .get::<_, Option<Json<Vec<Attachment>>>>(8)
+            .map(|Json(attachments)| attachments)
+            .unwrap_or_default(),
     }
 }
 

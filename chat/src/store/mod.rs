@@ -5,6 +5,7 @@
 //! once per pooled connection.
 
 mod append;
+mod attachments;
 mod messages;
 mod migrate;
 mod rooms;
@@ -18,6 +19,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::error::SqlState;
 
 pub(crate) use append::{NewMessage, RoomHeads, StoredRow};
+pub(crate) use attachments::{CHUNK_BYTES, StoredFile, Upload, UploadError, Uploaded};
 pub(crate) use messages::Before;
 pub(crate) use rooms::Membership;
 pub(crate) use tls::{Connection, parse as parse_database_url};
@@ -63,6 +65,11 @@ impl StoreError {
     /// True when the query broke a unique constraint.
     pub(crate) fn is_unique_violation(&self) -> bool {
         matches!(self, StoreError::Postgres(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION))
+    }
+
+    /// True when a row named one that does not exist.
+    pub(crate) fn is_foreign_key_violation(&self) -> bool {
+        matches!(self, StoreError::Postgres(e) if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION))
     }
 }
 

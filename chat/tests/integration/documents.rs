@@ -41,6 +41,7 @@ fn every_server_frame_and_error_code_is_documented() {
         is_bot: false,
         created_at: time::OffsetDateTime::UNIX_EPOCH,
         client_id: None,
+        attachments: Vec::new(),
     };
     let frames = [
         ServerFrame::ChatMessage(message),

@@ -7,6 +7,7 @@
 mod support;
 
 mod abuse;
+mod attachments;
 mod auth;
 mod binary;
 mod browser;

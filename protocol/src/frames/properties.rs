@@ -131,7 +131,17 @@ fn message() -> impl Strategy<Value = Message> {
     let text = (any::<String>(), any::<String>(), any::<bool>());
     (ids, text, utc_time(), proptest::option::of(any::<String>())).prop_map(
         |((id, chatroom_id, user_id), (username, content, is_bot), created_at, client_id)| {
-            Message { id, chatroom_id, user_id, username, content, is_bot, created_at, client_id }
+            Message {
+                id,
+                chatroom_id,
+                user_id,
+                username,
+                content,
+                is_bot,
+                created_at,
+                client_id,
+                attachments: Vec::new(),
+            }
         },
     )
 }

@@ -1,0 +1,401 @@
+//! Files: `POST /api/v1/chatrooms/{id}/attachments` posts one as a message,
+//! `GET /api/v1/attachments/{id}` serves it to the room's members.
+//!
+//! Both stream: an upload is written to PostgreSQL a chunk at a time as it
+//! arrives, a download read a chunk at a time as the client takes it. Only
+//! the four image formats browsers show safely are served as themselves, and
+//! only when their bytes are that format; everything else is a download.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, BodyStream, StreamBody};
+use hyper::body::{Frame, Incoming};
+use uuid::Uuid;
+
+use super::Api;
+use crate::ApiError;
+use crate::access::{authenticate, query_param, require_member};
+use crate::limits::Limiter;
+use crate::response::{Body, json_response};
+use crate::rooms::Rooms;
+use crate::store::{CHUNK_BYTES, Store, StoredFile, Upload, UploadError, Uploaded};
+
+/// An upload that sends nothing for this long is abandoned.
+const BODY_IDLE: Duration = Duration::from_secs(30);
+/// The longest file name, in characters.
+const MAX_FILENAME_CHARS: usize = 255;
+/// The longest caption, as for a message.
+const MAX_CAPTION_CHARS: usize = 1000;
+/// The longest `client_id`, as for a message frame.
+const MAX_CLIENT_ID_CHARS: usize = 64;
+/// Shown as themselves, when the bytes agree.
+const INLINE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+/// A file served with this can run nothing, even opened directly.
+const FILE_CSP: &str = "sandbox; default-src 'none'";
+
+/// What uploads need besides the store: the hub their messages go to, and
+/// the limits.
+pub(crate) struct Uploads {
+    /// Where a stored upload's message is delivered.
+    pub(crate) rooms: Arc<Rooms>,
+    /// Uploads per user.
+    pub(crate) limit: Arc<Limiter<Uuid>>,
+    /// `MAX_UPLOAD_BYTES`.
+    pub(crate) max_bytes: u64,
+    /// `MAX_USER_STORAGE_BYTES`.
+    pub(crate) quota: u64,
+}
+
+/// `POST /api/v1/chatrooms/{id}/attachments?filename=&caption=&client_id=`.
+pub(super) async fn upload(
+    api: &Api,
+    request: Request<Incoming>,
+    room: &str,
+) -> Result<Response<Body>, ApiError> {
+    let (user, _) = authenticate(&api.sessions, request.headers()).await?;
+    let room: Uuid =
+        room.parse().map_err(|_| ApiError::Validation("chatroom id is not a UUID".into()))?;
+    let query = request.uri().query();
+    let filename = check_filename(query_param(query, "filename"))?;
+    let caption = query_param(query, "caption").unwrap_or_default().trim().to_owned();
+    if caption.chars().count() > MAX_CAPTION_CHARS {
+        let reason = format!("caption is longer than {MAX_CAPTION_CHARS} characters");
+        return Err(ApiError::Validation(reason));
+    }
+    let client_id = query_param(query, "client_id").filter(|key| !key.is_empty());
+    if client_id.as_ref().is_some_and(|key| key.chars().count() > MAX_CLIENT_ID_CHARS) {
+        let reason = format!("client_id is longer than {MAX_CLIENT_ID_CHARS} characters");
+        return Err(ApiError::Validation(reason));
+    }
+    let size = declared_length(request.headers())?;
+    let uploads = &api.uploads;
+    if size > uploads.max_bytes {
+        return Err(ApiError::PayloadTooLarge(usize::try_from(uploads.max_bytes).unwrap_or(0)));
+    }
+    require_member(&api.store, room, user.id).await?;
+    if let Some(key) = &client_id
+        && let Some(stored) = api.store.message_by_client_id(room, user.id, key).await?
+    {
+        return Ok(json_response(StatusCode::OK, &stored));
+    }
+    uploads.limit.check(&user.id).map_err(ApiError::RateLimited)?;
+    if api.store.storage_used(user.id).await?.saturating_add(size) > uploads.quota {
+        return Err(ApiError::StorageQuotaExceeded(uploads.quota));
+    }
+    let claimed = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+
+    let upload = Upload {
+        room,
+        user_id: user.id,
+        username: user.username,
+        filename,
+        caption,
+        client_id,
+        size,
+        storage_quota: uploads.quota,
+    };
+    let frames = BodyStream::new(request.into_body()).filter_map(|frame| async move {
+        match frame {
+            Ok(frame) => frame.into_data().ok().map(Ok),
+            Err(error) => Some(Err(error)),
+        }
+    });
+    let body = idle_timeout(frames, BODY_IDLE);
+    let stored = api.store.store_upload(&upload, body, |head| served_type(head, &claimed)).await;
+    match stored {
+        Ok(Uploaded::Stored { message, previous }) => {
+            uploads.rooms.deliver_new(message.clone(), previous);
+            Ok(json_response(StatusCode::CREATED, &message))
+        }
+        Ok(Uploaded::Repeat(message)) => Ok(json_response(StatusCode::OK, &message)),
+        Err(UploadError::Store(error)) => Err(error.into()),
+        Err(UploadError::Incomplete { received, declared }) => Err(ApiError::Validation(format!(
+            "the body ended after {received} of the {declared} bytes Content-Length announced"
+        ))),
+        Err(UploadError::OverQuota { quota, .. }) => Err(ApiError::StorageQuotaExceeded(quota)),
+        Err(UploadError::NoRoom) => Err(ApiError::NotFound("chatroom")),
+    }
+}
+
+/// `GET /api/v1/attachments/{id}`: the file, to members of its room.
+pub(super) async fn download(
+    api: &Api,
+    request: Request<Incoming>,
+    id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let (user, _) = authenticate(&api.sessions, request.headers()).await?;
+    let id: Uuid = id.parse().map_err(|_| ApiError::NotFound("attachment"))?;
+    let file = api.store.stored_file(id).await?.ok_or(ApiError::NotFound("attachment"))?;
+    require_member(&api.store, file.room, user.id).await?;
+
+    let etag = format!("\"{}\"", hex(&file.sha256));
+    let headers = request.headers();
+    let mut response = if matches_etag(headers.get(header::IF_NONE_MATCH), &etag) {
+        let mut response = Response::new(Body::default());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        response
+    } else {
+        // A Range is honoured only while the file is the one it was asked of.
+        let range = match headers.get(header::IF_RANGE) {
+            Some(tag) if tag.as_bytes() != etag.as_bytes() => None,
+            _ => headers.get(header::RANGE),
+        };
+        let (status, start, end) = match range.map(|value| parse_range(value, file.size)) {
+            None | Some(Range::Ignored) => (StatusCode::OK, 0, file.size),
+            Some(Range::Unsatisfiable) => return Err(ApiError::RangeNotSatisfiable(file.size)),
+            Some(Range::Bytes(start, end)) => (StatusCode::PARTIAL_CONTENT, start, end),
+        };
+        let mut response = Response::new(stream_file(api.store.clone(), id, start, end));
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
+        if status == StatusCode::PARTIAL_CONTENT {
+            let range = format!("bytes {start}-{}/{}", end - 1, file.size);
+            headers.insert(header::CONTENT_RANGE, header_value(&range));
+        }
+        response
+    };
+    describe(response.headers_mut(), &file, &etag);
+    Ok(response)
+}
+
+/// The headers every answer about a file carries.
+fn describe(headers: &mut HeaderMap, file: &StoredFile, etag: &str) {
+    let inline = INLINE_TYPES.contains(&file.content_type.as_str());
+    let (content_type, disposition) = if inline {
+        (file.content_type.as_str(), "inline")
+    } else {
+        ("application/octet-stream", "attachment")
+    };
+    headers.insert(header::CONTENT_TYPE, header_value(content_type));
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        header_value(&disposition_of(disposition, &file.filename)),
+    );
+    headers.insert(header::ETAG, header_value(etag));
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(FILE_CSP));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+}
+
+/// Bytes `start..end` of file `id`, read a chunk at a time as the client
+/// takes them.
+fn stream_file(store: Store, id: Uuid, start: u64, end: u64) -> Body {
+    let chunk = CHUNK_BYTES as u64;
+    let state = (store, start);
+    let chunks = futures_util::stream::unfold(state, move |(store, at)| async move {
+        if at >= end {
+            return None;
+        }
+        let seq = i32::try_from(at / chunk).unwrap_or(i32::MAX);
+        let from = usize::try_from(at % chunk).unwrap_or(0);
+        let to = usize::try_from((end - (at - at % chunk)).min(chunk)).unwrap_or(0);
+        let read = match store.file_chunk(id, seq, from, to).await {
+            Ok(Some(bytes)) if !bytes.is_empty() => Ok(bytes),
+            Ok(_) => Err(std::io::Error::other("the file's chunk is missing")),
+            Err(error) => Err(std::io::Error::other(error)),
+        };
+        let next = match &read {
+            Ok(bytes) => at + bytes.len() as u64,
+            Err(_) => end,
+        };
+        Some((read.map(Frame::data), (store, next)))
+    });
+    StreamBody::new(chunks).boxed_unsync()
+}
+
+/// `Content-Length`, which an upload must send.
+fn declared_length(headers: &HeaderMap) -> Result<u64, ApiError> {
+    let value = headers.get(header::CONTENT_LENGTH).ok_or(ApiError::LengthRequired)?;
+    value
+        .to_str()
+        .ok()
+        .and_then(|text| text.parse::<u64>().ok())
+        .ok_or_else(|| ApiError::Validation("Content-Length is not a number".into()))
+}
+
+/// A file name without directories, control characters or surprises.
+fn check_filename(name: Option<String>) -> Result<String, ApiError> {
+    let refuse = |why: &str| Err(ApiError::Validation(format!("filename {why}")));
+    let Some(name) = name else { return refuse("is required") };
+    let name = name.trim();
+    if name.is_empty() || name == "." || name == ".." {
+        return refuse("is required");
+    }
+    if name.chars().count() > MAX_FILENAME_CHARS {
+        return refuse(&format!("is longer than {MAX_FILENAME_CHARS} characters"));
+    }
+    if name.contains(['/', '\\']) {
+        return refuse("must not contain / or \\");
+    }
+    if name.chars().any(|c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c)) {
+        return refuse("must not contain control characters");
+    }
+    Ok(name.to_owned())
+}
+
+/// What a file whose first bytes are `head` is served as: one of
+/// [`INLINE_TYPES`] when the bytes are that format, otherwise the type the
+/// uploader claimed, unless it claimed an image (an image that is not one is
+/// just bytes).
+fn served_type(head: &[u8], claimed: &str) -> String {
+    if let Some(kind) = infer::get(head)
+        && INLINE_TYPES.contains(&kind.mime_type())
+    {
+        return kind.mime_type().to_owned();
+    }
+    let claimed = claimed.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let well_formed = claimed.split_once('/').is_some_and(|(kind, sub)| {
+        let token = |t: &str| {
+            !t.is_empty()
+                && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b))
+        };
+        token(kind) && token(sub)
+    });
+    if !well_formed || claimed.starts_with("image/") {
+        return "application/octet-stream".to_owned();
+    }
+    claimed
+}
+
+/// One byte range of a file, as a `Range` header asks.
+#[derive(Debug, PartialEq, Eq)]
+enum Range {
+    /// Bytes `start..end`.
+    Bytes(u64, u64),
+    /// Outside the file: 416.
+    Unsatisfiable,
+    /// Several ranges or a malformed header: the whole file.
+    Ignored,
+}
+
+/// Reads `bytes=a-b`, `bytes=a-` or `bytes=-n` against a file of `size`.
+fn parse_range(value: &HeaderValue, size: u64) -> Range {
+    let Some(spec) = value.to_str().ok().and_then(|v| v.trim().strip_prefix("bytes=")) else {
+        return Range::Ignored;
+    };
+    if spec.contains(',') {
+        return Range::Ignored;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else { return Range::Ignored };
+    let number = |text: &str| text.trim().parse::<u64>().ok();
+    match (first.trim().is_empty(), number(first), number(last)) {
+        (true, _, Some(0)) => Range::Unsatisfiable,
+        (true, _, Some(suffix)) if size > 0 => Range::Bytes(size.saturating_sub(suffix), size),
+        (true, _, _) => Range::Unsatisfiable,
+        (false, Some(start), _) if start >= size => Range::Unsatisfiable,
+        (false, Some(start), None) if last.trim().is_empty() => Range::Bytes(start, size),
+        (false, Some(start), Some(end)) if end >= start => Range::Bytes(start, (end + 1).min(size)),
+        _ => Range::Ignored,
+    }
+}
+
+fn matches_etag(header: Option<&HeaderValue>, etag: &str) -> bool {
+    header.and_then(|v| v.to_str().ok()).is_some_and(|tags| {
+        tags.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
+    })
+}
+
+/// `attachment; filename="…"; filename*=UTF-8''…`: the quoted form in ASCII
+/// for old clients, the encoded one exact.
+fn disposition_of(kind: &str, filename: &str) -> String {
+    let ascii: String = filename
+        .chars()
+        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
+        .collect();
+    let encoded: String = form_urlencoded::byte_serialize(filename.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20");
+    format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+fn header_value(text: &str) -> HeaderValue {
+    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `stream`, failing when nothing arrives for `idle`.
+fn idle_timeout<S, T, E>(
+    stream: S,
+    idle: Duration,
+) -> impl futures_util::Stream<Item = Result<T, Option<E>>>
+where
+    S: futures_util::Stream<Item = Result<T, E>>,
+{
+    futures_util::stream::unfold(Box::pin(stream), move |mut stream| async move {
+        match tokio::time::timeout(idle, stream.next()).await {
+            Ok(Some(item)) => Some((item.map_err(Some), stream)),
+            Ok(None) => None,
+            Err(_) => Some((Err(None), stream)),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_read_as_rfc_9110_says() {
+        let range = |text: &'static str| parse_range(&HeaderValue::from_static(text), 100);
+        assert_eq!(range("bytes=0-9"), Range::Bytes(0, 10));
+        assert_eq!(range("bytes=90-"), Range::Bytes(90, 100));
+        assert_eq!(range("bytes=-10"), Range::Bytes(90, 100));
+        assert_eq!(range("bytes=-500"), Range::Bytes(0, 100));
+        assert_eq!(range("bytes=50-5000"), Range::Bytes(50, 100));
+        assert_eq!(range("bytes=100-"), Range::Unsatisfiable);
+        assert_eq!(range("bytes=-0"), Range::Unsatisfiable);
+        assert_eq!(range("bytes=0-1,5-6"), Range::Ignored);
+        assert_eq!(range("bytes=9-1"), Range::Ignored);
+        assert_eq!(range("items=0-1"), Range::Ignored);
+    }
+
+    #[test]
+    fn only_real_images_are_served_as_images() {
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+        assert_eq!(served_type(png, "application/octet-stream"), "image/png");
+        let html = b"<html><script>alert(1)</script></html>";
+        assert_eq!(served_type(html, "image/png"), "application/octet-stream");
+        assert_eq!(
+            served_type(b"<svg xmlns='http://www.w3.org/2000/svg'/>", "image/svg+xml"),
+            "application/octet-stream"
+        );
+        assert_eq!(served_type(b"%PDF-1.7", "application/pdf"), "application/pdf");
+        assert_eq!(served_type(b"hello", "text/plain; charset=utf-8"), "text/plain");
+        assert_eq!(served_type(b"hello", "not a type"), "application/octet-stream");
+    }
+
+    #[test]
+    fn file_names_keep_to_one_plain_name() {
+        assert_eq!(check_filename(Some(" cat.png ".into())).unwrap(), "cat.png");
+        assert_eq!(check_filename(Some("résumé 2026.pdf".into())).unwrap(), "résumé 2026.pdf");
+        for bad in
+            ["", " ", ".", "..", "../etc/passwd", "a\\b", "a\nb", "a\u{0}b", "evil\u{202e}gpj.exe"]
+        {
+            assert!(check_filename(Some(bad.into())).is_err(), "{bad:?}");
+        }
+        assert!(check_filename(Some("x".repeat(256))).is_err());
+        assert!(check_filename(None).is_err());
+    }
+
+    #[test]
+    fn dispositions_name_the_file_safely() {
+        assert_eq!(
+            disposition_of("attachment", "a \"b\".txt"),
+            "attachment; filename=\"a _b_.txt\"; filename*=UTF-8''a%20%22b%22.txt"
+        );
+        assert!(header_value(&disposition_of("inline", "ünï.png")).to_str().is_ok());
+    }
+}
