@@ -47,6 +47,8 @@
 const API_BASE = '/api/v1';
 const HISTORY_PAGE = 50;
 const MAX_MESSAGE_LENGTH = 1000;
+/** Shown inline: the server serves only these as images, and only when they are. */
+const INLINE_IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
 const TYPING_SEND_INTERVAL_MS = 2000;
 const TYPING_SHOW_MS = 3000;
 const RECONNECT_BASE_MS = 500;
@@ -785,8 +787,106 @@ function renderMessage(message, { clientId = null } = {}) {
       text: formatTime(created),
     }),
     clientId ? h('span', { class: 'message-status', text: 'sending…' }) : null),
-  h('p', { class: 'message-content', 'data-testid': 'message-content', text: String(message.content ?? '') }));
+  h('p', { class: 'message-content', 'data-testid': 'message-content', text: String(message.content ?? '') }),
+  renderAttachments(message.attachments));
   return li;
+}
+
+/** A message's files: images inline (lazy, in a fixed box so the log does not jump), others as links. */
+function renderAttachments(attachments) {
+  if (!Array.isArray(attachments) || attachments.length === 0) return null;
+  return h('ul', { class: 'attachments', 'data-testid': 'attachments' }, ...attachments.map((file) => {
+    const url = typeof file.url === 'string' && file.url.startsWith(`${API_BASE}/attachments/`) ? file.url : null;
+    if (!url) return null;
+    const name = String(file.filename ?? 'file');
+    if (INLINE_IMAGE_TYPES.includes(file.content_type)) {
+      return h('li', { class: 'attachment is-image' },
+        h('a', { href: url, target: '_blank', rel: 'noopener', title: name },
+          h('img', { src: url, alt: name, loading: 'lazy', decoding: 'async', width: 320, height: 240,
+            class: 'attachment-image', 'data-testid': 'attachment-image' })));
+    }
+    return h('li', { class: 'attachment' },
+      h('a', { href: url, download: name, 'data-testid': 'attachment-link' }, name),
+      h('span', { class: 'attachment-size', text: ` (${formatSize(Number(file.size) || 0)})` }));
+  }));
+}
+
+function formatSize(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+/* ------------------------------------------------------------------ */
+/* Files: attach, drop, paste; one upload at a time with progress      */
+/* ------------------------------------------------------------------ */
+
+async function uploadFiles(files) {
+  const room = state.room;
+  if (!room || room.closed || files.length === 0) return;
+  const caption = ui.messageInput.value.trim();
+  ui.messageInput.value = '';
+  setText(ui.chatError, '');
+  for (const [index, file] of [...files].entries()) {
+    try {
+      const message = await uploadFile(room, file, index === 0 ? caption : '');
+      if (isCurrent(room)) receiveMessage(room, message);
+    } catch (err) {
+      showChatError(`${file.name}: ${err.message}`);
+      if (index === 0 && caption && !ui.messageInput.value) ui.messageInput.value = caption;
+      break;
+    }
+  }
+}
+
+/** POSTs one file; XMLHttpRequest because fetch reports no upload progress. */
+function uploadFile(room, file, caption) {
+  const query = new URLSearchParams({ filename: file.name || 'pasted', client_id: newClientId() });
+  if (caption) query.set('caption', caption);
+  ui.uploadName.textContent = file.name || 'pasted';
+  ui.uploadProgress.value = 0;
+  ui.uploadStatus.hidden = false;
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', `${API_BASE}/chatrooms/${encodeURIComponent(room.id)}/attachments?${query}`);
+    xhr.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
+    xhr.responseType = 'json';
+    xhr.upload.onprogress = (event) => {
+      if (event.lengthComputable) ui.uploadProgress.value = event.loaded / event.total;
+    };
+    xhr.onload = () => {
+      ui.uploadStatus.hidden = true;
+      const data = xhr.response;
+      if (xhr.status === 200 || xhr.status === 201) resolve(data);
+      else reject(new ApiError(xhr.status, data && data.code, (data && data.error) || `Upload failed (HTTP ${xhr.status}).`));
+    };
+    xhr.onerror = () => {
+      ui.uploadStatus.hidden = true;
+      reject(new ApiError(0, 'NETWORK_ERROR', 'The upload could not reach the server.'));
+    };
+    xhr.send(file);
+  });
+}
+
+function onDragOver(event) {
+  if (!state.room || !event.dataTransfer || ![...event.dataTransfer.types].includes('Files')) return;
+  event.preventDefault();
+  event.dataTransfer.dropEffect = 'copy';
+  ui.chatRoom.classList.add('is-dropping');
+}
+
+function onDrop(event) {
+  ui.chatRoom.classList.remove('is-dropping');
+  if (!event.dataTransfer || event.dataTransfer.files.length === 0) return;
+  event.preventDefault();
+  uploadFiles(event.dataTransfer.files);
+}
+
+function onPaste(event) {
+  const files = event.clipboardData ? event.clipboardData.files : null;
+  if (!files || files.length === 0) return;
+  event.preventDefault();
+  uploadFiles(files);
 }
 
 function isNearBottom() {
@@ -1165,6 +1265,11 @@ function collectElements() {
     messageInput: 'message-input',
     sendButton: 'send-button',
     chatError: 'chat-error',
+    fileInput: 'file-input',
+    attachButton: 'attach-button',
+    uploadStatus: 'upload-status',
+    uploadName: 'upload-name',
+    uploadProgress: 'upload-progress',
     onlineUsers: 'online-users',
     onlineCount: 'online-count',
   };
@@ -1179,6 +1284,14 @@ function bindEvents() {
   ui.createRoomForm.addEventListener('submit', onCreateRoomSubmit);
   ui.composer.addEventListener('submit', onComposerSubmit);
   ui.messageInput.addEventListener('input', onMessageInput);
+  ui.messageInput.addEventListener('paste', onPaste);
+  ui.attachButton.addEventListener('click', () => ui.fileInput.click());
+  ui.fileInput.addEventListener('change', () => {
+    uploadFiles(ui.fileInput.files).finally(() => { ui.fileInput.value = ''; });
+  });
+  ui.chatRoom.addEventListener('dragover', onDragOver);
+  ui.chatRoom.addEventListener('dragleave', () => ui.chatRoom.classList.remove('is-dropping'));
+  ui.chatRoom.addEventListener('drop', onDrop);
   ui.messages.addEventListener('scroll', onMessagesScroll, { passive: true });
   ui.jumpLatest.addEventListener('click', scrollToBottom);
   window.addEventListener('online', reconnectNow);

@@ -390,3 +390,40 @@ async fn the_api_reference_page_renders_every_operation_under_the_pages_csp() {
     );
     reader.close().await;
 }
+
+#[tokio::test]
+async fn an_attached_image_appears_on_the_other_persons_screen() {
+    let driver = chromedriver_or_skip!("an_attached_image_appears_on_the_other_persons_screen");
+    let server = TestServer::start().await;
+    let alice = Page::open(&driver, "alice", &server.url("/")).await;
+    let bob = Page::open(&driver, "bob", &server.url("/")).await;
+    alice.register().await;
+    alice.create_room("Photos").await;
+    bob.register().await;
+    bob.join_room("Photos").await;
+
+    // A real 2×2 PNG (red, green, blue, white).
+    let png: &[u8] = b"\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x02\x00\x00\x00\x02\x08\x02\x00\x00\x00\xfd\xd4\x9a\x73\x00\x00\x00\x12\x49\x44\x41\x54\x78\x9c\x63\xf8\xcf\xc0\xc0\x00\xc2\x0c\xff\x81\x00\x00\x1f\xee\x05\xfb\x0b\xd9\x68\x8b\x00\x00\x00\x00\x49\x45\x4e\x44\xae\x42\x60\x82";
+    let dir = std::env::temp_dir().join(format!("browser-upload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("tiny.png");
+    std::fs::write(&path, png).unwrap();
+
+    alice.type_into("message-input", "holiday").await;
+    let input = alice.testid("file-input").await;
+    input.send_keys(path.to_str().unwrap()).await.expect("file chosen");
+
+    let loaded = "const img = document.querySelector('[data-testid=\"attachment-image\"]');
+                  if (!img || !img.complete || img.naturalWidth === 0) return null;
+                  const li = img.closest('[data-testid=\"message\"]');
+                  return { width: img.naturalWidth,
+                           caption: li.querySelector('[data-testid=\"message-content\"]').textContent };";
+    for page in [&bob, &alice] {
+        let shown = page.wait_for("the image, loaded", loaded, vec![]).await;
+        assert_eq!(shown["width"], 2, "[{}] the PNG itself", page.who);
+        assert_eq!(shown["caption"], "holiday", "[{}]", page.who);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    alice.close().await;
+    bob.close().await;
+}
