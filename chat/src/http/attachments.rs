@@ -23,6 +23,10 @@ use crate::response::{Body, json_response};
 use crate::rooms::Rooms;
 use crate::store::{CHUNK_BYTES, Store, StoredFile, Upload, UploadError, Uploaded};
 
+/// Uploads in progress at once on one instance. Each holds a pooled
+/// PostgreSQL connection for as long as its body takes to arrive, so slow
+/// uploads must not be able to take the whole pool.
+pub(crate) const UPLOADS_AT_ONCE: usize = 4;
 /// An upload that sends nothing for this long is abandoned.
 const BODY_IDLE: Duration = Duration::from_secs(30);
 /// The longest file name, in characters.
@@ -47,6 +51,8 @@ pub(crate) struct Uploads {
     pub(crate) max_bytes: u64,
     /// `MAX_USER_STORAGE_BYTES`.
     pub(crate) quota: u64,
+    /// [`UPLOADS_AT_ONCE`] permits.
+    pub(crate) slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// `POST /api/v1/chatrooms/{id}/attachments?filename=&caption=&client_id=`.
@@ -81,10 +87,13 @@ pub(super) async fn upload(
     {
         return Ok(json_response(StatusCode::OK, &stored));
     }
-    uploads.limit.check(&user.id).map_err(ApiError::RateLimited)?;
+    uploads.limit.check(&user.id).map_err(|wait| crate::limits::refused("uploads", wait))?;
     if api.store.storage_used(user.id).await?.saturating_add(size) > uploads.quota {
         return Err(ApiError::StorageQuotaExceeded(uploads.quota));
     }
+    let Ok(_slot) = Arc::clone(&uploads.slots).try_acquire_owned() else {
+        return Err(ApiError::Unavailable);
+    };
     let claimed = request
         .headers()
         .get(header::CONTENT_TYPE)

@@ -139,6 +139,7 @@ pub async fn run(
             limit: Arc::clone(&limits.uploads),
             max_bytes: config.max_upload_bytes,
             quota: config.max_user_storage_bytes,
+            slots: Arc::new(Semaphore::new(crate::http::UPLOADS_AT_ONCE)),
         },
     });
     if let Some(listener) = metrics_listener {

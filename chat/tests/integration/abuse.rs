@@ -91,6 +91,26 @@ async fn room_creation_is_limited_per_user() {
 }
 
 #[tokio::test]
+async fn uploads_are_limited_per_user() {
+    let server = TestServer::start_with_env(&[("RATE_LIMIT_UPLOADS", "2/3600s")]).await;
+    let ann = server.user("ann").await;
+    let room = ann.create_room("Files").await;
+    let upload = |client: &crate::support::Client, name: &str| {
+        let url = format!("{}/api/v1/chatrooms/{room}/attachments?filename={name}", client.base);
+        let cookie = format!("session_id={}", client.cookie.clone().unwrap_or_default());
+        client.http.post(url).header("cookie", cookie).body(b"hello".to_vec()).send()
+    };
+    for name in ["a.txt", "b.txt"] {
+        assert_eq!(upload(&ann, name).await.unwrap().status(), StatusCode::CREATED);
+    }
+    let refused = upload(&ann, "c.txt").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(refusals(&server, "uploads").await, 1);
+    assert_eq!(ann.history(&room, "").await.len(), 2, "the refused file posted nothing");
+}
+
+#[tokio::test]
 async fn websocket_handshakes_are_limited_per_client_address() {
     let server = TestServer::start_with_env(&[("RATE_LIMIT_HANDSHAKES", "2/60s")]).await;
     let ann = server.user("ann").await;

@@ -279,3 +279,23 @@ async fn a_large_file_round_trips_in_chunks_and_any_instance_serves_it() {
     let part = download(&elsewhere, &url, &[("range", "bytes=262000-262300")]).await;
     assert_eq!(part.bytes().await.unwrap().as_ref(), &file[262_000..262_301]);
 }
+
+#[tokio::test]
+async fn bytes_beyond_content_length_are_not_part_of_the_file() {
+    let server = TestServer::start().await;
+    let pair = server.two_in_a_room().await;
+    let request = format!(
+        "POST /api/v1/chatrooms/{}/attachments?filename=five.txt HTTP/1.1\r\nHost: x\r\n\
+         Cookie: session_id={}\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n\
+         helloGARBAGE THAT IS NOT A REQUEST\r\n\r\n",
+        pair.room,
+        pair.ann.cookie.as_deref().unwrap()
+    );
+    let answer = raw_exchange(&server, request).await;
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    let history = pair.bob.history(&pair.room, "").await;
+    let url = history[0]["attachments"][0]["url"].as_str().unwrap().to_owned();
+    assert_eq!(history[0]["attachments"][0]["size"], 5);
+    let served = download(&pair.bob, &url, &[]).await;
+    assert_eq!(served.bytes().await.unwrap().as_ref(), b"hello");
+}

@@ -338,3 +338,48 @@ async fn a_reader_waiting_on_its_stock_command_still_receives_everything() {
     assert_eq!(received, MESSAGES);
     assert_eq!(refused, Some(json!("UNAVAILABLE")));
 }
+
+#[tokio::test]
+#[ignore = "restarts the shared PostgreSQL: scripts/test runs it alone"]
+async fn postgres_restarted_during_an_upload_fails_it_cleanly() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start().await;
+    let ann = server.user("ann").await;
+    let room = ann.create_room("Files").await;
+    let addr = server.base().trim_start_matches("http://").to_owned();
+    let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let size = 2_000_000;
+    let head = format!(
+        "POST /api/v1/chatrooms/{room}/attachments?filename=big.bin HTTP/1.1\r\nHost: x\r\n\
+         Cookie: session_id={}\r\nContent-Type: application/octet-stream\r\n\
+         Content-Length: {size}\r\nConnection: close\r\n\r\n",
+        ann.cookie.as_deref().unwrap()
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    // Several chunks are stored in the open transaction, then PostgreSQL restarts.
+    socket.write_all(&vec![1u8; 800_000]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    run("pg_ctlcluster", &["--skip-systemctl-redirect", &postgres_cluster(), "main", "restart"]);
+    // The rest may or may not be read: the server may answer at once.
+    let _ = socket.write_all(&vec![1u8; size - 800_000]).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(30), socket.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 503"), "the upload failed cleanly: {answer}");
+    assert!(answer.contains("UNAVAILABLE"), "{answer}");
+
+    wait_until_ready(&ann).await;
+    let rows = server.db.query_strings("SELECT count(*) FROM attachment_chunks").await;
+    assert_eq!(rows[0].as_deref(), Some("0"), "nothing of the failed upload is left");
+    assert!(ann.history(&room, "").await.is_empty(), "no message points at it");
+    // The next upload works.
+    let retry = ann
+        .http
+        .post(format!("{}/api/v1/chatrooms/{room}/attachments?filename=again.bin", ann.base))
+        .header("cookie", format!("session_id={}", ann.cookie.as_deref().unwrap()))
+        .body(vec![2u8; 1000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retry.status(), reqwest::StatusCode::CREATED);
+}
