@@ -235,6 +235,7 @@ impl Sender {
                         created_at: OffsetDateTime::now_utc(),
                         client_id,
                         attachments: Vec::new(),
+                        reactions: Vec::new(),
                     };
                     let frame = ServerFrame::ChatMessage(message).to_json().into();
                     match &self.committer {
@@ -250,6 +251,7 @@ impl Sender {
                 }
             }
             Ok(ClientFrame::Typing) => None,
+            Ok(ClientFrame::Reaction { .. }) => Some((ErrorCode::InvalidFrame, None)),
             Err(error) => Some((ErrorCode::InvalidFrame, error.client_id)),
         };
         match refusal {

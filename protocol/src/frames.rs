@@ -4,7 +4,9 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Message;
+use uuid::Uuid;
+
+use crate::{Message, Reaction};
 
 /// Longest accepted `client_id`, in characters.
 pub const MAX_CLIENT_ID_CHARS: usize = 64;
@@ -21,6 +23,15 @@ pub enum ClientFrame {
     },
     /// The user is typing.
     Typing,
+    /// Add (`on`) or remove the sender's `emoji` reaction to a message.
+    Reaction {
+        /// The message, of this room.
+        message_id: Uuid,
+        /// The emoji (checked by the server: one emoji grapheme).
+        emoji: String,
+        /// Add when true, remove when false.
+        on: bool,
+    },
 }
 
 /// Why a client frame could not be decoded; always answered with `INVALID_FRAME`.
@@ -41,6 +52,12 @@ struct WireClientFrame<'a> {
     content: Option<String>,
     #[serde(default)]
     client_id: Option<String>,
+    #[serde(default)]
+    message_id: Option<String>,
+    #[serde(default)]
+    emoji: Option<String>,
+    #[serde(default)]
+    on: Option<bool>,
 }
 
 /// The wire shape of a client frame, for encoding.
@@ -53,6 +70,11 @@ enum WireClientFrameOut<'a> {
         client_id: Option<&'a str>,
     },
     Typing,
+    Reaction {
+        message_id: Uuid,
+        emoji: &'a str,
+        on: bool,
+    },
 }
 
 impl ClientFrame {
@@ -63,6 +85,9 @@ impl ClientFrame {
                 WireClientFrameOut::ChatMessage { content, client_id: client_id.as_deref() }
             }
             ClientFrame::Typing => WireClientFrameOut::Typing,
+            ClientFrame::Reaction { message_id, emoji, on } => {
+                WireClientFrameOut::Reaction { message_id: *message_id, emoji, on: *on }
+            }
         };
         // Serialising strings into JSON cannot fail.
         serde_json::to_string(&wire).unwrap_or_default()
@@ -98,6 +123,18 @@ impl ClientFrame {
                 Err(refuse("chat_message needs a string content", client_id))
             }
             (Some("typing"), _) => Ok(ClientFrame::Typing),
+            (Some("reaction"), _) => {
+                let message_id = wire.message_id.and_then(|id| id.parse().ok());
+                match (message_id, wire.emoji, wire.on) {
+                    (Some(message_id), Some(emoji), Some(on)) => {
+                        Ok(ClientFrame::Reaction { message_id, emoji, on })
+                    }
+                    _ => Err(refuse(
+                        "reaction needs message_id (a UUID), emoji and on (a boolean)",
+                        client_id,
+                    )),
+                }
+            }
             (Some(_), _) => Err(refuse("unknown frame type", client_id)),
         }
     }
@@ -121,6 +158,10 @@ pub enum ErrorCode {
     RateLimited,
     /// Storage or broker down: nothing was stored or sent; retry.
     Unavailable,
+    /// A reaction to a message that is not in this room.
+    NotFound,
+    /// Not allowed: more than 20 distinct emoji on one message.
+    Forbidden,
 }
 
 /// A frame the server sends.
@@ -148,6 +189,13 @@ pub enum ServerFrame {
     Typing {
         /// Who is typing.
         username: String,
+    },
+    /// A message's whole reaction state after a change.
+    Reactions {
+        /// The message.
+        message_id: Uuid,
+        /// Emoji in order of first use.
+        reactions: Vec<Reaction>,
     },
     /// The client missed more than the server replays: reload history over REST.
     Resync,

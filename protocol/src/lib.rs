@@ -17,4 +17,4 @@ pub mod message;
 pub mod stock_code;
 
 pub use frames::{ClientFrame, ClientFrameError, ErrorCode, ServerFrame};
-pub use message::{Attachment, Message};
+pub use message::{Attachment, Message, Reaction};

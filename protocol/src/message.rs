@@ -32,6 +32,20 @@ pub struct Message {
     /// Files posted with the message (`[]` for a plain message).
     #[serde(default)]
     pub attachments: Vec<Attachment>,
+    /// Who reacted with what, emoji in order of first use (`[]` for none).
+    #[serde(default)]
+    pub reactions: Vec<Reaction>,
+}
+
+/// One emoji's reactions to a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    /// One emoji grapheme.
+    pub emoji: String,
+    /// How many users reacted with it (`users.len()`).
+    pub count: u32,
+    /// Who, in the order they reacted.
+    pub users: Vec<String>,
 }
 
 /// A file posted in a room, as its message describes it.

@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use protocol::Message;
+use protocol::{Message, Reaction};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
@@ -56,6 +56,17 @@ pub(crate) enum Event {
     Logout {
         /// The SHA-256 of the session token.
         session: [u8; 32],
+    },
+    /// A message's reactions changed: its whole state after change `version`.
+    Reactions {
+        /// The message's room.
+        chatroom_id: Uuid,
+        /// The message.
+        message_id: Uuid,
+        /// Emoji in order of first use.
+        reactions: Vec<Reaction>,
+        /// Higher is newer.
+        version: i32,
     },
 }
 
@@ -111,6 +122,7 @@ mod tests {
                     created_at: at,
                     client_id: Some("c1".into()),
                     attachments: Vec::new(),
+                    reactions: Vec::new(),
                 },
                 previous: Some(at - time::Duration::microseconds(1)),
             },
@@ -123,6 +135,16 @@ mod tests {
             Event::Online { rooms: HashMap::from([(room, HashSet::from(["bob".to_owned()]))]) },
             Event::Hello,
             Event::Logout { session: [9; 32] },
+            Event::Reactions {
+                chatroom_id: room,
+                message_id: Uuid::from_u128(4),
+                reactions: vec![Reaction {
+                    emoji: "👍".into(),
+                    count: 1,
+                    users: vec!["ann".into()],
+                }],
+                version: 3,
+            },
         ];
         let instance = Uuid::from_u128(3);
         let (from, decoded) = Event::decode_all(&Event::encode_all(&events, instance)).unwrap();

@@ -169,6 +169,9 @@ fn apply_one(from: Uuid, event: Event, receivers: &Receivers) {
             receivers.sessions.forget(&session);
             receivers.sockets.close_session(&session);
         }
+        Event::Reactions { chatroom_id, message_id, reactions, version } => {
+            rooms.remote_reactions(chatroom_id, message_id, reactions, version);
+        }
     }
 }
 

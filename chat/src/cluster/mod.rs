@@ -24,8 +24,8 @@ mod link;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use protocol::Message;
 use protocol::amqp::lapin::Channel;
+use protocol::{Message, Reaction};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -71,6 +71,10 @@ impl Neighbours for Outbox {
 
     fn logged_out(&self, session: [u8; 32]) {
         self.send(Event::Logout { session });
+    }
+
+    fn reactions(&self, room: Uuid, message_id: Uuid, reactions: Vec<Reaction>, version: i32) {
+        self.send(Event::Reactions { chatroom_id: room, message_id, reactions, version });
     }
 }
 

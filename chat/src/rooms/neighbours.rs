@@ -2,7 +2,7 @@
 //! this interface and `cluster` implements it over RabbitMQ; a single
 //! instance needs nothing behind it ([`Alone`]).
 
-use protocol::Message;
+use protocol::{Message, Reaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -18,6 +18,8 @@ pub(crate) trait Neighbours: Send + Sync + 'static {
     fn presence(&self, room: Uuid, username: String, online: bool);
     /// A session was logged out here: its sockets elsewhere close too.
     fn logged_out(&self, session: [u8; 32]);
+    /// A message's reactions changed here: its state after change `version`.
+    fn reactions(&self, room: Uuid, message_id: Uuid, reactions: Vec<Reaction>, version: i32);
 }
 
 /// No other instance: nothing to tell.
@@ -29,4 +31,5 @@ impl Neighbours for Alone {
     fn typing(&self, _: Uuid, _: Uuid, _: String) {}
     fn presence(&self, _: Uuid, _: String, _: bool) {}
     fn logged_out(&self, _: [u8; 32]) {}
+    fn reactions(&self, _: Uuid, _: Uuid, _: Vec<Reaction>, _: i32) {}
 }

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use dashmap::DashMap;
-use protocol::{Message, ServerFrame};
+use protocol::{Message, Reaction, ServerFrame};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -25,7 +25,13 @@ struct Room {
     order: RoomOrder,
     /// A gap fill is on its way.
     filling: bool,
+    /// The newest reaction change sent for each message (see [`Rooms::reactions`]).
+    reaction_versions: HashMap<Uuid, i32>,
 }
+
+/// Reaction versions a live room remembers before it starts again from
+/// nothing (a stale state could then pass once).
+const REMEMBERED_REACTIONS: usize = 10_000;
 
 impl Room {
     fn broadcast(&self, frame: &Outgoing, skip_user: Option<Uuid>) {
@@ -146,6 +152,43 @@ impl Rooms {
             }
         }
         self.map.remove_if(&room_id, |_, room| lock(room).peers.is_empty());
+    }
+
+    /// A message's reactions changed here, to `reactions` after change
+    /// `version`: sent to the room here and on the other instances.
+    pub(crate) fn reactions(
+        &self,
+        room_id: Uuid,
+        message_id: Uuid,
+        reactions: Vec<Reaction>,
+        version: i32,
+    ) {
+        // Always published: unlike a message, a reaction state that misses
+        // an instance that has just started is not read back later.
+        self.neighbours.reactions(room_id, message_id, reactions.clone(), version);
+        self.remote_reactions(room_id, message_id, reactions, version);
+    }
+
+    /// A message's reactions changed (here or on another instance): sent to
+    /// the room unless a later change was sent already, since the broker
+    /// does not keep two instances' events in the order they were made.
+    pub(crate) fn remote_reactions(
+        &self,
+        room_id: Uuid,
+        message_id: Uuid,
+        reactions: Vec<Reaction>,
+        version: i32,
+    ) {
+        let Some(entry) = self.room(room_id) else { return };
+        let mut room = lock(&entry);
+        if room.reaction_versions.get(&message_id).is_some_and(|sent| *sent >= version) {
+            return;
+        }
+        if room.reaction_versions.len() >= REMEMBERED_REACTIONS {
+            room.reaction_versions.clear();
+        }
+        room.reaction_versions.insert(message_id, version);
+        room.broadcast(&Outgoing::notice(ServerFrame::Reactions { message_id, reactions }), None);
     }
 
     /// Someone on another instance is typing in `room_id`.

@@ -228,6 +228,7 @@ impl WriterTask {
                 created_at: self.last_time,
                 client_id,
                 attachments: Vec::new(),
+                reactions: Vec::new(),
             },
             command_id,
         }

@@ -104,6 +104,7 @@ pub async fn run(
         rooms: Arc::clone(&rooms),
         sockets: Arc::clone(&sockets),
         commands: Arc::new(Commands {
+            store: store.clone(),
             writer,
             rooms: Arc::clone(&rooms),
             stock: Arc::clone(&stock),

@@ -370,6 +370,7 @@ mod tests {
                 created_at: OffsetDateTime::UNIX_EPOCH + Duration::microseconds(n),
                 client_id: Some(client_id.into()),
                 attachments: Vec::new(),
+                reactions: Vec::new(),
             },
             command_id: None,
         }

@@ -230,6 +230,7 @@ impl Store {
             created_at: OffsetDateTime::now_utc(),
             client_id: upload.client_id.clone(),
             attachments: vec![attachment],
+            reactions: Vec::new(),
         };
         let (high, low) = room_lock_key(upload.room);
         tx.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&high, &low])

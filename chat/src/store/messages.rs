@@ -9,8 +9,8 @@ use uuid::Uuid;
 use super::{Store, StoreError};
 
 /// Columns of a [`Message`], in the order `message_from_row` reads them.
-pub(super) const MESSAGE_COLUMNS: &str =
-    "id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, attachments";
+pub(super) const MESSAGE_COLUMNS: &str = "id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, attachments, \
+     reaction_version";
 
 /// Where a page of history ends (exclusive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,10 +35,20 @@ pub(super) fn message_from_row(row: &Row) -> Message {
             .get::<_, Option<Json<Vec<Attachment>>>>(8)
             .map(|Json(attachments)| attachments)
             .unwrap_or_default(),
+        reactions: Vec::new(),
     }
 }
 
 impl Store {
+    /// The messages of `rows` (read with [`MESSAGE_COLUMNS`]), with their
+    /// reactions.
+    async fn messages_from_rows(&self, rows: &[Row]) -> Result<Vec<Message>, StoreError> {
+        let mut messages: Vec<Message> = rows.iter().map(message_from_row).collect();
+        let reacted: Vec<bool> = rows.iter().map(|row| row.get::<_, i32>(9) > 0).collect();
+        self.fill_reactions(&mut messages, &reacted).await?;
+        Ok(messages)
+    }
+
     /// The time of the newest message of each of `rooms` that exist (`None`
     /// for a room with no message yet).
     pub(crate) async fn last_message_times(
@@ -73,7 +83,7 @@ impl Store {
             ))
             .await?;
         let rows = client.query(&statement, &[&room, &time, &limit]).await?;
-        Ok(rows.iter().map(message_from_row).collect())
+        self.messages_from_rows(&rows).await
     }
 
     /// The stored message a user already sent with `client_id` in `room`.
@@ -124,7 +134,7 @@ impl Store {
             ))
             .await?;
         let rows = client.query(&statement, &[&room, &limit, &end]).await?;
-        Ok(Some(rows.iter().map(message_from_row).collect()))
+        Ok(Some(self.messages_from_rows(&rows).await?))
     }
 
     /// Up to `limit` messages of `room` newer than message `after`, oldest first.
@@ -147,7 +157,7 @@ impl Store {
             ))
             .await?;
         let rows = client.query(&statement, &[&room, &anchor, &limit]).await?;
-        Ok(Some(rows.iter().map(message_from_row).collect()))
+        Ok(Some(self.messages_from_rows(&rows).await?))
     }
 
     async fn message_time(

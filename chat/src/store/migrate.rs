@@ -9,6 +9,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("../../../sql/0001_init.sql")),
     (2, include_str!("../../../sql/0002_messages_order_key.sql")),
     (3, include_str!("../../../sql/0003_attachments.sql")),
+    (4, include_str!("../../../sql/0004_reactions.sql")),
 ];
 
 /// Any fixed number: serialises migrations of instances starting together.

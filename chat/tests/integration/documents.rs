@@ -42,6 +42,7 @@ fn every_server_frame_and_error_code_is_documented() {
         created_at: time::OffsetDateTime::UNIX_EPOCH,
         client_id: None,
         attachments: Vec::new(),
+        reactions: Vec::new(),
     };
     let frames = [
         ServerFrame::ChatMessage(message),

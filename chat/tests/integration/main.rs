@@ -19,6 +19,7 @@ mod hostile;
 mod limits;
 mod messages;
 mod quotes;
+mod reactions;
 mod rooms;
 mod schemathesis;
 mod security;

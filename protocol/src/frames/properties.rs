@@ -141,6 +141,7 @@ fn message() -> impl Strategy<Value = Message> {
                 created_at,
                 client_id,
                 attachments: Vec::new(),
+                reactions: Vec::new(),
             }
         },
     )

@@ -8,9 +8,11 @@
 //! - `chat_message`: a message for the room, through the room writer.
 //! - `stock`: `/stock=CODE`, handed to the stock desk.
 //! - `typing`: a typing notice for the rest of the room.
+//! - `reaction`: an emoji on a message, toggled in the store, the state to the room.
 
 mod chat_message;
 mod parse;
+mod reaction;
 mod stock;
 mod typing;
 
@@ -24,6 +26,7 @@ use self::parse::Input;
 use crate::limits::Limiter;
 use crate::rooms::{Outgoing, Peer, RoomWriter, Rooms};
 use crate::stock::StockDesk;
+use crate::store::Store;
 
 /// What the commands act on, shared by every connection.
 pub(crate) struct Commands {
@@ -33,7 +36,9 @@ pub(crate) struct Commands {
     pub(crate) rooms: Arc<Rooms>,
     /// Where `/stock=` commands go.
     pub(crate) stock: Arc<dyn StockDesk>,
-    /// Chat messages per user.
+    /// Where reactions are kept.
+    pub(crate) store: Store,
+    /// Chat messages (and reactions) per user.
     pub(crate) message_limit: Arc<Limiter<Uuid>>,
     /// Stock commands per user.
     pub(crate) stock_limit: Arc<Limiter<Uuid>>,
@@ -93,6 +98,9 @@ pub(in crate::ws) async fn apply(context: &mut Context, frame: &str) {
             context.refuse(ErrorCode::InvalidFrame, error.message.into(), error.client_id);
         }
         Ok(ClientFrame::Typing) => typing::apply(context),
+        Ok(ClientFrame::Reaction { message_id, emoji, on }) => {
+            reaction::apply(context, message_id, emoji, on).await;
+        }
         Ok(ClientFrame::ChatMessage { content, client_id }) => match parse::classify(&content) {
             Input::Refused(code, message) => context.refuse(code, message.into(), client_id),
             Input::Stock(code) => {
