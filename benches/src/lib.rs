@@ -54,6 +54,7 @@ pub fn stored_message(content_len: usize) -> Message {
         client_id: Some("2f1c9a4e-7b1d-4c55-9a70-3c1e5d2b8f10".to_owned()),
         attachments: Vec::new(),
         reactions: Vec::new(),
+        mentions: Vec::new(),
     }
 }
 

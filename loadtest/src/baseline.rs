@@ -236,6 +236,7 @@ impl Sender {
                         client_id,
                         attachments: Vec::new(),
                         reactions: Vec::new(),
+                        mentions: Vec::new(),
                     };
                     let frame = ServerFrame::ChatMessage(message).to_json().into();
                     match &self.committer {

@@ -35,6 +35,10 @@ pub struct Message {
     /// Who reacted with what, emoji in order of first use (`[]` for none).
     #[serde(default)]
     pub reactions: Vec<Reaction>,
+    /// The users `@username` names (whole word, any case), as their names
+    /// are stored; `[]` for none.
+    #[serde(default)]
+    pub mentions: Vec<String>,
 }
 
 /// One emoji's reactions to a message.

@@ -123,6 +123,7 @@ mod tests {
                     client_id: Some("c1".into()),
                     attachments: Vec::new(),
                     reactions: Vec::new(),
+                    mentions: Vec::new(),
                 },
                 previous: Some(at - time::Duration::microseconds(1)),
             },

@@ -1,4 +1,5 @@
-//! `/api/v1/chatrooms`: list, create, join.
+//! `/api/v1/chatrooms`: list (with what the user has not read), create,
+//! join, and move the read marker.
 
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -8,23 +9,47 @@ use uuid::Uuid;
 use super::Api;
 use super::request::read_json;
 use crate::ApiError;
-use crate::access::authenticate;
+use crate::access::{authenticate, require_member};
 use crate::auth::validate_room_name;
 use crate::response::{Body, json_response};
+use crate::store::Marked;
 
 #[derive(Deserialize)]
 struct CreateBody {
     name: String,
 }
 
-/// `GET /chatrooms`: every room.
+/// `GET /chatrooms`: every room, with `is_member`, and for members their
+/// `unread` and `mentions`.
 pub(super) async fn list(
     api: &Api,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
-    authenticate(&api.sessions, request.headers()).await?;
-    let chatrooms = api.store.list_rooms().await?;
+    let (user, _) = authenticate(&api.sessions, request.headers()).await?;
+    let chatrooms = api.store.rooms_for(user.id, &user.username).await?;
     Ok(json_response(StatusCode::OK, &serde_json::json!({ "chatrooms": chatrooms })))
+}
+
+#[derive(Deserialize)]
+struct ReadBody {
+    message_id: Uuid,
+}
+
+/// `POST /chatrooms/{id}/read` `{"message_id"}`: moves the member's read
+/// marker forward to that message (never back).
+pub(super) async fn read(
+    api: &Api,
+    request: Request<Incoming>,
+    room: &str,
+) -> Result<Response<Body>, ApiError> {
+    let (user, _) = authenticate(&api.sessions, request.headers()).await?;
+    let room: Uuid = room.parse().map_err(|_| ApiError::NotFound("chatroom"))?;
+    require_member(&api.store, room, user.id).await?;
+    let body: ReadBody = read_json(request).await?;
+    match api.store.mark_read(room, user.id, body.message_id).await? {
+        Marked::NoMessage => Err(ApiError::NotFound("message")),
+        Marked::Done => Ok(json_response(StatusCode::OK, &serde_json::json!({ "success": true }))),
+    }
 }
 
 /// `POST /chatrooms`: 201 with the room; its creator is a member.

@@ -28,6 +28,7 @@ pub(super) enum Route {
     Join(String),
     Messages(String),
     Upload(String),
+    Read(String),
     Attachment(String),
     Chat(String),
 }
@@ -56,6 +57,7 @@ impl Route {
                 ["chatrooms", room, "join"] => Self::Join(owned(room)),
                 ["chatrooms", room, "messages"] => Self::Messages(owned(room)),
                 ["chatrooms", room, "attachments"] => Self::Upload(owned(room)),
+                ["chatrooms", room, "read"] => Self::Read(owned(room)),
                 ["attachments", id] => Self::Attachment(owned(id)),
                 _ => return None,
             },
@@ -82,6 +84,7 @@ impl Route {
             Self::Join(_) => "/api/v1/chatrooms/{id}/join",
             Self::Messages(_) => "/api/v1/chatrooms/{id}/messages",
             Self::Upload(_) => "/api/v1/chatrooms/{id}/attachments",
+            Self::Read(_) => "/api/v1/chatrooms/{id}/read",
             Self::Attachment(_) => "/api/v1/attachments/{id}",
             Self::Chat(_) => "/ws/chat/{id}",
         }
@@ -90,7 +93,12 @@ impl Route {
     /// The methods the route answers (the `Allow` header of a 405).
     fn methods(&self) -> &'static str {
         match self {
-            Self::Register | Self::Login | Self::Logout | Self::Join(_) | Self::Upload(_) => "POST",
+            Self::Register
+            | Self::Login
+            | Self::Logout
+            | Self::Join(_)
+            | Self::Upload(_)
+            | Self::Read(_) => "POST",
             Self::Rooms => "GET, POST",
             _ => "GET",
         }
@@ -131,6 +139,7 @@ pub(super) async fn handle(
         Route::Join(room) => rooms::join(&api, request, &room).await,
         Route::Messages(room) => messages::page(&api, request, &room).await,
         Route::Upload(room) => attachments::upload(&api, request, &room).await,
+        Route::Read(room) => rooms::read(&api, request, &room).await,
         Route::Attachment(id) => attachments::download(&api, request, &id).await,
         Route::Chat(room) => crate::ws::upgrade(Arc::clone(&api.chat), request, &room).await,
     }

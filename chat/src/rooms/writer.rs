@@ -50,6 +50,8 @@ pub(crate) struct Post {
     pub(crate) content: String,
     /// The sender's idempotency key.
     pub(crate) client_id: Option<String>,
+    /// The users the text mentions, as their names are stored.
+    pub(crate) mentions: Vec<String>,
     /// The sending connection: errors and duplicate acknowledgements go to it alone.
     pub(crate) sender: Arc<Peer>,
 }
@@ -199,7 +201,7 @@ impl WriterTask {
     fn stamp(&mut self, job: &mut Job) -> NewMessage {
         let now = truncate_to_micros(OffsetDateTime::now_utc());
         self.last_time = now.max(self.last_time + Duration::microseconds(1));
-        let (chatroom_id, user_id, username, content, client_id, command_id) = match job {
+        let (chatroom_id, user_id, username, content, client_id, command_id, mentions) = match job {
             Job::User(p) => (
                 p.chatroom_id,
                 p.sender.user_id,
@@ -207,6 +209,7 @@ impl WriterTask {
                 std::mem::take(&mut p.content),
                 p.client_id.clone(),
                 None,
+                std::mem::take(&mut p.mentions),
             ),
             Job::Bot(p) => (
                 p.chatroom_id,
@@ -215,6 +218,7 @@ impl WriterTask {
                 std::mem::take(&mut p.content),
                 None,
                 Some(p.command_id),
+                Vec::new(),
             ),
         };
         NewMessage {
@@ -229,6 +233,7 @@ impl WriterTask {
                 client_id,
                 attachments: Vec::new(),
                 reactions: Vec::new(),
+                mentions,
             },
             command_id,
         }

@@ -31,22 +31,24 @@ const CONTENDED_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 /// breaking a unique index under it.
 const LOCKED_ATTEMPTS: usize = 3;
 
-/// The fast insert: `$1`..`$9` the batch's columns, `$10` each message's
-/// predecessor (NULL for a room's first).
+/// The fast insert: `$1`..`$10` the batch's columns (`$10` each message's
+/// mentioned usernames, space-separated, NULL for none), `$11` each
+/// message's predecessor (NULL for a room's first).
 const INSERT_PLACED: &str = "INSERT INTO messages
         (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id,
-         previous_at)
+         mentions, previous_at)
     SELECT id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id,
-           coalesce(previous_at, '-infinity')
+           string_to_array(mentions, ' '), coalesce(previous_at, '-infinity')
     FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
-                $6::bool[], $7::timestamptz[], $8::text[], $9::uuid[], $10::timestamptz[])
+                $6::bool[], $7::timestamptz[], $8::text[], $9::uuid[], $10::text[],
+                $11::timestamptz[])
         AS n (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id,
-              command_id, previous_at)";
+              command_id, mentions, previous_at)";
 
 /// The careful insert, after the batch's rooms are locked: skips messages
 /// whose `client_id` or `command_id` is stored already and rooms that do not
 /// exist, moves each room's times, keeping their spacing, to after the room's
-/// newest stored message, and chains them. `$1`..`$9` as in [`INSERT_PLACED`].
+/// newest stored message, and chains them. `$1`..`$10` as in [`INSERT_PLACED`].
 pub(super) const INSERT_LOCKED: &str = "WITH rooms AS (
         SELECT c.id, (SELECT max(m.created_at) FROM messages m
                       WHERE m.chatroom_id = c.id) AS room_last
@@ -55,8 +57,9 @@ pub(super) const INSERT_LOCKED: &str = "WITH rooms AS (
         SELECT n.*, r.room_last,
                min(n.created_at) OVER (PARTITION BY n.chatroom_id) AS room_first
         FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
-                    $6::bool[], $7::timestamptz[], $8::text[], $9::uuid[])
-            AS n (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id)
+                    $6::bool[], $7::timestamptz[], $8::text[], $9::uuid[], $10::text[])
+            AS n (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id,
+                  command_id, mentions)
         JOIN rooms r ON r.id = n.chatroom_id
         WHERE NOT EXISTS (SELECT 1 FROM messages m
                           WHERE m.chatroom_id = n.chatroom_id AND m.user_id = n.user_id
@@ -73,8 +76,9 @@ pub(super) const INSERT_LOCKED: &str = "WITH rooms AS (
     )
     INSERT INTO messages
         (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id,
-         previous_at)
-    SELECT id, chatroom_id, user_id, username, content, is_bot, at, client_id, command_id, previous_at
+         mentions, previous_at)
+    SELECT id, chatroom_id, user_id, username, content, is_bot, at, client_id, command_id,
+           string_to_array(mentions, ' '), previous_at
     FROM chained
     RETURNING id, created_at, nullif(previous_at, '-infinity')";
 
@@ -171,7 +175,7 @@ pub(super) fn room_lock_key(room: Uuid) -> (i32, i32) {
     ((key >> 32) as u32 as i32, key as u32 as i32)
 }
 
-/// The batch's columns, one array each, in the order of the inserts' `$1`..`$9`.
+/// The batch's columns, one array each, in the order of the inserts' `$1`..`$10`.
 struct Columns<'a> {
     ids: Vec<Uuid>,
     rooms: Vec<Uuid>,
@@ -182,6 +186,7 @@ struct Columns<'a> {
     times: Vec<OffsetDateTime>,
     client_ids: Vec<Option<&'a str>>,
     command_ids: Vec<Option<Uuid>>,
+    mentions: Vec<Option<String>>,
 }
 
 impl<'a> Columns<'a> {
@@ -196,10 +201,14 @@ impl<'a> Columns<'a> {
             times: batch.iter().map(|n| n.message.created_at).collect(),
             client_ids: batch.iter().map(|n| n.message.client_id.as_deref()).collect(),
             command_ids: batch.iter().map(|n| n.command_id).collect(),
+            mentions: batch
+                .iter()
+                .map(|n| Some(n.message.mentions.join(" ")).filter(|names| !names.is_empty()))
+                .collect(),
         }
     }
 
-    fn params(&self) -> [&(dyn ToSql + Sync); 9] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 10] {
         [
             &self.ids,
             &self.rooms,
@@ -210,6 +219,7 @@ impl<'a> Columns<'a> {
             &self.times,
             &self.client_ids,
             &self.command_ids,
+            &self.mentions,
         ]
     }
 }
@@ -282,8 +292,9 @@ impl Store {
         }
         let mut columns = Columns::of(&placed);
         columns.times = rows.iter().map(|row| row.created_at).collect();
-        let [p1, p2, p3, p4, p5, p6, p7, p8, p9] = columns.params();
-        let params: [&(dyn ToSql + Sync); 10] = [p1, p2, p3, p4, p5, p6, p7, p8, p9, &previous];
+        let [p1, p2, p3, p4, p5, p6, p7, p8, p9, p10] = columns.params();
+        let params: [&(dyn ToSql + Sync); 11] =
+            [p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, &previous];
         let inserted = async {
             let client = self.client().await?;
             let statement = client.prepare_cached(INSERT_PLACED).await?;
@@ -371,6 +382,7 @@ mod tests {
                 client_id: Some(client_id.into()),
                 attachments: Vec::new(),
                 reactions: Vec::new(),
+                mentions: Vec::new(),
             },
             command_id: None,
         }
@@ -418,7 +430,8 @@ mod tests {
     fn one_message(room: &str, user: &str) -> String {
         format!(
             "ARRAY[gen_random_uuid()], ARRAY['{room}'::uuid], ARRAY['{user}'::uuid], ARRAY['u'], \
-             ARRAY['hello'], ARRAY[false], ARRAY[now()], ARRAY[NULL::text], ARRAY[NULL::uuid]"
+             ARRAY['hello'], ARRAY[false], ARRAY[now()], ARRAY[NULL::text], ARRAY[NULL::uuid], \
+             ARRAY[NULL::text]"
         )
     }
 

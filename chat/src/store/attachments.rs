@@ -231,6 +231,7 @@ impl Store {
             client_id: upload.client_id.clone(),
             attachments: vec![attachment],
             reactions: Vec::new(),
+            mentions: Vec::new(),
         };
         let (high, low) = room_lock_key(upload.room);
         tx.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&high, &low])
@@ -250,6 +251,7 @@ impl Store {
                     &[message.created_at].as_slice(),
                     &[message.client_id.as_deref()].as_slice(),
                     &[None::<Uuid>].as_slice(),
+                    &[None::<String>].as_slice(),
                 ],
             )
             .await

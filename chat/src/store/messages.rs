@@ -9,8 +9,8 @@ use uuid::Uuid;
 use super::{Store, StoreError};
 
 /// Columns of a [`Message`], in the order `message_from_row` reads them.
-pub(super) const MESSAGE_COLUMNS: &str = "id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, attachments, \
-     reaction_version";
+pub(super) const MESSAGE_COLUMNS: &str = "id, chatroom_id, user_id, username, content, is_bot, \
+     created_at, client_id, attachments, reaction_version, mentions";
 
 /// Where a page of history ends (exclusive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +36,7 @@ pub(super) fn message_from_row(row: &Row) -> Message {
             .map(|Json(attachments)| attachments)
             .unwrap_or_default(),
         reactions: Vec::new(),
+        mentions: row.get::<_, Option<Vec<String>>>(10).unwrap_or_default(),
     }
 }
 

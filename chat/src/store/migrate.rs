@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (2, include_str!("../../../sql/0002_messages_order_key.sql")),
     (3, include_str!("../../../sql/0003_attachments.sql")),
     (4, include_str!("../../../sql/0004_reactions.sql")),
+    (5, include_str!("../../../sql/0005_mentions_and_read_markers.sql")),
 ];
 
 /// Any fixed number: serialises migrations of instances starting together.

@@ -22,13 +22,8 @@ pub(crate) struct Chatroom {
 }
 
 impl Chatroom {
-    fn from_row(row: &Row) -> Self {
-        Self {
-            id: row.get("id"),
-            name: row.get("name"),
-            created_by: row.get("created_by"),
-            created_at: row.get("created_at"),
-        }
+    pub(super) fn from_row(row: &Row) -> Self {
+        Self { id: row.get(0), name: row.get(1), created_by: row.get(2), created_at: row.get(3) }
     }
 }
 
@@ -44,17 +39,6 @@ pub(crate) enum Membership {
 }
 
 impl Store {
-    /// Every room, oldest first.
-    pub(crate) async fn list_rooms(&self) -> Result<Vec<Chatroom>, StoreError> {
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached(
-                "SELECT id, name, created_by, created_at FROM chatrooms ORDER BY created_at, id",
-            )
-            .await?;
-        Ok(client.query(&statement, &[]).await?.iter().map(Chatroom::from_row).collect())
-    }
-
     /// Creates a room with its creator as a member, atomically; a taken name is a unique violation.
     pub(crate) async fn create_room(
         &self,
@@ -86,7 +70,14 @@ impl Store {
             .prepare_cached(
                 "WITH room AS (SELECT id FROM chatrooms WHERE id = $1),
                       joined AS (INSERT INTO chatroom_members (chatroom_id, user_id)
-                                 SELECT id, $2 FROM room ON CONFLICT DO NOTHING)
+                                 SELECT id, $2 FROM room ON CONFLICT DO NOTHING
+                                 RETURNING chatroom_id),
+                      -- A newcomer starts with everything before them read.
+                      marked AS (INSERT INTO read_markers (user_id, chatroom_id, read_at)
+                                 SELECT $2, chatroom_id,
+                                        coalesce((SELECT max(created_at) FROM messages
+                                                  WHERE chatroom_id = $1), '-infinity')
+                                 FROM joined ON CONFLICT DO NOTHING)
                  SELECT count(*) FROM room",
             )
             .await?;

@@ -70,3 +70,18 @@ impl Store {
         Ok(row.map(|row| (User::from_row(&row), row.get("password_hash"))))
     }
 }
+
+impl Store {
+    /// The stored names of the users among `names` (lowercase).
+    pub(crate) async fn usernames_among(
+        &self,
+        names: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached("SELECT username FROM users WHERE lower(username) = ANY($1)")
+            .await?;
+        let rows = client.query(&statement, &[&names]).await?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+}

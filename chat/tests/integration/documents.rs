@@ -43,6 +43,7 @@ fn every_server_frame_and_error_code_is_documented() {
         client_id: None,
         attachments: Vec::new(),
         reactions: Vec::new(),
+        mentions: Vec::new(),
     };
     let frames = [
         ServerFrame::ChatMessage(message),

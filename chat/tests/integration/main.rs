@@ -24,4 +24,5 @@ mod rooms;
 mod schemathesis;
 mod security;
 mod stock;
+mod unread;
 mod websocket;

@@ -142,6 +142,7 @@ fn message() -> impl Strategy<Value = Message> {
                 client_id,
                 attachments: Vec::new(),
                 reactions: Vec::new(),
+                mentions: Vec::new(),
             }
         },
     )

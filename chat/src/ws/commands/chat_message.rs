@@ -14,10 +14,12 @@ pub(super) async fn apply(context: &Context, content: String, client_id: Option<
     if let Err(wait) = context.commands.message_limit.check(&context.peer.user_id) {
         return context.rate_limited("messages", wait, client_id);
     }
+    let mentions = super::mentions::resolve(&context.commands.store, &content).await;
     let post = Post {
         chatroom_id: context.room_id,
         content,
         client_id,
+        mentions,
         sender: Arc::clone(&context.peer),
     };
     if !context.commands.writer.post(post).await {
