@@ -211,6 +211,34 @@ pub enum ServerFrame {
     },
 }
 
+/// A frame of `/ws/notifications`: what a user has not read, in any of
+/// their rooms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum NotificationFrame {
+    /// The user's figures in one room changed (or, on connecting, are these).
+    Unread {
+        /// The room.
+        chatroom_id: Uuid,
+        /// Messages by others after the user's read marker, at most 999.
+        unread: u32,
+        /// How many of those mention the user.
+        mentions: u32,
+    },
+    /// A new message mentions the user.
+    Mention {
+        /// The message.
+        message: Message,
+    },
+}
+
+impl NotificationFrame {
+    /// Serialises the frame to its JSON text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
 impl ServerFrame {
     /// Serialises the frame to its JSON text.
     pub fn to_json(&self) -> String {

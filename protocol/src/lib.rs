@@ -16,5 +16,5 @@ pub mod frames;
 pub mod message;
 pub mod stock_code;
 
-pub use frames::{ClientFrame, ClientFrameError, ErrorCode, ServerFrame};
+pub use frames::{ClientFrame, ClientFrameError, ErrorCode, NotificationFrame, ServerFrame};
 pub use message::{Attachment, Message, Reaction};

@@ -68,6 +68,16 @@ pub(crate) enum Event {
         /// Higher is newer.
         version: i32,
     },
+    /// What a user has not read in a room changed (a read marker, a join):
+    /// instances where the user watches notifications read it again.
+    Unread {
+        /// The user.
+        user_id: Uuid,
+        /// Their name (mentions are counted by it).
+        username: String,
+        /// The room.
+        chatroom_id: Uuid,
+    },
 }
 
 #[derive(Serialize)]
@@ -145,6 +155,11 @@ mod tests {
                     users: vec!["ann".into()],
                 }],
                 version: 3,
+            },
+            Event::Unread {
+                user_id: Uuid::from_u128(5),
+                username: "ann".into(),
+                chatroom_id: room,
             },
         ];
         let instance = Uuid::from_u128(3);

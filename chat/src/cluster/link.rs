@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::{Event, Outbox, PublishChannel};
 use crate::auth::Sessions;
 use crate::rooms::{Rooms, SessionSockets};
+use crate::store::Store;
 
 /// The broker deletes an instance's queue this long after its consumer is gone.
 const QUEUE_EXPIRES_MS: i32 = 60_000;
@@ -85,6 +86,8 @@ pub(crate) struct Receivers {
     pub(crate) sockets: Arc<SessionSockets>,
     /// Sessions forgotten on a logout elsewhere.
     pub(crate) sessions: Arc<Sessions>,
+    /// Unread figures read again after a read or a join elsewhere.
+    pub(crate) store: Store,
 }
 
 /// Consumes the other instances' events until the connection fails: declares
@@ -171,6 +174,17 @@ fn apply_one(from: Uuid, event: Event, receivers: &Receivers) {
         }
         Event::Reactions { chatroom_id, message_id, reactions, version } => {
             rooms.remote_reactions(chatroom_id, message_id, reactions, version);
+        }
+        Event::Unread { user_id, username, chatroom_id } => {
+            if rooms.watchers().is_watching(user_id) {
+                let (rooms, store) = (Arc::clone(rooms), receivers.store.clone());
+                tokio::spawn(async move {
+                    match store.unread_in(chatroom_id, user_id, &username).await {
+                        Ok(counts) => rooms.watchers().recount(user_id, chatroom_id, counts),
+                        Err(error) => tracing::warn!(%error, "unread figures not read"),
+                    }
+                });
+            }
         }
     }
 }

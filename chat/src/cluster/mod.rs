@@ -76,6 +76,10 @@ impl Neighbours for Outbox {
     fn reactions(&self, room: Uuid, message_id: Uuid, reactions: Vec<Reaction>, version: i32) {
         self.send(Event::Reactions { chatroom_id: room, message_id, reactions, version });
     }
+
+    fn unread_changed(&self, user: Uuid, username: String, room: Uuid) {
+        self.send(Event::Unread { user_id: user, username, chatroom_id: room });
+    }
 }
 
 /// The channel events are published on, while connected.

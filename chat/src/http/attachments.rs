@@ -20,7 +20,6 @@ use crate::ApiError;
 use crate::access::{authenticate, query_param, require_member};
 use crate::limits::Limiter;
 use crate::response::{Body, json_response};
-use crate::rooms::Rooms;
 use crate::store::{CHUNK_BYTES, Store, StoredFile, Upload, UploadError, Uploaded};
 
 /// Uploads in progress at once on one instance. Each holds a pooled
@@ -40,11 +39,8 @@ const INLINE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/
 /// A file served with this can run nothing, even opened directly.
 const FILE_CSP: &str = "sandbox; default-src 'none'";
 
-/// What uploads need besides the store: the hub their messages go to, and
-/// the limits.
+/// The limits of uploads.
 pub(crate) struct Uploads {
-    /// Where a stored upload's message is delivered.
-    pub(crate) rooms: Arc<Rooms>,
     /// Uploads per user.
     pub(crate) limit: Arc<Limiter<Uuid>>,
     /// `MAX_UPLOAD_BYTES`.
@@ -121,7 +117,7 @@ pub(super) async fn upload(
     let stored = api.store.store_upload(&upload, body, |head| served_type(head, &claimed)).await;
     match stored {
         Ok(Uploaded::Stored { message, previous }) => {
-            uploads.rooms.deliver_new(message.clone(), previous);
+            api.rooms.deliver_new(message.clone(), previous);
             Ok(json_response(StatusCode::CREATED, &message))
         }
         Ok(Uploaded::Repeat(message)) => Ok(json_response(StatusCode::OK, &message)),

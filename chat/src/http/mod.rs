@@ -73,7 +73,10 @@ pub(crate) struct Api {
     pub(crate) metrics_here: bool,
     /// Cancelled when the server starts stopping: readiness fails from then.
     pub(crate) stopping: tokio_util::sync::CancellationToken,
-    /// Files: where their messages go, and the limits.
+    /// The hub: where an upload's message goes, and whom a read or a join
+    /// concerns.
+    pub(crate) rooms: Arc<crate::rooms::Rooms>,
+    /// The limits of uploads.
     pub(crate) uploads: Uploads,
 }
 

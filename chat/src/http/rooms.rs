@@ -12,7 +12,7 @@ use crate::ApiError;
 use crate::access::{authenticate, require_member};
 use crate::auth::validate_room_name;
 use crate::response::{Body, json_response};
-use crate::store::Marked;
+use crate::store::{Marked, User};
 
 #[derive(Deserialize)]
 struct CreateBody {
@@ -48,7 +48,10 @@ pub(super) async fn read(
     let body: ReadBody = read_json(request).await?;
     match api.store.mark_read(room, user.id, body.message_id).await? {
         Marked::NoMessage => Err(ApiError::NotFound("message")),
-        Marked::Done => Ok(json_response(StatusCode::OK, &serde_json::json!({ "success": true }))),
+        Marked::Done => {
+            unread_changed(api, &user, room).await;
+            Ok(json_response(StatusCode::OK, &serde_json::json!({ "success": true })))
+        }
     }
 }
 
@@ -66,6 +69,7 @@ pub(super) async fn create(
             if e.is_unique_violation() { ApiError::ChatroomExists } else { e.into() }
         })?;
     tracing::info!(chatroom_id = %room.id, "created room");
+    unread_changed(api, &user, room.id).await;
     Ok(json_response(StatusCode::CREATED, &room))
 }
 
@@ -81,5 +85,16 @@ pub(super) async fn join(
     if !api.store.join_room(room, user.id).await? {
         return Err(ApiError::NotFound("chatroom"));
     }
+    unread_changed(api, &user, room).await;
     Ok(json_response(StatusCode::OK, &serde_json::json!({ "success": true })))
+}
+
+/// Tells `user`'s notification sockets (here and elsewhere) their figures
+/// in `room`; a failure to read them only leaves the sockets behind until
+/// the next change.
+async fn unread_changed(api: &Api, user: &User, room: Uuid) {
+    match api.store.unread_in(room, user.id, &user.username).await {
+        Ok(counts) => api.rooms.unread_changed(user.id, &user.username, room, counts),
+        Err(error) => tracing::warn!(%error, "unread figures not read"),
+    }
 }

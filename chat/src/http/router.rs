@@ -31,6 +31,7 @@ pub(super) enum Route {
     Read(String),
     Attachment(String),
     Chat(String),
+    Notifications,
 }
 
 impl Route {
@@ -46,6 +47,7 @@ impl Route {
             ["health", "ready"] => Self::Ready,
             ["metrics"] => Self::Metrics,
             ["ws", "chat", room] => Self::Chat(owned(room)),
+            ["ws", "notifications"] => Self::Notifications,
             ["api", "v1", rest @ ..] => match rest {
                 ["openapi.yaml"] => Self::OpenApi,
                 ["asyncapi.yaml"] => Self::AsyncApi,
@@ -87,6 +89,7 @@ impl Route {
             Self::Read(_) => "/api/v1/chatrooms/{id}/read",
             Self::Attachment(_) => "/api/v1/attachments/{id}",
             Self::Chat(_) => "/ws/chat/{id}",
+            Self::Notifications => "/ws/notifications",
         }
     }
 
@@ -142,5 +145,8 @@ pub(super) async fn handle(
         Route::Read(room) => rooms::read(&api, request, &room).await,
         Route::Attachment(id) => attachments::download(&api, request, &id).await,
         Route::Chat(room) => crate::ws::upgrade(Arc::clone(&api.chat), request, &room).await,
+        Route::Notifications => {
+            crate::ws::notifications::upgrade(Arc::clone(&api.chat), request).await
+        }
     }
 }

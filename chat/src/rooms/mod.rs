@@ -15,6 +15,7 @@
 //! - `presence`: who is online on the other instances.
 //! - `peer`: one connection as a room sees it, and the frames queued to it.
 //! - `sockets`: the open sockets of each session, for logout.
+//! - `watchers`: `/ws/notifications` sockets and their users' unread figures.
 //! - `neighbours`: what the rooms tell the other instances (implemented by
 //!   `cluster`, which in turn hands their events to [`Rooms`]).
 
@@ -25,6 +26,7 @@ mod peer;
 mod presence;
 mod registry;
 mod sockets;
+mod watchers;
 mod writer;
 
 pub(crate) use gaps::run as fill_gaps;
@@ -32,4 +34,5 @@ pub(crate) use neighbours::{Alone, Neighbours};
 pub(crate) use peer::{CloseReason, Closer, Outgoing, Peer};
 pub(crate) use registry::Rooms;
 pub(crate) use sockets::SessionSockets;
+pub(crate) use watchers::{WatchSocket, Watchers};
 pub(crate) use writer::{BotPost, BotPostOutcome, Post, RoomWriter};

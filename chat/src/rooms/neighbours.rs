@@ -20,6 +20,8 @@ pub(crate) trait Neighbours: Send + Sync + 'static {
     fn logged_out(&self, session: [u8; 32]);
     /// A message's reactions changed here: its state after change `version`.
     fn reactions(&self, room: Uuid, message_id: Uuid, reactions: Vec<Reaction>, version: i32);
+    /// What `user` has not read in `room` changed here (a read, a join).
+    fn unread_changed(&self, user: Uuid, username: String, room: Uuid);
 }
 
 /// No other instance: nothing to tell.
@@ -32,4 +34,5 @@ impl Neighbours for Alone {
     fn presence(&self, _: Uuid, _: String, _: bool) {}
     fn logged_out(&self, _: [u8; 32]) {}
     fn reactions(&self, _: Uuid, _: Uuid, _: Vec<Reaction>, _: i32) {}
+    fn unread_changed(&self, _: Uuid, _: String, _: Uuid) {}
 }

@@ -12,7 +12,8 @@ use uuid::Uuid;
 
 use super::order::{RoomOrder, Stored};
 use super::presence::{Change, RemotePresence, RoomUsers};
-use super::{Neighbours, Outgoing, Peer};
+use super::{Neighbours, Outgoing, Peer, Watchers};
+use crate::store::Unread;
 
 /// The connections of one room.
 #[derive(Default)]
@@ -68,6 +69,8 @@ fn presence_frame(username: String, online: bool) -> Outgoing {
 /// other instances report.
 pub(crate) struct Rooms {
     map: DashMap<Uuid, Arc<Mutex<Room>>>,
+    /// `/ws/notifications` sockets here, told of every stored message.
+    watchers: Watchers,
     remote: RemotePresence,
     neighbours: Arc<dyn Neighbours>,
     gaps: mpsc::UnboundedSender<Uuid>,
@@ -91,7 +94,27 @@ impl Rooms {
     /// Rooms that tell `neighbours` (the other instances) what happens here
     /// and ask for gap fills on `gaps` (room ids; see `rooms::gaps`).
     pub(crate) fn new(neighbours: Arc<dyn Neighbours>, gaps: mpsc::UnboundedSender<Uuid>) -> Self {
-        Self { map: DashMap::new(), remote: RemotePresence::default(), neighbours, gaps }
+        Self {
+            map: DashMap::new(),
+            watchers: Watchers::default(),
+            remote: RemotePresence::default(),
+            neighbours,
+            gaps,
+        }
+    }
+
+    /// The `/ws/notifications` sockets of this instance.
+    pub(crate) fn watchers(&self) -> &Watchers {
+        &self.watchers
+    }
+
+    /// `user`'s figures in `room` changed (a read marker moved, or the user
+    /// joined): `counts` here, read again from the database elsewhere.
+    pub(crate) fn unread_changed(&self, user: Uuid, username: &str, room: Uuid, counts: Unread) {
+        self.watchers.recount(user, room, counts);
+        if self.remote.any() {
+            self.neighbours.unread_changed(user, username.to_owned(), room);
+        }
     }
 
     fn room(&self, room_id: Uuid) -> Option<Arc<Mutex<Room>>> {
@@ -211,6 +234,7 @@ impl Rooms {
         if self.remote.any() {
             self.neighbours.stored(message.clone(), previous);
         }
+        self.watchers.stored(&message);
         let (room_id, at) = (message.chatroom_id, message.created_at);
         self.deliver(room_id, Stored { at, previous, frame: Outgoing::stored(message) });
     }
@@ -227,6 +251,7 @@ impl Rooms {
     /// A message another instance stored, after `previous` in its room:
     /// delivered here in room order.
     pub(crate) fn deliver_remote(&self, message: Message, previous: Option<OffsetDateTime>) {
+        self.watchers.stored(&message);
         let (room_id, at) = (message.chatroom_id, message.created_at);
         self.deliver(room_id, Stored { at, previous, frame: Outgoing::stored(message) });
     }

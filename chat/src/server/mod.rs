@@ -86,6 +86,7 @@ pub async fn run(
             rooms: Arc::clone(&rooms),
             sockets: Arc::clone(&sockets),
             sessions: Arc::clone(&sessions),
+            store: store.clone(),
         },
         events,
     };
@@ -135,8 +136,8 @@ pub async fn run(
         chat,
         stopping: stopping.clone(),
         metrics_here: metrics_listener.is_none(),
+        rooms,
         uploads: Uploads {
-            rooms,
             limit: Arc::clone(&limits.uploads),
             max_bytes: config.max_upload_bytes,
             quota: config.max_user_storage_bytes,

@@ -24,7 +24,7 @@ pub(crate) use append::{NewMessage, RoomHeads, StoredRow};
 pub(crate) use attachments::{CHUNK_BYTES, StoredFile, Upload, UploadError, Uploaded};
 pub(crate) use messages::Before;
 pub(crate) use reactions::{Toggle, Toggled};
-pub(crate) use reading::{MAX_UNREAD, Marked, RoomListing, Unread};
+pub(crate) use reading::{MAX_UNREAD, Marked, Unread};
 pub(crate) use rooms::Membership;
 pub(crate) use tls::{Connection, parse as parse_database_url};
 pub(crate) use users::User;

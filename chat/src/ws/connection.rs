@@ -189,7 +189,7 @@ async fn greet(
     Ok(replayed_until)
 }
 
-fn end_for(reason: CloseReason) -> End {
+pub(super) fn end_for(reason: CloseReason) -> End {
     match reason {
         CloseReason::SlowConsumer => End::Slow,
         CloseReason::LoggedOut => End::Close(CloseCode::Policy, "logged out"),
@@ -197,7 +197,7 @@ fn end_for(reason: CloseReason) -> End {
     }
 }
 
-async fn close(socket: &mut Socket, end: End) {
+pub(super) async fn close(socket: &mut Socket, end: End) {
     let (code, reason) = match end {
         End::Gone => return,
         End::Close(code, reason) => (code, reason),

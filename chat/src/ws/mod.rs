@@ -5,6 +5,7 @@
 //!
 //! - this file: [`Gateway`], what connections use, and the handshake.
 //! - `connection`: a connection's life: join, greet and replay, serve, close.
+//! - `notifications`: `/ws/notifications`, a user's unread figures and mentions.
 //! - `inbound`: the receiving half, frame by frame into `commands`.
 //! - `outbound`: the sending half, the connection's queue onto the socket.
 //! - `socket`: the upgraded socket's type, and how a connection ends.
@@ -14,6 +15,7 @@
 mod commands;
 mod connection;
 mod inbound;
+pub(crate) mod notifications;
 mod outbound;
 mod socket;
 mod wire;
@@ -115,13 +117,18 @@ pub(super) struct Held {
     _user: Counted<Uuid>,
 }
 
-/// Checks the handshake (origin, session, room, membership, `?after=`), answers
-/// 101 and starts the connection's handler.
-pub(crate) async fn upgrade(
-    gateway: Arc<Gateway>,
-    request: Request<Incoming>,
-    room: &str,
-) -> Result<Response<Body>, ApiError> {
+/// The start every handshake shares: origin, the handshake rate limit and
+/// a session token. The socket is registered under its session before the
+/// session is checked, so a logout from here on finds it (and closes it
+/// with 1008 once it is served).
+struct Opening {
+    token: SessionToken,
+    session: [u8; 32],
+    peer_id: u64,
+    closer: Closer,
+}
+
+fn open(gateway: &Gateway, request: &Request<Incoming>) -> Result<Opening, ApiError> {
     if !gateway.origins.allow(request.headers()) {
         return Err(ApiError::OriginRejected);
     }
@@ -130,11 +137,20 @@ pub(crate) async fn upgrade(
     }
     let token = session_token(request.headers()).ok_or(ApiError::Unauthorized)?;
     let session = token.hash();
-    // Registered before the session is checked, so a logout from here on finds
-    // this socket (and closes it with 1008 once it is served).
     let peer_id = gateway.next_peer_id.fetch_add(1, Ordering::Relaxed);
     let closer = Closer::new(&gateway.shutdown);
     gateway.sockets.register(session, peer_id, closer.clone());
+    Ok(Opening { token, session, peer_id, closer })
+}
+
+/// Checks the handshake (origin, session, room, membership, `?after=`), answers
+/// 101 and starts the connection's handler.
+pub(crate) async fn upgrade(
+    gateway: Arc<Gateway>,
+    request: Request<Incoming>,
+    room: &str,
+) -> Result<Response<Body>, ApiError> {
+    let Opening { token, session, peer_id, closer } = open(&gateway, &request)?;
     let accepted = match check(&gateway, &request, &token, room).await {
         Ok(accepted) => accepted,
         Err(error) => {
@@ -172,13 +188,18 @@ pub(crate) async fn upgrade(
         }
     });
 
+    Ok(switching_protocols(accept))
+}
+
+/// 101, accepting the handshake.
+fn switching_protocols(accept: HeaderValue) -> Response<Body> {
     let mut response = Response::new(crate::response::Body::default());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
-    Ok(response)
+    response
 }
 
 /// The handshake's checks after the origin: session, room, membership,
@@ -196,10 +217,20 @@ async fn check(
         .map(|text| text.parse::<Uuid>())
         .transpose()
         .map_err(|_| ApiError::Validation("after must be a message id".into()))?;
+    let (accept, held) = places(gateway, request, user.id)?;
+    Ok(Accepted { user, expires_at, room_id, after, accept, held })
+}
+
+/// A valid upgrade's accept key, and the socket's places under the caps.
+fn places(
+    gateway: &Gateway,
+    request: &Request<Incoming>,
+    user: Uuid,
+) -> Result<(HeaderValue, Held), ApiError> {
     let accept = accept_key(request.headers()).ok_or(ApiError::UpgradeRequired)?;
     let slot = request.extensions().get::<ConnectionSlot>().ok_or(ApiError::Internal)?;
     let user_place =
-        gateway.per_user.open(user.id).ok_or_else(|| refused("sockets_per_user", RETRY_SOCKET))?;
+        gateway.per_user.open(user).ok_or_else(|| refused("sockets_per_user", RETRY_SOCKET))?;
     let address_place = match request.extensions().get::<ClientAddr>() {
         Some(ClientAddr(client)) if !slot.is_counted() => Some(
             gateway
@@ -212,7 +243,7 @@ async fn check(
     // Last: the socket keeps its TCP connection's places under the caps.
     let connection = slot.take().ok_or(ApiError::Internal)?;
     let held = Held { _connection: connection, _address: address_place, _user: user_place };
-    Ok(Accepted { user, expires_at, room_id, after, accept, held })
+    Ok((accept, held))
 }
 
 /// `Sec-WebSocket-Accept` for a valid version-13 upgrade request, else `None`.

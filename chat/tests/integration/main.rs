@@ -18,6 +18,7 @@ mod faults;
 mod hostile;
 mod limits;
 mod messages;
+mod notifications;
 mod quotes;
 mod reactions;
 mod rooms;

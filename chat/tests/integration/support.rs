@@ -392,7 +392,12 @@ impl Client {
 
     /// Opens the room's WebSocket, or returns the HTTP status of the refusal.
     pub async fn try_connect(&self, room: &str, query: &str) -> Result<Ws, u16> {
-        let url = format!("{}/ws/chat/{room}{query}", self.base.replace("http://", "ws://"));
+        self.try_socket(&format!("/ws/chat/{room}{query}")).await
+    }
+
+    /// Opens the WebSocket at `path`, or returns the HTTP status of the refusal.
+    pub async fn try_socket(&self, path: &str) -> Result<Ws, u16> {
+        let url = format!("{}{path}", self.base.replace("http://", "ws://"));
         let mut request = url.into_client_request().unwrap();
         if let Some(cookie) = &self.cookie {
             request
