@@ -47,6 +47,9 @@
 const API_BASE = '/api/v1';
 const HISTORY_PAGE = 50;
 const MAX_MESSAGE_LENGTH = 1000;
+/** The reaction picker's choices; any emoji can be sent, these are one click away. */
+const PICKER_EMOJI = ['👍', '❤️', '😂', '🎉', '😮', '😢', '👀', '🙏'];
+const READ_DEBOUNCE_MS = 400;
 /** Shown inline: the server serves only these as images, and only when they are. */
 const INLINE_IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
 const TYPING_SEND_INTERVAL_MS = 2000;
@@ -63,6 +66,11 @@ const state = {
   rooms: [],
   room: null,
   roomsTimer: null,
+  unread: new Map(),        // room id → {unread, mentions}
+  notifier: null,           // the /ws/notifications socket
+  notifierAttempts: 0,
+  notifierTimer: null,
+  baseTitle: document.title,
 };
 
 /** Elements looked up once, by id. */
@@ -170,6 +178,9 @@ function showView(name) {
 function showAuth({ error = '', notice = '' } = {}) {
   closeRoom();
   stopRoomsRefresh();
+  closeNotifier();
+  state.unread.clear();
+  renderTitle();
   state.user = null;
   state.rooms = [];
   ui.roomList.replaceChildren();
@@ -190,6 +201,8 @@ function enterApp(user) {
   ui.password.value = '';
   resetChatView();
   showView('app');
+  renderNotifyButton();
+  openNotifier();
   startRoomsRefresh();
   loadRooms().then(openRoomFromHash);
 }
@@ -286,6 +299,9 @@ async function onRegisterClick() {
 async function onLogoutClick() {
   ui.logoutButton.disabled = true;
   closeRoom();
+  closeNotifier();
+  state.unread.clear();
+  renderTitle();
   try {
     await api('/auth/logout', { method: 'POST' });
   } catch {
@@ -304,6 +320,9 @@ async function loadRooms() {
     const data = await api('/chatrooms');
     if (!state.user) return;
     state.rooms = Array.isArray(data && data.chatrooms) ? data.chatrooms : [];
+    for (const room of state.rooms) {
+      if (room.is_member) state.unread.set(room.id, { unread: room.unread || 0, mentions: room.mentions || 0 });
+    }
     renderRoomList();
   } catch (err) {
     if (!handleAuthLoss(err)) setText(ui.roomError, `Could not load the rooms: ${err.message}`);
@@ -318,17 +337,27 @@ function renderRoomList() {
     ui.roomList.replaceChildren(h('li', { class: 'room-list-empty', text: 'No rooms yet. Create the first one below.' }));
     return;
   }
-  const items = state.rooms.map((room) => h('li', {},
-    h('button', {
-      type: 'button',
-      class: room.id === openId ? 'room is-active' : 'room',
-      'data-testid': 'room',
-      dataset: { roomId: room.id },
-      'aria-current': room.id === openId ? 'true' : null,
-      text: room.name,
-      onclick: () => openRoom(room),
-    })));
+  const items = state.rooms.map((room) => {
+    const figures = state.unread.get(room.id) || { unread: 0, mentions: 0 };
+    const label = [room.name,
+      figures.unread ? `${figures.unread} unread` : null,
+      figures.mentions ? `${figures.mentions} mentioning you` : null].filter(Boolean).join(', ');
+    return h('li', {},
+      h('button', {
+        type: 'button',
+        class: room.id === openId ? 'room is-active' : 'room',
+        'data-testid': 'room',
+        dataset: { roomId: room.id },
+        'aria-current': room.id === openId ? 'true' : null,
+        'aria-label': label,
+        onclick: () => openRoom(room),
+      },
+      h('span', { class: 'room-name', text: room.name }),
+      figures.mentions ? h('span', { class: 'mention-mark', 'data-testid': 'mention-mark', title: 'Mentions you', text: '@' }) : null,
+      figures.unread ? h('span', { class: 'unread-badge', 'data-testid': 'unread-badge', text: figures.unread >= 999 ? '999+' : String(figures.unread) }) : null));
+  });
   ui.roomList.replaceChildren(...items);
+  renderTitle();
   if (focusedId) {
     const again = ui.roomList.querySelector(`[data-room-id="${CSS.escape(focusedId)}"]`);
     if (again) again.focus();
@@ -448,6 +477,7 @@ function closeRoom() {
   const room = state.room;
   if (!room) return;
   room.closed = true;
+  clearTimeout(room.readTimer);
   state.room = null;
   clearTimeout(room.reconnectTimer);
   room.reconnectTimer = null;
@@ -570,6 +600,7 @@ function retireSocket(room, reason) {
 
 function onSocketOpen(room, ws) {
   if (ws !== room.ws || !isCurrent(room)) return;
+  if (room.everConnected) mergeLatest(room);
   room.wsOpened = true;
   room.everConnected = true;
   room.wentOffline = false;
@@ -691,7 +722,8 @@ function onSocketMessage(room, ws, event) {
   if (!room.gotFrame) onFirstFrame(room);
 
   switch (frame.type) {
-    case 'chat_message': receiveMessage(room, frame); break;
+    case 'chat_message': receiveMessage(room, frame); markReadSoon(room); break;
+    case 'reactions': onReactions(room, frame); break;
     case 'presence': onPresence(room, frame); break;
     case 'user_joined': onUserJoined(room, frame); break;
     case 'user_left': onUserLeft(room, frame); break;
@@ -788,8 +820,81 @@ function renderMessage(message, { clientId = null } = {}) {
     }),
     clientId ? h('span', { class: 'message-status', text: 'sending…' }) : null),
   h('p', { class: 'message-content', 'data-testid': 'message-content', text: String(message.content ?? '') }),
-  renderAttachments(message.attachments));
+  renderAttachments(message.attachments),
+  clientId ? null : renderReactions(message.id, message.reactions));
   return li;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reactions                                                           */
+/* ------------------------------------------------------------------ */
+
+/** The counts under a message (who reacted on hover or focus), and the picker. */
+function renderReactions(messageId, reactions) {
+  const me = state.user ? state.user.username : '';
+  const list = Array.isArray(reactions) ? reactions : [];
+  const chips = list.map((reaction) => {
+    const users = Array.isArray(reaction.users) ? reaction.users.map(String) : [];
+    const mine = users.some((name) => sameUser(name, me));
+    const who = `${users.join(', ')} reacted with ${reaction.emoji}`;
+    return h('button', {
+      type: 'button',
+      class: mine ? 'reaction is-mine' : 'reaction',
+      'data-testid': 'reaction',
+      'data-emoji': reaction.emoji,
+      'aria-pressed': mine ? 'true' : 'false',
+      'aria-label': `${who}${mine ? '; press to remove yours' : '; press to add yours'}`,
+      onclick: () => sendReaction(messageId, reaction.emoji, !mine),
+    },
+    h('span', { class: 'reaction-emoji', text: reaction.emoji }),
+    h('span', { class: 'reaction-count', 'data-testid': 'reaction-count', text: String(reaction.count ?? users.length) }),
+    h('span', { class: 'reaction-who', role: 'tooltip', 'data-testid': 'reaction-who', text: users.join(', ') }));
+  });
+  const picker = h('div', { class: 'reaction-picker', role: 'menu', 'aria-label': 'Pick a reaction', hidden: true },
+    ...PICKER_EMOJI.map((emoji) => h('button', {
+      type: 'button', role: 'menuitem', class: 'reaction-choice', 'data-testid': 'reaction-choice',
+      'data-emoji': emoji, 'aria-label': `React with ${emoji}`, text: emoji,
+      onclick: (event) => {
+        event.currentTarget.closest('.reaction-picker').hidden = true;
+        sendReaction(messageId, emoji, true);
+      },
+    })));
+  picker.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') {
+      picker.hidden = true;
+      picker.previousElementSibling.focus();
+    }
+  });
+  const add = h('button', {
+    type: 'button', class: 'reaction-add', 'data-testid': 'add-reaction',
+    'aria-label': 'Add a reaction', 'aria-haspopup': 'menu', title: 'Add a reaction', text: '☺+',
+    onclick: () => {
+      picker.hidden = !picker.hidden;
+      if (!picker.hidden) picker.querySelector('button').focus();
+    },
+  });
+  return h('div', { class: 'reactions', 'data-testid': 'reactions' }, ...chips, add, picker);
+}
+
+function sendReaction(messageId, emoji, on) {
+  const room = state.room;
+  if (!room || !sendFrame(room, { type: 'reaction', message_id: messageId, emoji, on })) {
+    showChatError('Not connected: reactions can be sent once the connection is back.');
+  }
+}
+
+/** A `reactions` frame: the message's whole state replaces what is shown. */
+function onReactions(room, frame) {
+  const li = room.byId.get(frame.message_id);
+  if (!li) return;
+  const old = li.querySelector(':scope > .reactions');
+  const focused = old && old.contains(document.activeElement) ? document.activeElement.dataset.emoji : null;
+  const fresh = renderReactions(frame.message_id, frame.reactions);
+  if (old) old.replaceWith(fresh); else li.append(fresh);
+  if (focused) {
+    const again = fresh.querySelector(`[data-emoji="${CSS.escape(focused)}"]`);
+    if (again) again.focus();
+  }
 }
 
 /** A message's files: images inline (lazy, in a fixed box so the log does not jump), others as links. */
@@ -997,14 +1102,23 @@ async function loadLatest(room) {
   replaceHistory(room, messages);
   scrollToBottom();
   fillViewport(room);
+  markReadSoon(room);
 }
 
-/** After connecting without ?after (empty room): merge what REST has now. */
+/**
+ * Merge what REST has now: after connecting without ?after (an empty room),
+ * and after a reconnect, whose replay carries the newer messages but not
+ * the reactions that changed on older ones meanwhile.
+ */
 async function mergeLatest(room) {
   try {
     const data = await api(`/chatrooms/${encodeURIComponent(room.id)}/messages?limit=${HISTORY_PAGE}`);
     if (!isCurrent(room)) return;
-    for (const message of (data && data.messages) || []) receiveMessage(room, message);
+    for (const message of (data && data.messages) || []) {
+      if (room.byId.has(message.id)) onReactions(room, { message_id: message.id, reactions: message.reactions });
+      else receiveMessage(room, message);
+    }
+    markReadSoon(room);
   } catch (err) {
     if (isCurrent(room)) handleAuthLoss(err);
   }
@@ -1067,7 +1181,111 @@ function onMessagesScroll() {
   const room = state.room;
   if (!room) return;
   if (ui.messages.scrollTop < NEAR_TOP_PX) loadOlder(room);
-  if (isNearBottom()) ui.jumpLatest.hidden = true;
+  if (isNearBottom()) {
+    ui.jumpLatest.hidden = true;
+    markReadSoon(room);
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* Reading, unread figures, notifications                              */
+/* ------------------------------------------------------------------ */
+
+/** Marks the room read up to its newest message once the user can see it. */
+function markReadSoon(room) {
+  clearTimeout(room.readTimer);
+  room.readTimer = setTimeout(() => markRead(room), READ_DEBOUNCE_MS);
+}
+
+async function markRead(room) {
+  if (!isCurrent(room) || document.visibilityState !== 'visible' || !isNearBottom()) return;
+  const newest = room.newest;
+  if (!newest || newest.id === room.readUpTo) return;
+  room.readUpTo = newest.id;
+  try {
+    await api(`/chatrooms/${encodeURIComponent(room.id)}/read`, { method: 'POST', body: { message_id: newest.id } });
+  } catch (err) {
+    room.readUpTo = null;
+    handleAuthLoss(err);
+  }
+}
+
+/** The tab's title carries the unread total, so a background tab shows it. */
+function renderTitle() {
+  let total = 0;
+  for (const figures of state.unread.values()) total += figures.unread || 0;
+  document.title = total > 0 ? `(${total > 999 ? '999+' : total}) ${state.baseTitle}` : state.baseTitle;
+}
+
+function openNotifier() {
+  if (!state.user || state.notifier) return;
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  const ws = new WebSocket(`${scheme}://${location.host}/ws/notifications`);
+  state.notifier = ws;
+  ws.addEventListener('open', () => { state.notifierAttempts = 0; });
+  ws.addEventListener('message', onNotification);
+  ws.addEventListener('close', (event) => {
+    if (state.notifier !== ws) return;
+    state.notifier = null;
+    // 1008: logged out or the session expired; the page handles that itself.
+    if (!state.user || event.code === 1008) return;
+    clearTimeout(state.notifierTimer);
+    state.notifierTimer = setTimeout(openNotifier, backoffDelay(state.notifierAttempts++));
+  });
+}
+
+function closeNotifier() {
+  clearTimeout(state.notifierTimer);
+  const ws = state.notifier;
+  state.notifier = null;
+  if (ws) ws.close(1000, 'signed out');
+}
+
+function onNotification(event) {
+  let frame;
+  try {
+    frame = JSON.parse(event.data);
+  } catch {
+    return;
+  }
+  if (!frame || typeof frame !== 'object') return;
+  if (frame.type === 'unread' && typeof frame.chatroom_id === 'string') {
+    state.unread.set(frame.chatroom_id, { unread: Number(frame.unread) || 0, mentions: Number(frame.mentions) || 0 });
+    if (!state.rooms.some((room) => room.id === frame.chatroom_id)) loadRooms();
+    else renderRoomList();
+  } else if (frame.type === 'mention' && frame.message) {
+    notifyMention(frame.message);
+  }
+}
+
+/** A desktop notification for a mention, only while the tab is hidden and only with permission. */
+function notifyMention(message) {
+  if (!document.hidden || !('Notification' in window) || Notification.permission !== 'granted') return;
+  const room = state.rooms.find((r) => r.id === message.chatroom_id);
+  const title = `${message.username} mentioned you${room ? ` in #${room.name}` : ''}`;
+  const notification = new Notification(title, { body: String(message.content ?? '').slice(0, 200), tag: message.id });
+  notification.addEventListener('click', () => {
+    window.focus();
+    if (room) openRoom(room);
+    notification.close();
+  });
+}
+
+/** The button asking for permission: shown only while the browser has not been asked. */
+function renderNotifyButton() {
+  ui.notifyButton.hidden = !('Notification' in window) || Notification.permission !== 'default';
+}
+
+async function onNotifyClick() {
+  try {
+    await Notification.requestPermission();
+  } finally {
+    renderNotifyButton();
+  }
+}
+
+function onVisibilityChange() {
+  if (document.visibilityState === 'visible' && state.room) markReadSoon(state.room);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1270,6 +1488,7 @@ function collectElements() {
     uploadStatus: 'upload-status',
     uploadName: 'upload-name',
     uploadProgress: 'upload-progress',
+    notifyButton: 'notify-button',
     onlineUsers: 'online-users',
     onlineCount: 'online-count',
   };
@@ -1285,6 +1504,8 @@ function bindEvents() {
   ui.composer.addEventListener('submit', onComposerSubmit);
   ui.messageInput.addEventListener('input', onMessageInput);
   ui.messageInput.addEventListener('paste', onPaste);
+  ui.notifyButton.addEventListener('click', onNotifyClick);
+  document.addEventListener('visibilitychange', onVisibilityChange);
   ui.attachButton.addEventListener('click', () => ui.fileInput.click());
   ui.fileInput.addEventListener('change', () => {
     uploadFiles(ui.fileInput.files).finally(() => { ui.fileInput.value = ''; });

@@ -427,3 +427,98 @@ async fn an_attached_image_appears_on_the_other_persons_screen() {
     alice.close().await;
     bob.close().await;
 }
+
+#[tokio::test]
+async fn reactions_unread_badges_and_a_mention_notification() {
+    let driver = chromedriver_or_skip!("reactions_unread_badges_and_a_mention_notification");
+    let server = TestServer::start().await;
+    let alice = Page::open(&driver, "alice", &server.url("/")).await;
+    let bob = Page::open(&driver, "bob", &server.url("/")).await;
+    alice.register().await;
+    alice.create_room("Side").await;
+    alice.create_room("Lobby").await;
+    bob.register().await;
+    bob.join_room("Side").await;
+    bob.join_room("Lobby").await;
+
+    // A mention in a room bob is not looking at: a badge, a mark, the title.
+    alice.join_room("Side").await;
+    alice.say("hello @bob").await;
+    let badge = "const room = [...document.querySelectorAll('[data-testid=\"room\"]')]
+                     .find((r) => r.querySelector('.room-name').textContent === arguments[0]);
+                 const badge = room && room.querySelector('[data-testid=\"unread-badge\"]');
+                 return badge ? { count: badge.textContent,
+                                  mention: !!room.querySelector('[data-testid=\"mention-mark\"]'),
+                                  title: document.title } : null;";
+    let shown = bob.wait_for("Side's unread badge", badge, vec![json!("Side")]).await;
+    assert_eq!(shown["count"], "1");
+    assert_eq!(shown["mention"], true);
+    assert!(shown["title"].as_str().unwrap().starts_with("(1)"), "{shown}");
+    // Reading it clears it.
+    bob.join_room("Side").await;
+    let cleared = "const room = [...document.querySelectorAll('[data-testid=\"room\"]')]
+                       .find((r) => r.querySelector('.room-name').textContent === 'Side');
+                   return !room.querySelector('[data-testid=\"unread-badge\"]')
+                       && !document.title.startsWith('(');";
+    bob.wait_for("Side read", cleared, vec![]).await;
+
+    // Reactions: bob picks 🎉 from the picker; both see it; alice adds hers.
+    bob.wait_message("hello @bob").await;
+    bob.click("add-reaction").await;
+    bob.js(
+        "document.querySelector('[data-testid=\"reaction-choice\"][data-emoji=\"🎉\"]').click();",
+        vec![],
+    )
+    .await;
+    let chip = "const chip = document.querySelector('[data-testid=\"reaction\"][data-emoji=\"🎉\"]');
+                return chip ? { count: chip.querySelector('[data-testid=\"reaction-count\"]').textContent,
+                                who: chip.querySelector('[data-testid=\"reaction-who\"]').textContent,
+                                pressed: chip.getAttribute('aria-pressed') } : null;";
+    let on_alice = alice.wait_for("bob's reaction", chip, vec![]).await;
+    assert_eq!(on_alice, json!({"count": "1", "who": "bob", "pressed": "false"}));
+    alice
+        .js(
+            "document.querySelector('[data-testid=\"reaction\"][data-emoji=\"🎉\"]').click();",
+            vec![],
+        )
+        .await;
+    let both = "const chip = document.querySelector('[data-testid=\"reaction\"][data-emoji=\"🎉\"]');
+                return chip && chip.querySelector('[data-testid=\"reaction-count\"]').textContent === '2'
+                    ? chip.querySelector('[data-testid=\"reaction-who\"]').textContent : null;";
+    assert_eq!(bob.wait_for("two reactions", both, vec![]).await, "bob, alice");
+    // The chip is reachable from the keyboard and names who reacted.
+    let focusable = bob
+        .js("const chip = document.querySelector('[data-testid=\"reaction\"]');
+             chip.focus(); return document.activeElement === chip && chip.getAttribute('aria-label');",
+            vec![])
+        .await;
+    assert!(focusable.as_str().unwrap().contains("bob, alice reacted with 🎉"), "{focusable}");
+
+    // A desktop notification for a mention while bob's tab is hidden, once
+    // he has allowed them (the permission is granted to the test's browser).
+    let origin = server.url("");
+    bob.cdp(
+        "Browser.grantPermissions",
+        json!({"permissions": ["notifications"], "origin": origin}),
+    )
+    .await;
+    bob.js(
+        "window.__shown = [];
+         const Real = window.Notification;
+         window.Notification = new Proxy(Real, { construct(target, args) {
+             window.__shown.push(args[0]); return new target(...args); } });",
+        vec![],
+    )
+    .await;
+    let first = bob.client.window().await.unwrap();
+    let tab = bob.client.new_window(true).await.unwrap();
+    bob.client.switch_to_window(tab.handle).await.unwrap();
+    alice.say("@bob are you there?").await;
+    bob.client.switch_to_window(first).await.unwrap();
+    let shown = bob
+        .wait_for("a notification", "return window.__shown.length ? window.__shown : null;", vec![])
+        .await;
+    assert_eq!(shown, json!(["alice mentioned you in #Side"]));
+    alice.close().await;
+    bob.close().await;
+}

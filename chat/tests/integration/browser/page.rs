@@ -164,7 +164,8 @@ impl Page {
     pub(crate) async fn join_room(&self, name: &str) {
         let script =
             "const rooms = Array.from(document.querySelectorAll('[data-testid=\"room\"]'));
-                      const room = rooms.find((r) => r.textContent === arguments[0]);
+                      const room = rooms.find((r) =>
+                          r.querySelector('.room-name').textContent === arguments[0]);
                       if (room) return room.dataset.roomId;
                       document.getElementById('refresh-rooms').click();
                       return false;";
