@@ -52,6 +52,7 @@ fn every_server_frame_and_error_code_is_documented() {
         ServerFrame::Presence { users: vec![] },
         ServerFrame::Typing { username: "ann".into() },
         ServerFrame::Resync,
+        ServerFrame::Reactions { message_id: uuid::Uuid::nil(), reactions: vec![] },
         ServerFrame::Error { message: "no".into(), code: ErrorCode::InvalidFrame, client_id: None },
     ];
     for frame in frames {
@@ -74,10 +75,33 @@ fn every_server_frame_and_error_code_is_documented() {
         ErrorCode::UnknownCommand,
         ErrorCode::RateLimited,
         ErrorCode::Unavailable,
+        ErrorCode::NotFound,
+        ErrorCode::Forbidden,
     ] {
         let name = serde_json::to_value(code).unwrap().as_str().unwrap().to_owned();
         assert!(codes.contains(&name), "{name} is not in asyncapi.yaml");
     }
+}
+
+#[test]
+fn every_notification_frame_is_documented() {
+    let document = asyncapi();
+    let types = message_types(&document);
+    let channel = &document["channels"]["notifications"];
+    assert_eq!(channel["address"].as_str(), Some("/ws/notifications"));
+    let frames = [protocol::NotificationFrame::Unread {
+        chatroom_id: uuid::Uuid::nil(),
+        unread: 1,
+        mentions: 0,
+    }];
+    for frame in frames {
+        let json: serde_json::Value = serde_json::from_str(&frame.to_json()).unwrap();
+        let kind = json["type"].as_str().unwrap().to_owned();
+        assert!(types.contains(&kind), "{kind} is not in asyncapi.yaml");
+        assert!(channel["messages"].get(kind.as_str()).is_some(), "{kind} not on the channel");
+    }
+    assert!(types.contains(&"mention".to_owned()));
+    assert!(types.contains(&"reaction".to_owned()), "the client's reaction frame");
 }
 
 #[test]
