@@ -710,15 +710,20 @@ function onBrowserOffline() {
 /* Incoming frames                                                     */
 /* ------------------------------------------------------------------ */
 
+/** A socket's frame as an object, or null for anything else. */
+function parseFrame(event) {
+  try {
+    const frame = JSON.parse(event.data);
+    return frame && typeof frame === 'object' ? frame : null;
+  } catch {
+    return null;
+  }
+}
+
 function onSocketMessage(room, ws, event) {
   if (ws !== room.ws || !isCurrent(room)) return;
-  let frame;
-  try {
-    frame = JSON.parse(event.data);
-  } catch {
-    return;
-  }
-  if (!frame || typeof frame !== 'object') return;
+  const frame = parseFrame(event);
+  if (!frame) return;
   if (!room.gotFrame) onFirstFrame(room);
 
   switch (frame.type) {
@@ -1242,13 +1247,8 @@ function closeNotifier() {
 }
 
 function onNotification(event) {
-  let frame;
-  try {
-    frame = JSON.parse(event.data);
-  } catch {
-    return;
-  }
-  if (!frame || typeof frame !== 'object') return;
+  const frame = parseFrame(event);
+  if (!frame) return;
   if (frame.type === 'unread' && typeof frame.chatroom_id === 'string') {
     state.unread.set(frame.chatroom_id, { unread: Number(frame.unread) || 0, mentions: Number(frame.mentions) || 0 });
     if (!state.rooms.some((room) => room.id === frame.chatroom_id)) loadRooms();

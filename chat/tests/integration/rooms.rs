@@ -19,7 +19,9 @@ async fn create_list_and_join_rooms() {
 
     let list = bob.get("/api/v1/chatrooms").await;
     assert_eq!(list.status, StatusCode::OK);
-    assert_eq!(list.body["chatrooms"], json!([reply.body]));
+    let mut listed = reply.body.clone();
+    listed["is_member"] = json!(false);
+    assert_eq!(list.body["chatrooms"], json!([listed]), "no unread figures for a non-member");
 
     // The creator is a member; bob is not until he joins, and joining twice is fine.
     assert_eq!(ann.history(&room, "").await.len(), 0);
@@ -28,6 +30,8 @@ async fn create_list_and_join_rooms() {
     bob.join(&room).await;
     bob.join(&room).await;
     assert_eq!(bob.history(&room, "").await.len(), 0);
+    let joined = &bob.get("/api/v1/chatrooms").await.body["chatrooms"][0];
+    assert_eq!((joined["is_member"].clone(), joined["unread"].clone()), (json!(true), json!(0)));
 }
 
 #[tokio::test]
