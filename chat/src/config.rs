@@ -89,6 +89,8 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// Most bytes of files one user may have stored.
     pub max_user_storage_bytes: u64,
+    /// Uploads in progress at once on this instance.
+    pub max_concurrent_uploads: usize,
     /// Most connections open at once (HTTP and WebSocket).
     pub max_connections: usize,
     /// Most connections open at once from one address; `None` is `off`.
@@ -167,6 +169,11 @@ struct Args {
     /// Most bytes of files one user may have stored.
     #[arg(long, env, default_value = "104857600", value_parser = clap::value_parser!(u64).range(1..))]
     max_user_storage_bytes: u64,
+    /// Uploads in progress at once on this instance (1 to 8, half the
+    /// connection pool); each holds a PostgreSQL connection while its body
+    /// arrives, and one more is refused with 503.
+    #[arg(long, env, default_value = "4", value_parser = clap::value_parser!(u64).range(1..=8))]
+    max_concurrent_uploads: u64,
     /// Open HTTP and WebSocket connections at most.
     #[arg(long, env, default_value = "50000", value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: u64,
@@ -268,6 +275,7 @@ impl Config {
             },
             max_upload_bytes: args.max_upload_bytes,
             max_user_storage_bytes: args.max_user_storage_bytes,
+            max_concurrent_uploads: whole(args.max_concurrent_uploads),
             max_connections: whole(args.max_connections),
             max_connections_per_ip: args.max_connections_per_ip.0,
             max_sockets_per_user: args.max_sockets_per_user.0,
@@ -396,6 +404,8 @@ mod tests {
             ("ROOM_WRITERS", "65"),
             ("WS_IDLE_TIMEOUT", "soon"),
             ("SHUTDOWN_GRACE", "3601"),
+            ("MAX_CONCURRENT_UPLOADS", "9"),
+            ("MAX_UPLOAD_BYTES", "0"),
         ] {
             let error = config(&[(var, value)]).expect_err(value);
             assert_eq!(error.exit_code(), 2);

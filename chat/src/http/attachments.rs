@@ -22,10 +22,6 @@ use crate::limits::Limiter;
 use crate::response::{Body, json_response};
 use crate::store::{CHUNK_BYTES, Store, StoredFile, Upload, UploadError, Uploaded};
 
-/// Uploads in progress at once on one instance. Each holds a pooled
-/// PostgreSQL connection for as long as its body takes to arrive, so slow
-/// uploads must not be able to take the whole pool.
-pub(crate) const UPLOADS_AT_ONCE: usize = 4;
 /// An upload that sends nothing for this long is abandoned.
 const BODY_IDLE: Duration = Duration::from_secs(30);
 /// The longest file name, in characters.
@@ -47,7 +43,9 @@ pub(crate) struct Uploads {
     pub(crate) max_bytes: u64,
     /// `MAX_USER_STORAGE_BYTES`.
     pub(crate) quota: u64,
-    /// [`UPLOADS_AT_ONCE`] permits.
+    /// `MAX_CONCURRENT_UPLOADS` permits. Each upload holds a pooled
+    /// PostgreSQL connection for as long as its body takes to arrive, so
+    /// slow uploads must not be able to take the whole pool.
     pub(crate) slots: Arc<tokio::sync::Semaphore>,
 }
 

@@ -32,7 +32,7 @@ use http::{HeaderName, HeaderValue, Request, Response, header};
 use hyper::body::Incoming;
 use tracing::Instrument;
 
-pub(crate) use self::attachments::{UPLOADS_AT_ONCE, Uploads};
+pub(crate) use self::attachments::Uploads;
 use crate::ApiError;
 use crate::access::{ClientAddr, Origins, Proxies};
 use crate::auth::{Passwords, Sessions};

@@ -141,7 +141,7 @@ pub async fn run(
             limit: Arc::clone(&limits.uploads),
             max_bytes: config.max_upload_bytes,
             quota: config.max_user_storage_bytes,
-            slots: Arc::new(Semaphore::new(crate::http::UPLOADS_AT_ONCE)),
+            slots: Arc::new(Semaphore::new(config.max_concurrent_uploads)),
         },
     });
     if let Some(listener) = metrics_listener {

@@ -299,3 +299,45 @@ async fn bytes_beyond_content_length_are_not_part_of_the_file() {
     let served = download(&pair.bob, &url, &[]).await;
     assert_eq!(served.bytes().await.unwrap().as_ref(), b"hello");
 }
+
+#[tokio::test]
+async fn uploads_beyond_the_concurrency_cap_are_refused_while_one_is_in_progress() {
+    use tokio::io::AsyncWriteExt;
+    let server = TestServer::start_with_env(&[("MAX_CONCURRENT_UPLOADS", "1")]).await;
+    let pair = server.two_in_a_room().await;
+    let addr = server.base().trim_start_matches("http://").to_owned();
+    // One upload that has sent its head and part of its body, and waits.
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/chatrooms/{}/attachments?filename=slow.bin HTTP/1.1\r\nHost: x\r\n\
+         Cookie: session_id={}\r\nContent-Length: 1000\r\n\r\n",
+        pair.room,
+        pair.ann.cookie.as_deref().unwrap()
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    slow.write_all(&[1u8; 100]).await.unwrap();
+    // The slot is taken once the slow upload's head is handled.
+    let mut refused = None;
+    for _ in 0..50 {
+        let (status, body) =
+            upload(&pair.bob, &pair.room, "filename=b.txt", "text/plain", b"hi".to_vec()).await;
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            refused = Some(body);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(refused.expect("refused while the slot is taken")["code"], "UNAVAILABLE");
+    // Finishing the slow one frees the slot.
+    slow.write_all(&[1u8; 900]).await.unwrap();
+    let mut status = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..50 {
+        status =
+            upload(&pair.bob, &pair.room, "filename=c.txt", "text/plain", b"hi".to_vec()).await.0;
+        if status == StatusCode::CREATED {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, StatusCode::CREATED);
+}

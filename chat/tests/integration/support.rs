@@ -80,6 +80,7 @@ impl TestServer {
             ("RATE_LIMIT_REGISTER".into(), "off".into()),
             ("RATE_LIMIT_ROOMS".into(), "off".into()),
             ("RATE_LIMIT_HANDSHAKES".into(), "off".into()),
+            ("RATE_LIMIT_UPLOADS".into(), "off".into()),
             // Tests stop servers often; the shutdown test sets its own grace.
             ("SHUTDOWN_GRACE".into(), "0".into()),
         ]);
