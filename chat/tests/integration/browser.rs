@@ -145,9 +145,32 @@ async fn a_stock_command_gets_the_bots_quote_on_both_screens() {
         );
     }
 
-    // The README's picture: a chat in progress, two people and a bot reply.
+    // The README's picture: a chat in progress, two people and a bot reply,
+    // a reaction, and a mention waiting in another room.
     alice.say("Thanks, bot. Lunch at noon?").await;
     bob.wait_message("Thanks, bot. Lunch at noon?").await;
+    let react_to_quote = "const quote =
+                              document.querySelector('[data-testid=\"message\"][data-bot=\"true\"]');
+                          const add = quote && quote.querySelector('[data-testid=\"add-reaction\"]');
+                          if (!add) return null;
+                          add.click();
+                          quote.querySelector('[data-emoji=\"👍\"]').click();
+                          return true;";
+    bob.wait_for("a 👍 on the quote", react_to_quote, vec![]).await;
+    let reacted = "const quote =
+                       document.querySelector('[data-testid=\"message\"][data-bot=\"true\"]');
+                   return !!quote.querySelector('[data-testid=\"reaction\"][data-emoji=\"👍\"]');";
+    alice.wait_for("bob's 👍 on the quote", reacted, vec![]).await;
+    bob.create_room("Lunch").await;
+    let lunch = bob.js("return location.hash.slice('#room='.length);", vec![]).await;
+    alice
+        .js("return fetch(`/api/v1/chatrooms/${arguments[0]}/join`, { method: 'POST' }).then((r) => r.status);",
+            vec![lunch])
+        .await;
+    bob.say("@alice the usual place?").await;
+    let badge = "const badge = document.querySelector('[data-testid=\"unread-badge\"]');
+                 return badge ? badge.textContent : null;";
+    assert_eq!(alice.wait_for("Lunch's badge", badge, vec![]).await, "1");
     let png = alice.screenshot().await;
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
     // The README's copy is replaced only when asked: UPDATE_SCREENSHOT=1.
