@@ -5,6 +5,7 @@ use std::ffi::OsString;
 use std::net::SocketAddr;
 
 use clap::Parser;
+pub use service::cli::Configuration;
 
 use hyper::Uri;
 
@@ -64,7 +65,7 @@ struct Args {
     #[arg(long, env, value_enum, default_value_t = LogFormat::Json)]
     log_format: LogFormat,
     /// Log filter, e.g. info or bot=debug.
-    #[arg(long, env, default_value = DEFAULT_RUST_LOG, value_parser = parse_filter)]
+    #[arg(long, env, default_value = DEFAULT_RUST_LOG, value_parser = service::cli::log_filter)]
     rust_log: String,
 }
 
@@ -73,25 +74,16 @@ struct Args {
 struct MetricsAddr(Option<SocketAddr>);
 
 impl Config {
-    /// Reads the configuration from the process's arguments and environment.
-    pub fn from_process() -> Result<Self, clap::Error> {
-        Self::from_args(std::env::args_os(), |name| std::env::var(name).ok())
-    }
-
     /// What `bot --help` prints.
     pub fn help() -> String {
         service::cli::help::<Args>()
     }
+}
 
-    /// Reads the configuration from variables looked up through `lookup` (a
-    /// test's map), with no arguments.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, clap::Error> {
-        Self::from_args([OsString::from("bot")], lookup)
-    }
+impl Configuration for Config {
+    const PROGRAM: &'static str = "bot";
 
-    /// Reads the configuration from `args` (the program's name first) and
-    /// the variables `lookup` finds; a flag wins over its variable.
-    pub fn from_args(
+    fn from_args(
         args: impl IntoIterator<Item = OsString>,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, clap::Error> {
@@ -99,10 +91,8 @@ impl Config {
         // The URL and the key are checked here rather than by clap, whose
         // refusal would print them.
         if let Err(reason) = protocol::amqp::check_url(&args.rabbitmq_url) {
-            let shown = service::cli::redact_password(&args.rabbitmq_url);
-            return Err(service::cli::refuse::<Args>(format!(
-                "invalid value '{shown}' for '--rabbitmq-url <RABBITMQ_URL>': {reason}"
-            )));
+            let flag = "--rabbitmq-url <RABBITMQ_URL>";
+            return Err(service::cli::refuse_url::<Args>(flag, &args.rabbitmq_url, reason));
         }
         if let Some(key) = &args.stooq_api_key
             && !key.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
@@ -128,10 +118,6 @@ fn parse_metrics_addr(text: &str) -> Result<MetricsAddr, &'static str> {
         return Ok(MetricsAddr(None));
     }
     text.parse().map(|addr| MetricsAddr(Some(addr))).map_err(|_| "expected IP:port or off")
-}
-
-fn parse_filter(text: &str) -> Result<String, service::InvalidFilter> {
-    service::check_filter(text).map(|()| text.to_owned())
 }
 
 /// Checks an `http(s)://host[:port][/path]` URL and drops its trailing slashes.

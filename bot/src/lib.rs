@@ -39,7 +39,7 @@ use protocol::amqp;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use crate::config::{Config, LogFormat};
+pub use crate::config::{Config, Configuration, LogFormat};
 pub use crate::error::Error;
 pub use crate::handler::ANSWER_BUDGET;
 use crate::stooq::Stooq;

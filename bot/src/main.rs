@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use bot::Config;
+use bot::{Config, Configuration};
 use tokio::net::TcpListener;
 
 #[tokio::main]

@@ -8,6 +8,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use clap::Parser;
+pub use service::cli::Configuration;
 
 pub use service::LogFormat;
 
@@ -204,7 +205,7 @@ struct Args {
     #[arg(long, env, value_enum, default_value_t = LogFormat::Json)]
     log_format: LogFormat,
     /// Log filter, e.g. info or chat=debug,lapin=warn.
-    #[arg(long, env, default_value = "info", value_parser = parse_filter)]
+    #[arg(long, env, default_value = "info", value_parser = service::cli::log_filter)]
     rust_log: String,
 }
 
@@ -220,39 +221,32 @@ struct Origins(Vec<String>);
 #[derive(Debug, Clone)]
 struct Proxies(Vec<ipnet::IpNet>);
 
-impl Config {
-    /// Reads the configuration from the process's arguments and environment.
-    pub fn from_process() -> Result<Self, clap::Error> {
-        Self::from_args(std::env::args_os(), |name| std::env::var(name).ok())
-    }
+impl Configuration for Config {
+    const PROGRAM: &'static str = "chat";
 
-    /// Reads the configuration from variables looked up through `lookup` (a
-    /// test's map), with no arguments.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, clap::Error> {
-        Self::from_args([OsString::from("chat")], lookup)
-    }
-
-    /// Reads the configuration from `args` (the program's name first) and
-    /// the variables `lookup` finds; a flag wins over its variable.
-    pub fn from_args(
+    fn from_args(
         args: impl IntoIterator<Item = OsString>,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, clap::Error> {
         let args: Args = service::cli::parse(args, lookup)?;
         // URLs are checked here rather than by clap, whose refusal would
         // print them, passwords included.
-        let refuse_url = |flag: &str, url: &str, reason: &dyn std::fmt::Display| {
-            let shown = service::cli::redact_password(url);
-            service::cli::refuse::<Args>(format!("invalid value '{shown}' for '{flag}': {reason}"))
-        };
         let database_flag = "--database-url <DATABASE_URL>";
         let parsed = crate::store::parse_database_url(&args.database_url)
-            .map_err(|e| refuse_url(database_flag, &args.database_url, &e))?;
+            .map_err(|e| service::cli::refuse_url::<Args>(database_flag, &args.database_url, &e))?;
         if parsed.config.get_dbname().is_none() {
-            return Err(refuse_url(database_flag, &args.database_url, &"names no database"));
+            return Err(service::cli::refuse_url::<Args>(
+                database_flag,
+                &args.database_url,
+                &"names no database",
+            ));
         }
         if let Err(reason) = protocol::amqp::check_url(&args.rabbitmq_url) {
-            return Err(refuse_url("--rabbitmq-url <RABBITMQ_URL>", &args.rabbitmq_url, &reason));
+            return Err(service::cli::refuse_url::<Args>(
+                "--rabbitmq-url <RABBITMQ_URL>",
+                &args.rabbitmq_url,
+                &reason,
+            ));
         }
         let whole = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
         Ok(Self {
@@ -285,10 +279,6 @@ impl Config {
             room_writers: NonZeroUsize::new(whole(args.room_writers)).unwrap_or(NonZeroUsize::MIN),
         })
     }
-}
-
-fn parse_filter(text: &str) -> Result<String, service::InvalidFilter> {
-    service::check_filter(text).map(|()| text.to_owned())
 }
 
 fn parse_cap(text: &str) -> Result<Off<NonZeroUsize>, &'static str> {

@@ -49,8 +49,8 @@ mod stock;
 mod store;
 mod ws;
 
-pub use config::Config;
 pub use config::RateLimit;
+pub use config::{Config, Configuration};
 pub use error::ApiError;
 pub use server::{StartError, run};
 pub use store::StoreError;

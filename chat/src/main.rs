@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use chat::config::Config;
+use chat::{Config, Configuration};
 
 /// mimalloc gives freed memory back to the system: with glibc's allocator the
 /// server's RSS stayed at 287 MiB after 1,000 users registered and logged in

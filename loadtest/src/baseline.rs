@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Context as _;
 use futures_util::{SinkExt, StreamExt};
+use protocol::message::MAX_CONTENT_CHARS;
 use protocol::{ClientFrame, ErrorCode, Message, ServerFrame};
 use time::OffsetDateTime;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -39,8 +40,6 @@ use uuid::Uuid;
 const OUTBOX: usize = 512;
 /// Frames written before one flush (the server's figure).
 const WRITE_BURST: usize = 64;
-/// Longest content, in characters after trimming.
-const MAX_CONTENT_CHARS: usize = 1000;
 /// What `serve-baseline` prints first on stdout, followed by the address.
 pub(crate) const LISTENING: &str = "listening on ";
 

@@ -4,6 +4,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// Most characters of a message's content (or a file's caption), after trimming.
+pub const MAX_CONTENT_CHARS: usize = 1000;
+
 /// The name every bot reply carries; reserved, nobody can register it.
 pub const BOT_USERNAME: &str = "StockBot";
 

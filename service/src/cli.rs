@@ -49,9 +49,45 @@ pub fn help<P: CommandFactory>() -> String {
     P::command().mut_args(variable_in_help).render_long_help().to_string()
 }
 
-/// Parses `P` from the process's arguments and environment; see [`parse`].
-pub fn parse_process<P: Parser>() -> Result<P, clap::Error> {
-    parse(std::env::args_os(), |name| std::env::var(name).ok())
+/// A binary's configuration, read from its command line and its
+/// environment (through [`parse`]) and then checked as a whole.
+pub trait Configuration: Sized {
+    /// The binary's name: the program name when no arguments are given.
+    const PROGRAM: &'static str;
+
+    /// Reads the configuration from `args` (the program's name first) and
+    /// the variables `lookup` finds; a flag wins over its variable.
+    fn from_args(
+        args: impl IntoIterator<Item = OsString>,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, clap::Error>;
+
+    /// Reads the configuration from the process's arguments and environment.
+    fn from_process() -> Result<Self, clap::Error> {
+        Self::from_args(std::env::args_os(), |name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration from variables looked up through `lookup` (a
+    /// test's map), with no arguments.
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, clap::Error> {
+        Self::from_args([OsString::from(Self::PROGRAM)], lookup)
+    }
+}
+
+/// A `RUST_LOG` filter, checked (a value parser for both binaries).
+pub fn log_filter(text: &str) -> Result<String, crate::InvalidFilter> {
+    crate::check_filter(text).map(|()| text.to_owned())
+}
+
+/// Refuses the URL given to `flag` for `reason`, showing it without its
+/// password (clap's own refusal would print it whole).
+pub fn refuse_url<P: CommandFactory>(
+    flag: &str,
+    url: &str,
+    reason: impl std::fmt::Display,
+) -> clap::Error {
+    let shown = redact_password(url);
+    refuse::<P>(format!("invalid value '{shown}' for '{flag}': {reason}"))
 }
 
 /// A refusal of `P`'s configuration that clap's parsers could not see (one

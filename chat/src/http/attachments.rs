@@ -13,6 +13,8 @@ use futures_util::StreamExt;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, BodyStream, StreamBody};
 use hyper::body::{Frame, Incoming};
+use protocol::frames::MAX_CLIENT_ID_CHARS;
+use protocol::message::MAX_CONTENT_CHARS;
 use uuid::Uuid;
 
 use super::Api;
@@ -26,10 +28,6 @@ use crate::store::{CHUNK_BYTES, Store, StoredFile, Upload, UploadError, Uploaded
 const BODY_IDLE: Duration = Duration::from_secs(30);
 /// The longest file name, in characters.
 const MAX_FILENAME_CHARS: usize = 255;
-/// The longest caption, as for a message.
-const MAX_CAPTION_CHARS: usize = 1000;
-/// The longest `client_id`, as for a message frame.
-const MAX_CLIENT_ID_CHARS: usize = 64;
 /// Shown as themselves, when the bytes agree.
 const INLINE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
 /// A file served with this can run nothing, even opened directly.
@@ -61,8 +59,8 @@ pub(super) async fn upload(
     let query = request.uri().query();
     let filename = check_filename(query_param(query, "filename"))?;
     let caption = query_param(query, "caption").unwrap_or_default().trim().to_owned();
-    if caption.chars().count() > MAX_CAPTION_CHARS {
-        let reason = format!("caption is longer than {MAX_CAPTION_CHARS} characters");
+    if caption.chars().count() > MAX_CONTENT_CHARS {
+        let reason = format!("caption is longer than {MAX_CONTENT_CHARS} characters");
         return Err(ApiError::Validation(reason));
     }
     let client_id = query_param(query, "client_id").filter(|key| !key.is_empty());

@@ -130,6 +130,7 @@ impl Watchers {
     /// A message was stored: every member watching its room (but its
     /// author) has one more unread, and one more mention if it names them.
     pub(crate) fn stored(&self, message: &Message) {
+        // A copy: `recount` locks a watcher, then this map.
         let Some(users) = self.by_room.get(&message.chatroom_id).map(|u| u.clone()) else {
             return;
         };
@@ -145,8 +146,6 @@ impl Watchers {
             counts.unread = (counts.unread + 1).min(MAX_UNREAD);
             if mentioned {
                 counts.mentions = (counts.mentions + 1).min(MAX_UNREAD);
-            }
-            if mentioned {
                 watcher.send(&NotificationFrame::Mention { message: message.clone() });
             }
             watcher.send_counts(message.chatroom_id);

@@ -22,6 +22,11 @@ use super::{Store, StoreError};
 /// Bytes per stored chunk: what an upload or a download holds at a time.
 pub(crate) const CHUNK_BYTES: usize = 256 * 1024;
 
+/// Bytes user `$1`'s files take: checked before an upload, and again, exactly,
+/// inside it.
+const STORAGE_USED: &str =
+    "SELECT coalesce(sum(size), 0)::bigint FROM attachments WHERE uploader_id = $1";
+
 /// A file on its way in, with the message that will show it.
 #[derive(Debug, Clone)]
 pub(crate) struct Upload {
@@ -103,11 +108,7 @@ impl Store {
     /// Bytes `user`'s files take.
     pub(crate) async fn storage_used(&self, user: Uuid) -> Result<u64, StoreError> {
         let client = self.client().await?;
-        let statement = client
-            .prepare_cached(
-                "SELECT coalesce(sum(size), 0)::bigint FROM attachments WHERE uploader_id = $1",
-            )
-            .await?;
+        let statement = client.prepare_cached(STORAGE_USED).await?;
         let used: i64 = client.query_one(&statement, &[&user]).await?.get(0);
         Ok(u64::try_from(used).unwrap_or(0))
     }
@@ -201,14 +202,8 @@ impl Store {
         tx.execute("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", &[&upload.user_id])
             .await
             .map_err(StoreError::from)?;
-        let used: i64 = tx
-            .query_one(
-                "SELECT coalesce(sum(size), 0)::bigint FROM attachments WHERE uploader_id = $1",
-                &[&upload.user_id],
-            )
-            .await
-            .map_err(StoreError::from)?
-            .get(0);
+        let used: i64 =
+            tx.query_one(STORAGE_USED, &[&upload.user_id]).await.map_err(StoreError::from)?.get(0);
         if u64::try_from(used).unwrap_or(u64::MAX) > upload.storage_quota {
             return Err(UploadError::OverQuota { size: received, quota: upload.storage_quota });
         }

@@ -38,12 +38,16 @@ pub(crate) struct Unread {
 }
 
 /// The unread figures of member `$1` (named `$2`) in room `c.id`, after
-/// marker `r.read_at`.
-const UNREAD: &str = "SELECT count(*), count(*) FILTER (WHERE $2 = ANY(s.mentions))
-    FROM (SELECT x.mentions FROM messages x
-          WHERE x.chatroom_id = c.id AND x.created_at > coalesce(r.read_at, '-infinity')
-            AND x.user_id <> $1
-          ORDER BY x.created_at LIMIT 999) s";
+/// marker `r.read_at`: two columns, unread and mentions.
+fn unread_query() -> String {
+    format!(
+        "SELECT count(*), count(*) FILTER (WHERE $2 = ANY(s.mentions))
+         FROM (SELECT x.mentions FROM messages x
+               WHERE x.chatroom_id = c.id AND x.created_at > coalesce(r.read_at, '-infinity')
+                 AND x.user_id <> $1
+               ORDER BY x.created_at LIMIT {MAX_UNREAD}) s"
+    )
+}
 
 /// How a read marker move ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +75,7 @@ impl Store {
                  LEFT JOIN read_markers r ON r.chatroom_id = c.id AND r.user_id = $1
                  LEFT JOIN LATERAL ({}) u (count, mentions) ON m.user_id IS NOT NULL
                  ORDER BY c.created_at, c.id",
-                UNREAD.replacen("count(*), ", "count(*) AS count, ", 1)
+                unread_query()
             ))
             .await?;
         let rows = client.query(&statement, &[&user, &username]).await?;
@@ -98,8 +102,9 @@ impl Store {
             .prepare_cached(&format!(
                 "SELECT u.* FROM chatrooms c
                  LEFT JOIN read_markers r ON r.chatroom_id = c.id AND r.user_id = $1
-                 CROSS JOIN LATERAL ({UNREAD}) u
-                 WHERE c.id = $3"
+                 CROSS JOIN LATERAL ({}) u
+                 WHERE c.id = $3",
+                unread_query()
             ))
             .await?;
         let row = client.query_one(&statement, &[&user, &username, &room]).await?;

@@ -7,6 +7,7 @@
 //! own configuration check, and that entrypoints, ports, probes, credentials
 //! and the references between objects agree.
 
+use chat::Configuration as _;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

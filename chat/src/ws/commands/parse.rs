@@ -3,8 +3,7 @@
 use protocol::ErrorCode;
 use protocol::stock_code;
 
-/// Most characters in a message, after trimming.
-pub(crate) const MAX_MESSAGE_CHARS: usize = 1000;
+use protocol::message::MAX_CONTENT_CHARS as MAX_MESSAGE_CHARS;
 
 /// The meaning of a `chat_message`'s content.
 #[derive(Debug, PartialEq, Eq)]
