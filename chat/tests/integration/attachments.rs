@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::{Client, TestServer};
+use crate::support::{Client, PATIENCE, TestServer};
 
 /// A 1×1 PNG.
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99=\x1d\x00\x00\x00\x00IEND\xaeB`\x82";
@@ -162,13 +162,10 @@ async fn outsiders_and_bad_requests_are_refused_with_nothing_stored() {
             "{name}"
         );
     }
-    let unknown = format!("/api/v1/chatrooms/{}/attachments?filename=a", uuid::Uuid::new_v4());
-    let reply = pair.ann.send(reqwest::Method::POST, &unknown, None).await;
-    assert!(
-        matches!(reply.status, StatusCode::NOT_FOUND | StatusCode::LENGTH_REQUIRED),
-        "{}",
-        reply.status
-    );
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let (status, body) =
+        upload(&pair.ann, &unknown, "filename=a", "text/plain", b"hi".to_vec()).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("NOT_FOUND")));
 
     // No Content-Length (chunked): 411.
     let head = format!(
@@ -302,7 +299,7 @@ async fn bytes_beyond_content_length_are_not_part_of_the_file() {
 
 #[tokio::test]
 async fn uploads_beyond_the_concurrency_cap_are_refused_while_one_is_in_progress() {
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let server = TestServer::start_with_env(&[("MAX_CONCURRENT_UPLOADS", "1")]).await;
     let pair = server.two_in_a_room().await;
     let addr = server.base().trim_start_matches("http://").to_owned();
@@ -316,28 +313,27 @@ async fn uploads_beyond_the_concurrency_cap_are_refused_while_one_is_in_progress
     );
     slow.write_all(head.as_bytes()).await.unwrap();
     slow.write_all(&[1u8; 100]).await.unwrap();
-    // The slot is taken once the slow upload's head is handled.
-    let mut refused = None;
-    for _ in 0..50 {
-        let (status, body) =
-            upload(&pair.bob, &pair.room, "filename=b.txt", "text/plain", b"hi".to_vec()).await;
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            refused = Some(body);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    // The slow upload holds the slot once its transaction is open, waiting
+    // for the rest of the body.
+    let waiting = "SELECT count(*) FROM pg_stat_activity
+                   WHERE datname = current_database() AND state = 'idle in transaction'";
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while server.db.query_strings(waiting).await[0].as_deref() != Some("1") {
+        assert!(tokio::time::Instant::now() < deadline, "the slow upload never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(refused.expect("refused while the slot is taken")["code"], "UNAVAILABLE");
+    let file = b"hi".to_vec();
+    let (status, refused) =
+        upload(&pair.bob, &pair.room, "filename=b.txt", "text/plain", file.clone()).await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("UNAVAILABLE"))
+    );
     // Finishing the slow one frees the slot.
     slow.write_all(&[1u8; 900]).await.unwrap();
-    let mut status = StatusCode::SERVICE_UNAVAILABLE;
-    for _ in 0..50 {
-        status =
-            upload(&pair.bob, &pair.room, "filename=c.txt", "text/plain", b"hi".to_vec()).await.0;
-        if status == StatusCode::CREATED {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let mut answer = vec![0u8; 64];
+    let read = tokio::time::timeout(PATIENCE, slow.read(&mut answer)).await.unwrap().unwrap();
+    assert!(answer[..read].starts_with(b"HTTP/1.1 201"), "{}", String::from_utf8_lossy(&answer));
+    let (status, _) = upload(&pair.bob, &pair.room, "filename=c.txt", "text/plain", file).await;
     assert_eq!(status, StatusCode::CREATED);
 }
