@@ -179,10 +179,7 @@ fn apply_one(from: Uuid, event: Event, receivers: &Receivers) {
             if rooms.watchers().is_watching(user_id) {
                 let (rooms, store) = (Arc::clone(rooms), receivers.store.clone());
                 tokio::spawn(async move {
-                    match store.unread_in(chatroom_id, user_id, &username).await {
-                        Ok(counts) => rooms.watchers().recount(user_id, chatroom_id, counts),
-                        Err(error) => tracing::warn!(%error, "unread figures not read"),
-                    }
+                    rooms.watchers().refresh(&store, user_id, &username, chatroom_id).await;
                 });
             }
         }

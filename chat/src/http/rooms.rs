@@ -90,11 +90,10 @@ pub(super) async fn join(
 }
 
 /// Tells `user`'s notification sockets (here and elsewhere) their figures
-/// in `room`; a failure to read them only leaves the sockets behind until
-/// the next change.
+/// in `room`. They are read only where the user watches: the page marks a
+/// room read as messages arrive, so most reads concern nobody watching
+/// here.
 async fn unread_changed(api: &Api, user: &User, room: Uuid) {
-    match api.store.unread_in(room, user.id, &user.username).await {
-        Ok(counts) => api.rooms.unread_changed(user.id, &user.username, room, counts),
-        Err(error) => tracing::warn!(%error, "unread figures not read"),
-    }
+    api.rooms.unread_changed(user.id, &user.username, room);
+    api.rooms.watchers().refresh(&api.store, user.id, &user.username, room).await;
 }

@@ -13,7 +13,6 @@ use uuid::Uuid;
 use super::order::{RoomOrder, Stored};
 use super::presence::{Change, RemotePresence, RoomUsers};
 use super::{Neighbours, Outgoing, Peer, Watchers};
-use crate::store::Unread;
 
 /// The connections of one room.
 #[derive(Default)]
@@ -109,9 +108,8 @@ impl Rooms {
     }
 
     /// `user`'s figures in `room` changed (a read marker moved, or the user
-    /// joined): `counts` here, read again from the database elsewhere.
-    pub(crate) fn unread_changed(&self, user: Uuid, username: &str, room: Uuid, counts: Unread) {
-        self.watchers.recount(user, room, counts);
+    /// joined): the instances where the user watches read them again.
+    pub(crate) fn unread_changed(&self, user: Uuid, username: &str, room: Uuid) {
         if self.remote.any() {
             self.neighbours.unread_changed(user, username.to_owned(), room);
         }

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::{CloseReason, Closer};
-use crate::store::{MAX_UNREAD, Unread};
+use crate::store::{MAX_UNREAD, Store, Unread};
 
 /// One `/ws/notifications` socket: its bounded queue of JSON texts.
 pub(crate) struct WatchSocket {
@@ -152,8 +152,21 @@ impl Watchers {
         }
     }
 
-    /// `user`'s figures in `room` are `counts` now (read, or joined).
-    pub(crate) fn recount(&self, user: Uuid, room: Uuid, counts: Unread) {
+    /// Reads `user`'s figures in `room` again (after a read or a join),
+    /// only when the user watches here. A failure leaves the sockets behind
+    /// until the next change.
+    pub(crate) async fn refresh(&self, store: &Store, user: Uuid, username: &str, room: Uuid) {
+        if !self.is_watching(user) {
+            return;
+        }
+        match store.unread_in(room, user, username).await {
+            Ok(counts) => self.recount(user, room, counts),
+            Err(error) => tracing::warn!(%error, "unread figures not read"),
+        }
+    }
+
+    /// `user`'s figures in `room` are `counts` now.
+    fn recount(&self, user: Uuid, room: Uuid, counts: Unread) {
         let Some(entry) = self.users.get(&user).map(|e| Arc::clone(&e)) else { return };
         let mut watcher = lock(&entry);
         watcher.counts.insert(room, counts);
