@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::ApiError;
 use crate::auth::{SessionToken, Sessions};
-use crate::limits::Counted;
+use crate::limits::{AddressGroup, Counted};
 use crate::store::{Membership, Store, User};
 
 /// The client's IP address, in each request's extensions.
@@ -34,7 +34,7 @@ pub(crate) struct Places {
     /// Under `MAX_CONNECTIONS_PER_IP`, counted by the socket's address; `None`
     /// for a trusted proxy's connection (its clients' sockets are counted at
     /// the handshake, by the address the proxy names).
-    pub(crate) address: Option<Counted<IpAddr>>,
+    pub(crate) address: Option<Counted<AddressGroup>>,
 }
 
 impl ConnectionSlot {

@@ -92,6 +92,8 @@ pub struct Config {
     pub max_user_storage_bytes: u64,
     /// Uploads in progress at once on this instance.
     pub max_concurrent_uploads: usize,
+    /// How long one upload's body may take to arrive, in all.
+    pub upload_timeout: Duration,
     /// Most connections open at once (HTTP and WebSocket).
     pub max_connections: usize,
     /// Most connections open at once from one address; `None` is `off`.
@@ -175,6 +177,10 @@ struct Args {
     /// arrives, and one more is refused with 503.
     #[arg(long, env, default_value = "4", value_parser = clap::value_parser!(u64).range(1..=8))]
     max_concurrent_uploads: u64,
+    /// How long an upload's body may take in all: 120s, or plain seconds
+    /// (1 to 3600). A slower upload is answered 408 and nothing is stored.
+    #[arg(long, env, default_value = "120s", value_parser = parse_seconds)]
+    upload_timeout: Duration,
     /// Open HTTP and WebSocket connections at most.
     #[arg(long, env, default_value = "50000", value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: u64,
@@ -270,6 +276,7 @@ impl Configuration for Config {
             max_upload_bytes: args.max_upload_bytes,
             max_user_storage_bytes: args.max_user_storage_bytes,
             max_concurrent_uploads: whole(args.max_concurrent_uploads),
+            upload_timeout: args.upload_timeout,
             max_connections: whole(args.max_connections),
             max_connections_per_ip: args.max_connections_per_ip.0,
             max_sockets_per_user: args.max_sockets_per_user.0,
@@ -286,6 +293,16 @@ fn parse_cap(text: &str) -> Result<Off<NonZeroUsize>, &'static str> {
         return Ok(Off(None));
     }
     text.trim().parse().map(|cap| Off(Some(cap))).map_err(|_| "expected a positive integer or off")
+}
+
+/// `120s` or `120`: whole seconds, 1 to 3600.
+fn parse_seconds(text: &str) -> Result<Duration, &'static str> {
+    let text = text.trim();
+    let digits = text.strip_suffix('s').unwrap_or(text);
+    match digits.parse::<u64>() {
+        Ok(seconds @ 1..=3600) => Ok(Duration::from_secs(seconds)),
+        _ => Err("expected whole seconds from 1 to 3600, as 120s"),
+    }
 }
 
 fn parse_bool(text: &str) -> Result<bool, &'static str> {
@@ -363,6 +380,16 @@ mod tests {
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(config.room_writers.get(), 1);
         assert_eq!(config.shutdown_grace, Duration::from_secs(5));
+        assert_eq!(config.upload_timeout, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn upload_timeout_takes_seconds_with_or_without_s() {
+        assert_eq!(parse_seconds("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_seconds("30"), Ok(Duration::from_secs(30)));
+        for bad in ["", "s", "0s", "3601s", "2m", "-1s", "1.5s"] {
+            assert!(parse_seconds(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -396,6 +423,7 @@ mod tests {
             ("SHUTDOWN_GRACE", "3601"),
             ("MAX_CONCURRENT_UPLOADS", "9"),
             ("MAX_UPLOAD_BYTES", "0"),
+            ("UPLOAD_TIMEOUT", "forever"),
         ] {
             let error = config(&[(var, value)]).expect_err(value);
             assert_eq!(error.exit_code(), 2);

@@ -29,7 +29,8 @@
 //! - [`config`]: the flags and environment variables (clap), validated before anything starts;
 //!   `limits`: rate limits (governor); `metrics`: Prometheus at `/metrics`;
 //!   `error`: [`ApiError`], every REST refusal, and `response` its body.
-//! - `bench`: the room's delivery path for `benches/` (not part of the API).
+//! - `bench`: the room's delivery path for `benches/`, and `fuzzing`: the
+//!   request parsers for `fuzz/` (neither part of the API).
 
 mod access;
 mod auth;
@@ -39,6 +40,11 @@ mod broker;
 mod cluster;
 pub mod config;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing {
+    //! The request parsers the fuzz targets in `fuzz/` drive.
+    pub use crate::http::range::{Range, parse_range};
+}
 mod http;
 mod limits;
 mod metrics;

@@ -21,6 +21,24 @@ use uuid::Uuid;
 
 use crate::config::{RateLimit, RateLimits};
 
+/// Whom the per-address limits count: an IPv4 address, or an IPv6 client's
+/// /64 (the network one subscriber is given, where a new address for each
+/// connection costs nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct AddressGroup(IpAddr);
+
+impl From<IpAddr> for AddressGroup {
+    fn from(address: IpAddr) -> Self {
+        match address.to_canonical() {
+            IpAddr::V6(v6) => {
+                let network = u128::from(v6) & !((1u128 << 64) - 1);
+                Self(IpAddr::V6(network.into()))
+            }
+            v4 => Self(v4),
+        }
+    }
+}
+
 /// One keyed limit, or none when configured `off`.
 pub(crate) struct Limiter<K: Hash + Eq + Clone> {
     inner: Option<DefaultKeyedRateLimiter<K>>,
@@ -55,17 +73,17 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
 #[derive(Clone)]
 pub(crate) struct Limits {
     /// Login attempts per client IP.
-    pub(crate) login: Arc<Limiter<IpAddr>>,
+    pub(crate) login: Arc<Limiter<AddressGroup>>,
     /// Chat messages per user.
     pub(crate) messages: Arc<Limiter<Uuid>>,
     /// Stock commands per user.
     pub(crate) stock: Arc<Limiter<Uuid>>,
     /// Registrations per client IP.
-    pub(crate) register: Arc<Limiter<IpAddr>>,
+    pub(crate) register: Arc<Limiter<AddressGroup>>,
     /// Rooms created per user.
     pub(crate) rooms: Arc<Limiter<Uuid>>,
     /// WebSocket handshakes per client IP.
-    pub(crate) handshakes: Arc<Limiter<IpAddr>>,
+    pub(crate) handshakes: Arc<Limiter<AddressGroup>>,
     /// File uploads per user.
     pub(crate) uploads: Arc<Limiter<Uuid>>,
 }
@@ -173,6 +191,15 @@ mod tests {
         assert_eq!(limiter.check(&Uuid::now_v7()), Ok(()), "keys are independent");
         let off = Limiter::<Uuid>::new(None);
         assert!((0..1000).all(|_| off.check(&user).is_ok()));
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64() {
+        let group = |text: &str| AddressGroup::from(text.parse::<IpAddr>().unwrap());
+        assert_eq!(group("2001:db8:1:2:aaaa::1"), group("2001:db8:1:2:ffff:1:2:3"));
+        assert_ne!(group("2001:db8:1:2::1"), group("2001:db8:1:3::1"));
+        assert_eq!(group("::ffff:192.0.2.7"), group("192.0.2.7"), "v4-mapped is v4");
+        assert_ne!(group("192.0.2.7"), group("192.0.2.8"));
     }
 
     #[test]

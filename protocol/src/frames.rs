@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use uuid::Uuid;
 
+use crate::text::check_storable;
 use crate::{Message, Reaction};
 
 /// Longest accepted `client_id`, in characters.
@@ -115,10 +116,14 @@ impl ClientFrame {
         {
             return Err(refuse("client_id must be 1-64 characters", None));
         }
+        if client_id.as_deref().is_some_and(|id| check_storable(id).is_err()) {
+            return Err(refuse("client_id must not contain U+0000", None));
+        }
         match (wire.kind.as_deref(), wire.content) {
-            (Some("chat_message") | None, Some(content)) => {
-                Ok(ClientFrame::ChatMessage { content, client_id })
-            }
+            (Some("chat_message") | None, Some(content)) => match check_storable(&content) {
+                Ok(()) => Ok(ClientFrame::ChatMessage { content, client_id }),
+                Err(_) => Err(refuse("content must not contain U+0000", client_id)),
+            },
             (Some("chat_message") | None, None) => {
                 Err(refuse("chat_message needs a string content", client_id))
             }
@@ -160,8 +165,10 @@ pub enum ErrorCode {
     Unavailable,
     /// A reaction to a message that is not in this room.
     NotFound,
-    /// Not allowed: more than 20 distinct emoji on one message.
+    /// Not allowed: more than 20 distinct emoji of one user on one message.
     Forbidden,
+    /// A bound of the room was reached: a 51st distinct emoji on one message.
+    LimitReached,
 }
 
 /// A frame the server sends.
@@ -282,6 +289,9 @@ mod tests {
             r#" ["typing"]"#,
         ] {
             assert!(ClientFrame::decode(bad).is_err(), "{bad}");
+        }
+        for nul in [r#"{"content":"bad\u0000"}"#, r#"{"content":"hi","client_id":"a\u0000"}"#] {
+            assert!(ClientFrame::decode(nul).is_err(), "{nul}");
         }
         let long_id = "x".repeat(65);
         let frame = format!(r#"{{"content":"hi","client_id":"{long_id}"}}"#);

@@ -6,6 +6,8 @@
 //! - [`message`]: a stored chat message, as REST and WebSocket show it.
 //! - [`broker`]: RabbitMQ names and the stock command/reply bodies shared by `chat` and `bot`.
 //! - [`stock_code`]: what a valid `/stock=CODE` looks like, checked on both sides.
+//! - [`text`]: what text any field accepts (no U+0000; names without
+//!   invisible or reordering characters).
 //! - `amqp` (feature `amqp`): connecting to RabbitMQ, declaring the topology,
 //!   confirmed JSON publishing and reconnecting, for `chat` and `bot`.
 
@@ -15,6 +17,7 @@ pub mod broker;
 pub mod frames;
 pub mod message;
 pub mod stock_code;
+pub mod text;
 
 pub use frames::{ClientFrame, ClientFrameError, ErrorCode, NotificationFrame, ServerFrame};
 pub use message::{Attachment, Message, Reaction};

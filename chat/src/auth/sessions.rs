@@ -6,10 +6,12 @@
 //! so a cached session still ends exactly when it expires. A logout removes
 //! the session here and, through the cluster's `Logout` event, on every other
 //! instance; as a backstop for an event lost with the broker, an entry is
-//! read again from PostgreSQL after [`RECHECK_AFTER`].
+//! read again from PostgreSQL after [`RECHECK_AFTER`], and open sockets ask
+//! [`Sessions::still_valid`] twice a minute, which reads it again once the
+//! entry is half that old: a missed logout still closes them within a minute.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use moka::sync::Cache;
 use time::OffsetDateTime;
@@ -20,6 +22,9 @@ use crate::store::{Store, StoreError, User};
 const CAPACITY: u64 = 100_000;
 /// The longest a cached session is trusted without asking PostgreSQL again.
 const RECHECK_AFTER: Duration = Duration::from_secs(60);
+/// How often an open socket asks whether its session still holds, and how
+/// old a cached entry may be to answer it: together at most a minute.
+pub(crate) const SOCKET_RECHECK: Duration = Duration::from_secs(30);
 
 /// A token hash (SHA-256 of the cookie's token).
 type TokenHash = [u8; 32];
@@ -28,6 +33,8 @@ type TokenHash = [u8; 32];
 struct Cached {
     user: User,
     expires_at: OffsetDateTime,
+    /// When it was read from PostgreSQL.
+    read_at: Instant,
 }
 
 /// The sessions of the server: PostgreSQL behind an in-process cache.
@@ -38,13 +45,19 @@ pub(crate) struct Sessions {
     /// it read PostgreSQL does not cache what it read, which may be a session
     /// that has just ended.
     ended: AtomicU64,
+    /// How old an entry may be to answer [`Sessions::still_valid`].
+    socket_recheck: Duration,
 }
 
 impl Sessions {
     /// Sessions stored in `store`.
     pub(crate) fn new(store: Store) -> Self {
+        Self::with_socket_recheck(store, SOCKET_RECHECK)
+    }
+
+    fn with_socket_recheck(store: Store, socket_recheck: Duration) -> Self {
         let cache = Cache::builder().max_capacity(CAPACITY).time_to_live(RECHECK_AFTER).build();
-        Self { store, cache, ended: AtomicU64::new(0) }
+        Self { store, cache, ended: AtomicU64::new(0), socket_recheck }
     }
 
     /// The user of an unexpired session, and when the session expires.
@@ -59,12 +72,34 @@ impl Sessions {
             self.cache.invalidate(token_hash);
             return Ok(None);
         }
+        self.read(token_hash).await
+    }
+
+    /// Whether an open socket's session still holds (not ended, not
+    /// expired): from memory when read from PostgreSQL less than
+    /// [`SOCKET_RECHECK`] ago, else from PostgreSQL.
+    pub(crate) async fn still_valid(&self, token_hash: &TokenHash) -> Result<bool, StoreError> {
+        if let Some(cached) = self.cache.get(token_hash)
+            && cached.read_at.elapsed() < self.socket_recheck
+        {
+            return Ok(cached.expires_at > OffsetDateTime::now_utc());
+        }
+        Ok(self.read(token_hash).await?.is_some())
+    }
+
+    /// Reads a session from PostgreSQL, caching what is found.
+    async fn read(
+        &self,
+        token_hash: &TokenHash,
+    ) -> Result<Option<(User, OffsetDateTime)>, StoreError> {
         let ended_before = self.ended.load(Ordering::Acquire);
+        let read_at = Instant::now();
         let Some((user, expires_at)) = self.store.session_user(token_hash).await? else {
+            self.cache.invalidate(token_hash);
             return Ok(None);
         };
         if self.ended.load(Ordering::Acquire) == ended_before {
-            self.cache.insert(*token_hash, Cached { user: user.clone(), expires_at });
+            self.cache.insert(*token_hash, Cached { user: user.clone(), expires_at, read_at });
         }
         Ok(Some((user, expires_at)))
     }
@@ -128,5 +163,22 @@ mod tests {
         assert!(sessions.user(&[2; 32]).await.unwrap().is_some(), "served from memory");
         sessions.forget(&[2; 32]);
         assert_eq!(sessions.user(&[2; 32]).await.unwrap(), None);
+    }
+
+    /// A logout this instance never heard of: a socket's check reads the
+    /// database once the cached entry is older than [`SOCKET_RECHECK`].
+    #[tokio::test]
+    async fn a_socket_learns_of_a_missed_logout_from_the_database() {
+        let (_database, sessions, user) = sessions_with_a_user().await;
+        let fresh_for = Duration::from_millis(300);
+        let sessions = Sessions::with_socket_recheck(sessions.store.clone(), fresh_for);
+        let expires_at = OffsetDateTime::now_utc() + Duration::from_secs(3600);
+        sessions.store.create_session(&[3; 32], user.id, expires_at).await.unwrap();
+        assert!(sessions.still_valid(&[3; 32]).await.unwrap());
+        sessions.store.delete_session(&[3; 32]).await.unwrap();
+        assert!(sessions.still_valid(&[3; 32]).await.unwrap(), "fresh: from memory");
+        tokio::time::sleep(fresh_for).await;
+        assert!(!sessions.still_valid(&[3; 32]).await.unwrap());
+        assert_eq!(sessions.user(&[3; 32]).await.unwrap(), None);
     }
 }

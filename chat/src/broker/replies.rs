@@ -71,6 +71,9 @@ async fn handle(delivery: Delivery, writer: &RoomWriter) {
             BotPostOutcome::Duplicate => {
                 tracing::info!(command_id = %reply.command_id, "duplicate stock reply dropped")
             }
+            BotPostOutcome::Refused => {
+                tracing::error!(command_id = %reply.command_id, "stock reply refused by PostgreSQL; dropped")
+            }
         }
         delivery.ack(BasicAckOptions::default()).await
     } else {

@@ -15,17 +15,24 @@ use http_body_util::{BodyExt, BodyStream, StreamBody};
 use hyper::body::{Frame, Incoming};
 use protocol::frames::MAX_CLIENT_ID_CHARS;
 use protocol::message::MAX_CONTENT_CHARS;
+use protocol::text::{check_storable, check_visible_name};
 use uuid::Uuid;
 
 use super::Api;
+use super::range::{Range, parse_range};
 use crate::ApiError;
 use crate::access::{authenticate, query_param, require_member};
-use crate::limits::Limiter;
+use crate::limits::{Limiter, Tally};
 use crate::response::{Body, json_response};
 use crate::store::{CHUNK_BYTES, Store, StoredFile, Upload, UploadError, Uploaded};
 
 /// An upload that sends nothing for this long is abandoned.
 const BODY_IDLE: Duration = Duration::from_secs(30);
+/// Uploads one user may have in progress at once: each holds a database
+/// connection while its body arrives, so one account must not hold them all.
+pub(crate) const MAX_UPLOADS_PER_USER: usize = 2;
+/// When a user over [`MAX_UPLOADS_PER_USER`] is told to retry.
+const RETRY_UPLOAD: Duration = Duration::from_secs(5);
 /// The longest file name, in characters.
 const MAX_FILENAME_CHARS: usize = 255;
 /// Shown as themselves, when the bytes agree.
@@ -45,6 +52,10 @@ pub(crate) struct Uploads {
     /// PostgreSQL connection for as long as its body takes to arrive, so
     /// slow uploads must not be able to take the whole pool.
     pub(crate) slots: Arc<tokio::sync::Semaphore>,
+    /// Uploads in progress per user, at most [`MAX_UPLOADS_PER_USER`].
+    pub(crate) per_user: Arc<Tally<Uuid>>,
+    /// `UPLOAD_TIMEOUT`: the most one body may take, however it trickles in.
+    pub(crate) deadline: Duration,
 }
 
 /// `POST /api/v1/chatrooms/{id}/attachments?filename=&caption=&client_id=`.
@@ -63,10 +74,14 @@ pub(super) async fn upload(
         let reason = format!("caption is longer than {MAX_CONTENT_CHARS} characters");
         return Err(ApiError::Validation(reason));
     }
+    check_storable(&caption).map_err(|e| ApiError::Validation(e.describe("caption")))?;
     let client_id = query_param(query, "client_id").filter(|key| !key.is_empty());
-    if client_id.as_ref().is_some_and(|key| key.chars().count() > MAX_CLIENT_ID_CHARS) {
-        let reason = format!("client_id is longer than {MAX_CLIENT_ID_CHARS} characters");
-        return Err(ApiError::Validation(reason));
+    if let Some(key) = &client_id {
+        if key.chars().count() > MAX_CLIENT_ID_CHARS {
+            let reason = format!("client_id is longer than {MAX_CLIENT_ID_CHARS} characters");
+            return Err(ApiError::Validation(reason));
+        }
+        check_storable(key).map_err(|e| ApiError::Validation(e.describe("client_id")))?;
     }
     let size = declared_length(request.headers())?;
     let uploads = &api.uploads;
@@ -83,9 +98,14 @@ pub(super) async fn upload(
     if api.store.storage_used(user.id).await?.saturating_add(size) > uploads.quota {
         return Err(ApiError::StorageQuotaExceeded(uploads.quota));
     }
+    let _mine = uploads
+        .per_user
+        .open(user.id)
+        .ok_or_else(|| crate::limits::refused("uploads_in_progress", RETRY_UPLOAD))?;
     let Ok(_slot) = Arc::clone(&uploads.slots).try_acquire_owned() else {
         return Err(ApiError::Unavailable);
     };
+    let deadline = tokio::time::Instant::now() + uploads.deadline;
     let claimed = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -109,7 +129,7 @@ pub(super) async fn upload(
             Err(error) => Some(Err(error)),
         }
     });
-    let body = idle_timeout(frames, BODY_IDLE);
+    let body = timed(frames, BODY_IDLE, deadline);
     let stored = api.store.store_upload(&upload, body, |head| served_type(head, &claimed)).await;
     match stored {
         Ok(Uploaded::Stored { message, previous }) => {
@@ -118,6 +138,9 @@ pub(super) async fn upload(
         }
         Ok(Uploaded::Repeat(message)) => Ok(json_response(StatusCode::OK, &message)),
         Err(UploadError::Store(error)) => Err(error.into()),
+        Err(UploadError::Incomplete { .. }) if tokio::time::Instant::now() >= deadline => {
+            Err(ApiError::RequestTimeout)
+        }
         Err(UploadError::Incomplete { received, declared }) => Err(ApiError::Validation(format!(
             "the body ended after {received} of the {declared} bytes Content-Length announced"
         ))),
@@ -149,6 +172,7 @@ pub(super) async fn download(
             Some(tag) if tag.as_bytes() != etag.as_bytes() => None,
             _ => headers.get(header::RANGE),
         };
+        let range = range.and_then(|value| value.to_str().ok());
         let (status, start, end) = match range.map(|value| parse_range(value, file.size)) {
             None | Some(Range::Ignored) => (StatusCode::OK, 0, file.size),
             Some(Range::Unsatisfiable) => return Err(ApiError::RangeNotSatisfiable(file.size)),
@@ -238,9 +262,7 @@ fn check_filename(name: Option<String>) -> Result<String, ApiError> {
     if name.contains(['/', '\\']) {
         return refuse("must not contain / or \\");
     }
-    if name.chars().any(|c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c)) {
-        return refuse("must not contain control characters");
-    }
+    check_visible_name(name).map_err(|e| ApiError::Validation(e.describe("filename")))?;
     Ok(name.to_owned())
 }
 
@@ -266,38 +288,6 @@ fn served_type(head: &[u8], claimed: &str) -> String {
         return "application/octet-stream".to_owned();
     }
     claimed
-}
-
-/// One byte range of a file, as a `Range` header asks.
-#[derive(Debug, PartialEq, Eq)]
-enum Range {
-    /// Bytes `start..end`.
-    Bytes(u64, u64),
-    /// Outside the file: 416.
-    Unsatisfiable,
-    /// Several ranges or a malformed header: the whole file.
-    Ignored,
-}
-
-/// Reads `bytes=a-b`, `bytes=a-` or `bytes=-n` against a file of `size`.
-fn parse_range(value: &HeaderValue, size: u64) -> Range {
-    let Some(spec) = value.to_str().ok().and_then(|v| v.trim().strip_prefix("bytes=")) else {
-        return Range::Ignored;
-    };
-    if spec.contains(',') {
-        return Range::Ignored;
-    }
-    let Some((first, last)) = spec.trim().split_once('-') else { return Range::Ignored };
-    let number = |text: &str| text.trim().parse::<u64>().ok();
-    match (first.trim().is_empty(), number(first), number(last)) {
-        (true, _, Some(0)) => Range::Unsatisfiable,
-        (true, _, Some(suffix)) if size > 0 => Range::Bytes(size.saturating_sub(suffix), size),
-        (true, _, _) => Range::Unsatisfiable,
-        (false, Some(start), _) if start >= size => Range::Unsatisfiable,
-        (false, Some(start), None) if last.trim().is_empty() => Range::Bytes(start, size),
-        (false, Some(start), Some(end)) if end >= start => Range::Bytes(start, (end + 1).min(size)),
-        _ => Range::Ignored,
-    }
 }
 
 fn matches_etag(header: Option<&HeaderValue>, etag: &str) -> bool {
@@ -327,16 +317,19 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `stream`, failing when nothing arrives for `idle`.
-fn idle_timeout<S, T, E>(
+/// `stream`, failing (`Err(None)`) when nothing arrives for `idle` or
+/// `deadline` passes.
+fn timed<S, T, E>(
     stream: S,
     idle: Duration,
+    deadline: tokio::time::Instant,
 ) -> impl futures_util::Stream<Item = Result<T, Option<E>>>
 where
     S: futures_util::Stream<Item = Result<T, E>>,
 {
     futures_util::stream::unfold(Box::pin(stream), move |mut stream| async move {
-        match tokio::time::timeout(idle, stream.next()).await {
+        let until = deadline.min(tokio::time::Instant::now() + idle);
+        match tokio::time::timeout_at(until, stream.next()).await {
             Ok(Some(item)) => Some((item.map_err(Some), stream)),
             Ok(None) => None,
             Err(_) => Some((Err(None), stream)),
@@ -347,21 +340,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ranges_are_read_as_rfc_9110_says() {
-        let range = |text: &'static str| parse_range(&HeaderValue::from_static(text), 100);
-        assert_eq!(range("bytes=0-9"), Range::Bytes(0, 10));
-        assert_eq!(range("bytes=90-"), Range::Bytes(90, 100));
-        assert_eq!(range("bytes=-10"), Range::Bytes(90, 100));
-        assert_eq!(range("bytes=-500"), Range::Bytes(0, 100));
-        assert_eq!(range("bytes=50-5000"), Range::Bytes(50, 100));
-        assert_eq!(range("bytes=100-"), Range::Unsatisfiable);
-        assert_eq!(range("bytes=-0"), Range::Unsatisfiable);
-        assert_eq!(range("bytes=0-1,5-6"), Range::Ignored);
-        assert_eq!(range("bytes=9-1"), Range::Ignored);
-        assert_eq!(range("items=0-1"), Range::Ignored);
-    }
 
     #[test]
     fn only_real_images_are_served_as_images() {
@@ -382,9 +360,19 @@ mod tests {
     fn file_names_keep_to_one_plain_name() {
         assert_eq!(check_filename(Some(" cat.png ".into())).unwrap(), "cat.png");
         assert_eq!(check_filename(Some("résumé 2026.pdf".into())).unwrap(), "résumé 2026.pdf");
-        for bad in
-            ["", " ", ".", "..", "../etc/passwd", "a\\b", "a\nb", "a\u{0}b", "evil\u{202e}gpj.exe"]
-        {
+        for bad in [
+            "",
+            " ",
+            ".",
+            "..",
+            "../etc/passwd",
+            "a\\b",
+            "a\nb",
+            "a\u{0}b",
+            "evil\u{202e}gpj.exe",
+            "a\u{200b}.png",
+            "\u{feff}x",
+        ] {
             assert!(check_filename(Some(bad.into())).is_err(), "{bad:?}");
         }
         assert!(check_filename(Some("x".repeat(256))).is_err());

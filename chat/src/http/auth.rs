@@ -10,7 +10,8 @@ use super::request::{check_client_limit, read_json};
 use crate::ApiError;
 use crate::access::authenticate;
 use crate::auth::{
-    HashError, SESSION_TTL, SessionToken, validate_email, validate_password, validate_username,
+    HashError, SESSION_TTL, SessionToken, validate_credentials, validate_email, validate_password,
+    validate_username,
 };
 use crate::response::{Body, json_response};
 
@@ -57,6 +58,8 @@ pub(super) async fn login(
 ) -> Result<Response<Body>, ApiError> {
     check_client_limit("login", &api.login_limit, &request)?;
     let body: LoginBody = read_json(request).await?;
+    validate_credentials(&body.username, &body.password)
+        .map_err(|e| ApiError::Validation(e.into()))?;
     let found = api.store.find_credentials(&body.username).await?;
     let (user, hash) = match found {
         Some((user, hash)) => (Some(user), Some(hash)),

@@ -11,18 +11,20 @@
 //! - this file: [`Api`], what the handlers use, and the middleware ([`serve`]).
 //! - `router`: the route table, once: each path's handler, methods and metric label.
 //! - `request`: bounded JSON bodies, the login limit, cross-site writes.
-//! - `auth`, `rooms`, `messages`, `health`, `assets`: the endpoints.
+//! - `auth`, `rooms`, `messages`, `health`, `assets`, `attachments`: the endpoints.
+//! - `range`: the `Range` header of a download.
 
 mod assets;
 mod attachments;
 mod auth;
 mod health;
 mod messages;
+pub(crate) mod range;
 mod request;
 mod rooms;
 mod router;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
@@ -32,11 +34,11 @@ use http::{HeaderName, HeaderValue, Request, Response, header};
 use hyper::body::Incoming;
 use tracing::Instrument;
 
-pub(crate) use self::attachments::Uploads;
+pub(crate) use self::attachments::{MAX_UPLOADS_PER_USER, Uploads};
 use crate::ApiError;
 use crate::access::{ClientAddr, Origins, Proxies};
 use crate::auth::{Passwords, Sessions};
-use crate::limits::Limiter;
+use crate::limits::{AddressGroup, Limiter};
 use crate::response::Body;
 use crate::rooms::SessionSockets;
 use crate::stock::StockDesk;
@@ -52,9 +54,9 @@ pub(crate) struct Api {
     /// Argon2id, bounded.
     pub(crate) passwords: Passwords,
     /// Login attempts per client IP.
-    pub(crate) login_limit: Arc<Limiter<IpAddr>>,
+    pub(crate) login_limit: Arc<Limiter<AddressGroup>>,
     /// Registrations per client IP.
-    pub(crate) register_limit: Arc<Limiter<IpAddr>>,
+    pub(crate) register_limit: Arc<Limiter<AddressGroup>>,
     /// Rooms created per user.
     pub(crate) room_limit: Arc<Limiter<uuid::Uuid>>,
     /// Open sockets per session: logout closes them.
@@ -98,7 +100,7 @@ pub(crate) async fn serve(
     let request_id = request_id(&request);
     let method = request.method().clone();
     let route = router::Route::of(request.uri().path());
-    let label = route.as_ref().map_or("other", router::Route::label);
+    let label = route.as_ref().map_or("unmatched", router::Route::label);
     let client = api.proxies.client(peer.ip(), request.headers());
     let span = tracing::info_span!(
         "request",
@@ -124,13 +126,31 @@ pub(crate) async fn serve(
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     span.in_scope(|| tracing::info!(status, elapsed_ms = elapsed.as_millis() as u64, "served"));
-    let method = method.to_string();
-    metrics::histogram!(crate::metrics::HTTP_DURATION, "method" => method.clone(), "route" => label)
+    let method = method_label(&method);
+    metrics::histogram!(crate::metrics::HTTP_DURATION, "method" => method, "route" => label)
         .record(elapsed.as_secs_f64());
     metrics::counter!(crate::metrics::HTTP_REQUESTS, "method" => method, "route" => label, "status" => status.to_string())
         .increment(1);
     add_security_headers(&mut response, &request_id);
     response
+}
+
+/// The metric label of `method`: one of the methods HTTP defines, or
+/// `other`, so that no request can add a series.
+fn method_label(method: &http::Method) -> &'static str {
+    use http::Method;
+    static KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    KNOWN.iter().find(|known| *known == method).map_or("other", Method::as_str)
 }
 
 fn request_id(request: &Request<Incoming>) -> String {

@@ -1,7 +1,5 @@
 //! Reading REST requests: bounded JSON bodies, the login limit, cross-site writes.
 
-use std::net::IpAddr;
-
 use http::{HeaderMap, Request, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -9,7 +7,7 @@ use serde::de::DeserializeOwned;
 
 use crate::ApiError;
 use crate::access::{ClientAddr, Origins};
-use crate::limits::Limiter;
+use crate::limits::{AddressGroup, Limiter};
 
 /// How long a client may take to send its body.
 const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -49,13 +47,13 @@ pub(super) async fn read_json<T: DeserializeOwned>(
 /// (counted under `name`) when over the limit.
 pub(super) fn check_client_limit(
     name: &'static str,
-    limit: &Limiter<IpAddr>,
+    limit: &Limiter<AddressGroup>,
     request: &Request<Incoming>,
 ) -> Result<(), ApiError> {
     let Some(ClientAddr(ip)) = request.extensions().get::<ClientAddr>().copied() else {
         return Ok(());
     };
-    limit.check(&ip).map_err(|wait| crate::limits::refused(name, wait))
+    limit.check(&ip.into()).map_err(|wait| crate::limits::refused(name, wait))
 }
 
 /// Refuses a state-changing request sent from another site.

@@ -73,15 +73,16 @@ pub(crate) struct Watchers {
 }
 
 impl Watchers {
-    /// Adds a socket of `user`, whose figures per room are `counts`; the
-    /// socket is sent every room's figures.
+    /// Adds a socket of `user`, whose figures per room are `counts`, and
+    /// returns the greeting to send it before anything queued: every room's
+    /// figures (however many rooms: the greeting is not bounded by the queue).
     pub(crate) fn watch(
         &self,
         user: Uuid,
         username: &str,
         socket: WatchSocket,
         counts: Vec<(Uuid, Unread)>,
-    ) {
+    ) -> Vec<NotificationFrame> {
         let entry = self.users.entry(user).or_insert_with(|| {
             Arc::new(Mutex::new(Watcher {
                 username: username.to_owned(),
@@ -94,12 +95,12 @@ impl Watchers {
             watcher.counts.insert(room, figures);
             self.by_room.entry(room).or_default().insert(user);
         }
-        let greeting: Vec<NotificationFrame> =
+        // Taken under the lock that later changes wait for: whatever changes
+        // after the greeting reaches the socket's queue, which it sends after.
+        let greeting =
             watcher.counts.iter().map(|(room, counts)| unread_frame(*room, *counts)).collect();
-        for frame in greeting {
-            let _ = socket.outbox.try_send(frame.to_json().into());
-        }
         watcher.sockets.push(socket);
+        greeting
     }
 
     /// Removes socket `id` of `user`; the user's last socket ends the watch.

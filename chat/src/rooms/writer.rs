@@ -28,7 +28,7 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use super::{Outgoing, Peer, Rooms};
-use crate::store::{NewMessage, RoomHeads, Store, StoreError, StoredRow};
+use crate::store::{Appended, NewMessage, RoomHeads, Store, StoreError, StoredRow};
 
 /// Posts waiting; a full queue makes senders wait (backpressure on their socket).
 const QUEUE: usize = 4096;
@@ -75,6 +75,8 @@ pub(crate) enum BotPostOutcome {
     Stored,
     /// A reply to this command was stored before (or its room is gone): dropped.
     Duplicate,
+    /// PostgreSQL refused what the reply holds: storing it again would fail again.
+    Refused,
 }
 
 enum Job {
@@ -170,26 +172,20 @@ impl WriterTask {
                 jobs.iter_mut().map(|job| self.stamp(&mut job.job)).collect();
             metrics::histogram!(crate::metrics::WRITER_BATCH).record(batch.len() as f64);
             let started = Instant::now();
-            let inserted = self.store.insert_messages(&batch, &mut self.heads).await;
+            let outcomes = self.store.append(&batch, &mut self.heads).await;
             metrics::histogram!(crate::metrics::WRITER_INSERT)
                 .record(started.elapsed().as_secs_f64());
-            match inserted {
-                Ok(mut inserted) => {
-                    inserted.sort_unstable_by_key(|row| row.id);
-                    for (Queued { job, .. }, new) in jobs.drain(..).zip(batch) {
-                        let row = inserted
-                            .binary_search_by_key(&new.message.id, |row| row.id)
-                            .ok()
-                            .map(|index| inserted[index]);
-                        self.finish(job, new.message, row).await;
-                    }
-                }
-                Err(error) => {
-                    tracing::error!(%error, count = jobs.len(), "storing messages failed");
-                    let error = Arc::new(error);
-                    for Queued { job, .. } in jobs.drain(..) {
-                        fail(job, &error);
-                    }
+            if let Some(Appended::Failed(error)) =
+                outcomes.iter().find(|outcome| matches!(outcome, Appended::Failed(_)))
+            {
+                tracing::error!(%error, count = jobs.len(), "storing messages failed");
+            }
+            for ((Queued { job, .. }, new), outcome) in jobs.drain(..).zip(batch).zip(outcomes) {
+                match outcome {
+                    Appended::Stored(row) => self.finish(job, new.message, Some(row)).await,
+                    Appended::Skipped => self.finish(job, new.message, None).await,
+                    Appended::Refused => refuse(job),
+                    Appended::Failed(error) => fail(job, &error),
                 }
             }
         }
@@ -290,6 +286,24 @@ async fn gather(queue: &mut mpsc::Receiver<Queued>, jobs: &mut Vec<Queued>) {
         let more = queue.recv_many(jobs, MAX_BATCH - jobs.len());
         if !matches!(tokio::time::timeout_at(until, more).await, Ok(n) if n > 0) {
             return;
+        }
+    }
+}
+
+/// Tells a job's origin that PostgreSQL refused what it holds: a retry would
+/// be refused again.
+fn refuse(job: Job) {
+    match job {
+        Job::User(post) => {
+            let frame = ServerFrame::Error {
+                message: "the message holds text that cannot be stored".into(),
+                code: ErrorCode::InvalidFrame,
+                client_id: post.client_id,
+            };
+            post.sender.deliver(&Outgoing::notice(frame));
+        }
+        Job::Bot(post) => {
+            let _ = post.done.send(Ok(BotPostOutcome::Refused));
         }
     }
 }

@@ -2,7 +2,6 @@
 //! TCP connection, each request handed to `http::serve`.
 
 use std::future::Future;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,12 +12,14 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
+use super::head_deadline::HeadDeadline;
 use crate::ApiError;
 use crate::access::{ConnectionSlot, Places, Proxies};
 use crate::http::Api;
-use crate::limits::Tally;
+use crate::limits::{AddressGroup, Tally};
 
-/// A client has this long to send its request headers.
+/// A client has this long to send its request headers: the first request's
+/// counted from accept, later ones' from their first byte.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for requests in progress.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -30,7 +31,7 @@ pub(super) struct Caps {
     /// `MAX_CONNECTIONS`: at the cap, new clients wait in the listen backlog.
     pub(super) connections: Arc<Semaphore>,
     /// `MAX_CONNECTIONS_PER_IP`, by the socket's address.
-    pub(super) per_address: Arc<Tally<IpAddr>>,
+    pub(super) per_address: Arc<Tally<AddressGroup>>,
     /// Connections from these are not counted per address.
     pub(super) proxies: Proxies,
 }
@@ -72,7 +73,7 @@ pub(super) async fn accept(
         let address = peer.ip().to_canonical();
         let address = if caps.proxies.trust(address) {
             None
-        } else if let Some(counted) = caps.per_address.open(address) {
+        } else if let Some(counted) = caps.per_address.open(address.into()) {
             Some(counted)
         } else {
             crate::limits::count_refusal("connections_per_ip");
@@ -81,7 +82,9 @@ pub(super) async fn accept(
         };
         let api = Arc::clone(api);
         let slot = ConnectionSlot::new(Places { _permit: permit, address });
+        let (stream, head) = HeadDeadline::new(stream, HEADER_TIMEOUT);
         let service = service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            head.arrived();
             let api = Arc::clone(&api);
             request.extensions_mut().insert(slot.clone());
             async move {
@@ -106,6 +109,7 @@ async fn refuse(stream: TcpStream) {
     let service = service_fn(|_request: hyper::Request<hyper::body::Incoming>| async {
         Ok::<_, std::convert::Infallible>(ApiError::RateLimited(RETRY_CONNECTION).into_response())
     });
+    let (stream, _head) = HeadDeadline::new(stream, HEADER_TIMEOUT);
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT)

@@ -4,12 +4,15 @@
 //!
 //! - this file: [`run`]: each part built and handed what it uses.
 //! - `accept`: the accept loop and the connection caps.
+//! - `head_deadline`: a first request head within 10 s of accept.
 //! - `upkeep`: background sweeps (metrics, rate-limit keys, sessions).
 
 mod accept;
+mod head_deadline;
 mod upkeep;
 
 use std::future::Future;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
@@ -24,7 +27,7 @@ use crate::auth::{Passwords, Sessions};
 use crate::broker::{Broker, BrokerLink};
 use crate::cluster::{self, PublishChannel};
 use crate::config::Config;
-use crate::http::{Api, Uploads};
+use crate::http::{Api, MAX_UPLOADS_PER_USER, Uploads};
 use crate::limits::{Limits, Tally};
 use crate::rooms::{RoomWriter, Rooms, SessionSockets, fill_gaps};
 use crate::store::{Store, StoreError};
@@ -142,6 +145,8 @@ pub async fn run(
             max_bytes: config.max_upload_bytes,
             quota: config.max_user_storage_bytes,
             slots: Arc::new(Semaphore::new(config.max_concurrent_uploads)),
+            per_user: Tally::new(NonZeroUsize::new(MAX_UPLOADS_PER_USER)),
+            deadline: config.upload_timeout,
         },
     });
     if let Some(listener) = metrics_listener {

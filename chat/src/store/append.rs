@@ -14,8 +14,17 @@
 //! the careful way (see [`INSERT_LOCKED`]), the rooms' heads are read again,
 //! and for a second the rooms go the careful way directly (instances taking
 //! turns in a room would otherwise pay a refused insert every time).
+//!
+//! A message PostgreSQL refuses for what it holds (a data exception, class
+//! 22, or a broken constraint, class 23, other than the unique indexes
+//! above) fails the whole statement. [`Store::append`] then stores the batch
+//! in halves, and halves of those, so that only the offending messages are
+//! refused and every other one is stored: one client's bad input never costs
+//! another client's message.
 
 use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+use std::sync::Arc;
 use std::time::Instant;
 
 use protocol::Message;
@@ -104,6 +113,20 @@ pub(crate) struct StoredRow {
     pub(crate) previous: Option<OffsetDateTime>,
 }
 
+/// What became of one message of a batch given to [`Store::append`].
+#[derive(Debug, Clone)]
+pub(crate) enum Appended {
+    /// Stored, at its place in the room's order.
+    Stored(StoredRow),
+    /// Left out: it repeats a stored `client_id` or `command_id`, or its
+    /// room does not exist.
+    Skipped,
+    /// PostgreSQL refused it for what it holds; nothing else was affected.
+    Refused,
+    /// Not stored: PostgreSQL could not be reached or failed.
+    Failed(Arc<StoreError>),
+}
+
 /// What one writer knows of the rooms it writes: the time of each one's
 /// newest stored message (`None`: the room has none yet), and the rooms that
 /// another writer appended to lately.
@@ -155,6 +178,18 @@ fn without_repeats(batch: &[NewMessage]) -> Vec<&NewMessage> {
             let client = m.client_id.as_deref().map(|c| (m.chatroom_id, m.user_id, c));
             client.is_none_or(|key| clients.insert(key))
                 && new.command_id.is_none_or(|command| commands.insert(command))
+        })
+        .collect()
+}
+
+/// Each message's outcome, given the rows of it that were stored.
+fn outcomes_of(messages: &[NewMessage], mut rows: Vec<StoredRow>) -> Vec<Appended> {
+    rows.sort_unstable_by_key(|row| row.id);
+    messages
+        .iter()
+        .map(|new| match rows.binary_search_by_key(&new.message.id, |row| row.id) {
+            Ok(index) => Appended::Stored(rows[index]),
+            Err(_) => Appended::Skipped,
         })
         .collect()
 }
@@ -225,13 +260,55 @@ impl<'a> Columns<'a> {
 }
 
 impl Store {
+    /// Stores a batch and tells what became of each of its messages, in the
+    /// batch's order. A part of the batch that PostgreSQL refuses for its
+    /// data is stored in halves until the messages to blame are alone, so
+    /// the rest is stored; once PostgreSQL fails otherwise, what is not yet
+    /// stored fails with it.
+    pub(crate) async fn append(
+        &self,
+        batch: &[NewMessage],
+        heads: &mut RoomHeads,
+    ) -> Vec<Appended> {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        // The parts still to store, the leftmost last: a room's messages are
+        // stored in the batch's order.
+        let mut parts: Vec<Range<usize>> = Vec::with_capacity(16);
+        parts.push(0..batch.len());
+        while let Some(part) = parts.pop() {
+            let messages = &batch[part.clone()];
+            match self.insert_messages(messages, heads).await {
+                Ok(rows) => outcomes.extend(outcomes_of(messages, rows)),
+                Err(error) if error.is_data_fault() && part.len() > 1 => {
+                    let middle = part.start + part.len() / 2;
+                    parts.push(middle..part.end);
+                    parts.push(part.start..middle);
+                }
+                Err(error) if error.is_data_fault() => {
+                    let message = &messages[0].message;
+                    tracing::warn!(%error, message_id = %message.id, chatroom_id = %message.chatroom_id,
+                        "PostgreSQL refused a message; the rest of its batch goes on");
+                    outcomes.push(Appended::Refused);
+                }
+                Err(error) => {
+                    let error = Arc::new(error);
+                    let unstored =
+                        part.len() + parts.iter().map(ExactSizeIterator::len).sum::<usize>();
+                    outcomes.extend((0..unstored).map(|_| Appended::Failed(Arc::clone(&error))));
+                    parts.clear();
+                }
+            }
+        }
+        outcomes
+    }
+
     /// Stores a batch and returns the rows actually stored, each with its
     /// final time and its predecessor's (a repeated `client_id` or
     /// `command_id`, or a room that does not exist, skips that message
     /// without failing the others). A room's times increase strictly in
     /// commit order, whichever instance wrote. `heads` is the calling
     /// writer's knowledge of its rooms, kept up to date here.
-    pub(crate) async fn insert_messages(
+    async fn insert_messages(
         &self,
         batch: &[NewMessage],
         heads: &mut RoomHeads,
@@ -424,6 +501,59 @@ mod tests {
         assert_eq!(ids, [batch[1].message.id, batch[3].message.id]);
         assert_eq!(rows[0].previous, Some(first[0].created_at));
         assert_eq!(rows[1].previous, Some(rows[0].created_at));
+    }
+
+    /// A message PostgreSQL refuses (U+0000 in its text, should one get past
+    /// the edge) is refused alone: the rest of its batch is stored, in order,
+    /// in one chain, and the writer's next batch goes on from there.
+    #[tokio::test]
+    async fn a_message_postgresql_refuses_costs_no_other_message() {
+        let (_database, store) = store_with_a_room().await;
+        let mut heads = RoomHeads::default();
+        let mut batch: Vec<NewMessage> = (0..7).map(|n| new_message(&format!("m{n}"))).collect();
+        batch[2].message.content = "bad\0".into();
+        batch[5].message.username = "also\0bad".into();
+        let outcomes = store.append(&batch, &mut heads).await;
+        assert_eq!(outcomes.len(), batch.len());
+        let mut stored = Vec::new();
+        for (n, outcome) in outcomes.iter().enumerate() {
+            match (n, outcome) {
+                (2 | 5, Appended::Refused) => {}
+                (2 | 5, other) => panic!("message {n}: {other:?}"),
+                (_, Appended::Stored(row)) => stored.push(*row),
+                (_, other) => panic!("message {n}: {other:?}"),
+            }
+        }
+        assert_eq!(stored.len(), 5);
+        for pair in stored.windows(2) {
+            assert_eq!(pair[1].previous, Some(pair[0].created_at), "{stored:?}");
+        }
+        let next = store.append(&[new_message("after")], &mut heads).await;
+        let Appended::Stored(row) = next[0] else { panic!("{next:?}") };
+        assert_eq!(row.previous, stored.last().map(|row| row.created_at));
+        let count: i64 = store
+            .client()
+            .await
+            .unwrap()
+            .query_one("SELECT count(*) FROM messages", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(count, 6);
+    }
+
+    /// PostgreSQL down: every message fails, none is called refused.
+    #[tokio::test]
+    async fn a_batch_fails_whole_when_postgresql_fails() {
+        let (_database, store) = store_with_a_room().await;
+        let mut heads = RoomHeads::default();
+        store.client().await.unwrap().batch_execute("DROP TABLE messages CASCADE").await.unwrap();
+        let batch = [new_message("a"), new_message("b")];
+        let outcomes = store.append(&batch, &mut heads).await;
+        assert!(
+            outcomes.iter().all(|outcome| matches!(outcome, Appended::Failed(_))),
+            "{outcomes:?}"
+        );
     }
 
     /// Arguments for `EXECUTE batch(...)`: one message in `room` by `user`.

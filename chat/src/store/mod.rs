@@ -20,7 +20,7 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::error::SqlState;
 
-pub(crate) use append::{NewMessage, RoomHeads, StoredRow};
+pub(crate) use append::{Appended, NewMessage, RoomHeads, StoredRow};
 pub(crate) use attachments::{CHUNK_BYTES, StoredFile, Upload, UploadError, Uploaded};
 pub(crate) use messages::Before;
 pub(crate) use reactions::{Toggle, Toggled};
@@ -64,6 +64,17 @@ impl StoreError {
                 }
             },
         }
+    }
+
+    /// True when PostgreSQL refused the statement for the data it was given
+    /// (a data exception, class 22, or a broken constraint, class 23), not
+    /// for a concurrent writer (a unique index) or its own trouble: the same
+    /// rows would be refused again.
+    pub(crate) fn is_data_fault(&self) -> bool {
+        let StoreError::Postgres(error) = self else { return false };
+        error.code().is_some_and(|code| {
+            matches!(code.code().get(..2), Some("22" | "23")) && *code != SqlState::UNIQUE_VIOLATION
+        })
     }
 
     /// True when the query broke a unique constraint.

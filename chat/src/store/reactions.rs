@@ -7,6 +7,9 @@ use super::{Store, StoreError};
 
 /// The most distinct emoji one user may put on one message.
 pub(crate) const MAX_EMOJI_PER_USER: i64 = 20;
+/// The most distinct emoji on one message, from all its users together: its
+/// reaction state, sent whole to the room with every change, stays bounded.
+pub(crate) const MAX_EMOJI_PER_MESSAGE: i64 = 50;
 
 /// What a reaction change ended in.
 #[derive(Debug, PartialEq, Eq)]
@@ -23,6 +26,8 @@ pub(crate) enum Toggled {
     NoMessage,
     /// The user has [`MAX_EMOJI_PER_USER`] other emoji on the message.
     TooMany,
+    /// The message has [`MAX_EMOJI_PER_MESSAGE`] other emoji.
+    MessageFull,
 }
 
 /// A reaction change asked for.
@@ -63,16 +68,25 @@ impl Store {
         let version: i32 = row.get(0);
         let (message, user, emoji) = (&toggle.message_id, &toggle.user_id, &toggle.emoji);
         if toggle.on {
+            // The message's row is locked by the bump above: these counts
+            // hold until the commit.
             let others = tx
                 .prepare_cached(
-                    "SELECT count(*) FILTER (WHERE emoji <> $3), bool_or(emoji = $3)
-                     FROM reactions WHERE message_id = $1 AND user_id = $2",
+                    "SELECT count(*) FILTER (WHERE user_id = $2 AND emoji <> $3),
+                            coalesce(bool_or(user_id = $2 AND emoji = $3), false),
+                            count(DISTINCT emoji) FILTER (WHERE emoji <> $3),
+                            coalesce(bool_or(emoji = $3), false)
+                     FROM reactions WHERE message_id = $1",
                 )
                 .await?;
             let row = tx.query_one(&others, &[message, user, emoji]).await?;
-            let (count, has): (i64, Option<bool>) = (row.get(0), row.get(1));
-            if !has.unwrap_or(false) && count >= MAX_EMOJI_PER_USER {
+            let (mine, has, all, used): (i64, bool, i64, bool) =
+                (row.get(0), row.get(1), row.get(2), row.get(3));
+            if !has && mine >= MAX_EMOJI_PER_USER {
                 return Ok(Toggled::TooMany);
+            }
+            if !used && all >= MAX_EMOJI_PER_MESSAGE {
+                return Ok(Toggled::MessageFull);
             }
             let insert = tx
                 .prepare_cached(

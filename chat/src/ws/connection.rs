@@ -15,6 +15,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use uuid::Uuid;
 
 use super::commands::Context;
+use super::session_check::session_ends;
 use super::socket::{End, Socket};
 use super::wire::text;
 use super::{Gateway, Held};
@@ -71,7 +72,11 @@ impl Connection {
         let (socket, end) = match start_room(&gateway, &context, joined.needs_start).await {
             Ok(()) => {
                 let greeting = Greeting { users: joined.users, after: self.after };
-                let ends = Ends { closer: &self.closer, session_expires: self.expires_at };
+                let ends = Ends {
+                    closer: &self.closer,
+                    session: &self.session,
+                    session_expires: self.expires_at,
+                };
                 serve(socket, &gateway, &mut context, queue, ends, greeting).await
             }
             Err(end) => (Some(socket), end),
@@ -126,17 +131,17 @@ async fn serve(
     };
     let idle_timeout = gateway.idle_timeout;
     let (mut sink, mut stream) = socket.split();
+    let peer_id = context.peer.id;
     let end = {
         let sending = outbound::write(&mut sink, queue, replayed_until, idle_timeout / 3);
         let receiving = inbound::read(&mut stream, context, idle_timeout);
-        let expiry = tokio::time::Instant::now()
-            + (ends.session_expires - OffsetDateTime::now_utc()).try_into().unwrap_or_default();
+        let session = session_ends(&gateway.sessions, ends.session, ends.session_expires, peer_id);
         // The closer is a child of the shutdown token: this one wait also
         // ends the socket on shutdown.
         tokio::select! {
             biased;
             reason = ends.closer.closed() => end_for(reason),
-            () = tokio::time::sleep_until(expiry) => End::Close(CloseCode::Policy, "session expired"),
+            end = session => end,
             end = sending => end,
             end = receiving => end,
         }
@@ -148,6 +153,8 @@ async fn serve(
 struct Ends<'a> {
     /// Logout, a slow reader, shutdown.
     closer: &'a Closer,
+    /// The session's token hash, checked while the socket lasts.
+    session: &'a [u8; 32],
     /// The session's expiry.
     session_expires: OffsetDateTime,
 }

@@ -37,6 +37,9 @@ pub(super) async fn read(
             Some(Err(tungstenite::Error::Capacity(_))) => {
                 return End::Close(CloseCode::Size, "frame larger than 64 KiB");
             }
+            Some(Err(tungstenite::Error::Utf8(_))) => {
+                return End::Close(CloseCode::Invalid, "text frame is not UTF-8");
+            }
             Some(Err(error)) => {
                 context.span().in_scope(|| tracing::debug!(%error, "read failed"));
                 return End::Gone;

@@ -8,6 +8,7 @@
 //! - `notifications`: `/ws/notifications`, a user's unread figures and mentions.
 //! - `inbound`: the receiving half, frame by frame into `commands`.
 //! - `outbound`: the sending half, the connection's queue onto the socket.
+//! - `session_check`: a socket's session, until it expires or ends.
 //! - `socket`: the upgraded socket's type, and how a connection ends.
 //! - `commands`: one file per client command.
 //! - `wire`: the JSON text of server frames, the one place it is made.
@@ -17,10 +18,10 @@ mod connection;
 mod inbound;
 pub(crate) mod notifications;
 mod outbound;
+mod session_check;
 mod socket;
 mod wire;
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -45,7 +46,7 @@ use crate::access::{
     session_token,
 };
 use crate::auth::{SessionToken, Sessions};
-use crate::limits::{Counted, Limiter, Tally, refused};
+use crate::limits::{AddressGroup, Counted, Limiter, Tally, refused};
 use crate::response::Body;
 use crate::rooms::{Closer, Rooms, SessionSockets};
 use crate::store::Store;
@@ -65,10 +66,10 @@ pub(crate) struct Gateway {
     /// Where browsers may connect from.
     pub(crate) origins: Origins,
     /// Handshakes per client IP.
-    pub(crate) handshake_limit: Arc<Limiter<IpAddr>>,
+    pub(crate) handshake_limit: Arc<Limiter<AddressGroup>>,
     /// Open connections per client address (`MAX_CONNECTIONS_PER_IP`); a
     /// socket through a trusted proxy is counted here at its handshake.
-    pub(crate) per_address: Arc<Tally<IpAddr>>,
+    pub(crate) per_address: Arc<Tally<AddressGroup>>,
     /// Open sockets per user (`MAX_SOCKETS_PER_USER`).
     pub(crate) per_user: Arc<Tally<Uuid>>,
     /// Silence after which a socket is closed (pings go out every third of it).
@@ -113,7 +114,7 @@ struct Accepted {
 /// The places a socket holds under the caps, given back when it closes.
 pub(super) struct Held {
     _connection: Places,
-    _address: Option<Counted<IpAddr>>,
+    _address: Option<Counted<AddressGroup>>,
     _user: Counted<Uuid>,
 }
 
@@ -133,7 +134,10 @@ fn open(gateway: &Gateway, request: &Request<Incoming>) -> Result<Opening, ApiEr
         return Err(ApiError::OriginRejected);
     }
     if let Some(ClientAddr(client)) = request.extensions().get::<ClientAddr>().copied() {
-        gateway.handshake_limit.check(&client).map_err(|wait| refused("handshakes", wait))?;
+        gateway
+            .handshake_limit
+            .check(&client.into())
+            .map_err(|wait| refused("handshakes", wait))?;
     }
     let token = session_token(request.headers()).ok_or(ApiError::Unauthorized)?;
     let session = token.hash();
@@ -235,7 +239,7 @@ fn places(
         Some(ClientAddr(client)) if !slot.is_counted() => Some(
             gateway
                 .per_address
-                .open(*client)
+                .open((*client).into())
                 .ok_or_else(|| refused("connections_per_ip", RETRY_SOCKET))?,
         ),
         _ => None,

@@ -13,11 +13,12 @@ use hyper_util::rt::TokioIo;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 
 use super::connection::{close, end_for};
+use super::session_check::session_ends;
 use super::socket::{End, Socket};
 use super::{Gateway, Held, Opening, open, places, socket_config, switching_protocols};
 use crate::ApiError;
@@ -25,6 +26,7 @@ use crate::access::session_of;
 use crate::response::Body;
 use crate::rooms::{CloseReason, Closer, WatchSocket};
 use crate::store::{Unread, User};
+use protocol::NotificationFrame;
 
 /// Frames queued per socket before it counts as too slow and is closed.
 const OUTBOX: usize = 256;
@@ -94,8 +96,8 @@ impl Watch {
         let (outbox, queue) = mpsc::channel(OUTBOX);
         let watchers = self.gateway.rooms.watchers();
         let socket_entry = WatchSocket { id: self.peer_id, outbox, closer: self.closer.clone() };
-        watchers.watch(self.user.id, &self.user.username, socket_entry, counts);
-        let (socket, end) = self.serve(socket, queue).await;
+        let greeting = watchers.watch(self.user.id, &self.user.username, socket_entry, counts);
+        let (socket, end) = self.serve(socket, greeting, queue).await;
         watchers.unwatch(self.user.id, self.peer_id);
         self.gateway.sockets.deregister(&self.session, self.peer_id);
         if let Some(mut socket) = socket {
@@ -108,16 +110,26 @@ impl Watch {
     /// closer and the session's expiry.
     async fn serve(
         &self,
-        socket: Socket,
+        mut socket: Socket,
+        greeting: Vec<NotificationFrame>,
         mut queue: mpsc::Receiver<Arc<str>>,
     ) -> (Option<Socket>, End) {
+        for frame in greeting {
+            if socket.feed(WsMessage::text(frame.to_json())).await.is_err() {
+                return (Some(socket), End::Gone);
+            }
+        }
+        if socket.flush().await.is_err() {
+            return (Some(socket), End::Gone);
+        }
         let idle = self.gateway.idle_timeout;
         let (mut sink, mut stream) = socket.split();
         let mut ping = tokio::time::interval(idle / 3);
         ping.reset();
         let mut heard = tokio::time::Instant::now();
-        let expiry = tokio::time::Instant::now()
-            + (self.expires_at - OffsetDateTime::now_utc()).try_into().unwrap_or_default();
+        let session =
+            session_ends(&self.gateway.sessions, &self.session, self.expires_at, self.peer_id);
+        tokio::pin!(session);
         let end = loop {
             tokio::select! {
                 queued = queue.recv() => {
@@ -127,6 +139,9 @@ impl Watch {
                     }
                 }
                 incoming = stream.next() => match incoming {
+                    Some(Err(tungstenite::Error::Utf8(_))) => {
+                        break End::Close(CloseCode::Invalid, "text frame is not UTF-8");
+                    }
                     None | Some(Err(_) | Ok(WsMessage::Close(_))) => break End::Gone,
                     Some(Ok(_)) => heard = tokio::time::Instant::now(),
                 },
@@ -135,9 +150,7 @@ impl Watch {
                     CloseReason::SlowConsumer => End::Close(CloseCode::Again, "too slow"),
                     other => end_for(other),
                 },
-                () = tokio::time::sleep_until(expiry) => {
-                    break End::Close(CloseCode::Policy, "session expired");
-                }
+                end = &mut session => break end,
                 _ = ping.tick() => {
                     if heard.elapsed() > idle {
                         break End::Close(CloseCode::Away, "idle");

@@ -17,8 +17,9 @@ fn is_one_emoji(text: &str) -> bool {
 }
 
 /// Applies the change and broadcasts the state; refuses a message of another
-/// room (`NOT_FOUND`), anything but one emoji (`INVALID_FRAME`) and a 21st
-/// emoji (`FORBIDDEN`).
+/// room (`NOT_FOUND`), anything but one emoji (`INVALID_FRAME`), a user's
+/// 21st emoji on the message (`FORBIDDEN`) and the message's 51st
+/// (`LIMIT_REACHED`).
 pub(super) async fn apply(context: &Context, message_id: Uuid, emoji: String, on: bool) {
     if !is_one_emoji(&emoji) {
         let message = "emoji must be one emoji".to_owned();
@@ -46,6 +47,10 @@ pub(super) async fn apply(context: &Context, message_id: Uuid, emoji: String, on
         Ok(Toggled::TooMany) => {
             let message = "at most 20 different emoji per message".to_owned();
             context.refuse(ErrorCode::Forbidden, message, None);
+        }
+        Ok(Toggled::MessageFull) => {
+            let message = "this message has 50 different emoji already".to_owned();
+            context.refuse(ErrorCode::LimitReached, message, None);
         }
         Err(error) => {
             tracing::warn!(parent: &context.span(), %error, "reaction not stored");
