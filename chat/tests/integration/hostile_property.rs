@@ -185,6 +185,12 @@ async fn rest(client: &Client, room: &str, case: &Case) -> Vec<(String, u16)> {
         .await
         .expect("upload sent");
     statuses.push(("upload".into(), uploaded.status().as_u16()));
+    let replay = format!("?after={}", encoded(&t[3]));
+    let handshake = match client.try_connect(room, &replay).await {
+        Ok(_) => 101,
+        Err(status) => status,
+    };
+    statuses.push(("handshake ?after=".into(), handshake));
     statuses
 }
 
