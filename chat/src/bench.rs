@@ -1,6 +1,6 @@
 //! The room's own delivery path, for the criterion benches in `benches/`:
 //! a live room of connections and stored messages handed to it exactly as
-//! the room writer hands them (`Rooms::deliver_new`). Not part of the API.
+//! the room writer hands them (`Rooms::publish`). Not part of the API.
 
 use std::sync::Arc;
 
@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::rooms::{Alone, Closer, Outgoing, Peer, Rooms};
+use crate::rooms::{Alone, Closer, Outgoing, Peer, RoomEvent, Rooms};
 
 /// A connection's queue bound, as in `ws`.
 const QUEUE: usize = 512;
@@ -59,7 +59,7 @@ impl BenchRoom {
         let at = self.previous.map_or(message.created_at, |p| p + Duration::microseconds(1));
         message.chatroom_id = self.room;
         message.created_at = at;
-        self.rooms.deliver_new(message, self.previous);
+        self.rooms.publish(RoomEvent::Stored { message, previous: self.previous });
         self.previous = Some(at);
         self.drain()
     }

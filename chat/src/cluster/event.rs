@@ -9,42 +9,16 @@
 
 use std::collections::{HashMap, HashSet};
 
-use protocol::{Message, Reaction};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use time::OffsetDateTime;
 use uuid::Uuid;
+
+use crate::rooms::RoomEvent;
 
 /// An event, as published and as received.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Event {
-    /// A message was stored.
-    Message {
-        /// The message, with its room and its time (the room's order).
-        message: Message,
-        /// The time of the room's message before it (`None` for the first).
-        #[serde(with = "time::serde::rfc3339::option")]
-        previous: Option<OffsetDateTime>,
-    },
-    /// Someone is typing.
-    Typing {
-        /// The room.
-        chatroom_id: Uuid,
-        /// Who.
-        user_id: Uuid,
-        /// Their name.
-        username: String,
-    },
-    /// A user came online (true) or went offline (false) in a room on the sender.
-    Presence {
-        /// The room.
-        chatroom_id: Uuid,
-        /// Who.
-        username: String,
-        /// Online now.
-        online: bool,
-    },
     /// Everyone online on the sender, per room; sent every few seconds.
     Online {
         /// Room → usernames.
@@ -57,17 +31,6 @@ pub(crate) enum Event {
         /// The SHA-256 of the session token.
         session: [u8; 32],
     },
-    /// A message's reactions changed: its whole state after change `version`.
-    Reactions {
-        /// The message's room.
-        chatroom_id: Uuid,
-        /// The message.
-        message_id: Uuid,
-        /// Emoji in order of first use.
-        reactions: Vec<Reaction>,
-        /// Higher is newer.
-        version: i32,
-    },
     /// What a user has not read in a room changed (a read marker, a join):
     /// instances where the user watches notifications read it again.
     Unread {
@@ -78,6 +41,10 @@ pub(crate) enum Event {
         /// The room.
         chatroom_id: Uuid,
     },
+    /// Something happened in a room, in the room event's own form
+    /// (`{"message": …}`, `{"reactions": …}`, `{"typing": …}`, `{"presence": …}`).
+    #[serde(untagged)]
+    Room(RoomEvent),
 }
 
 #[derive(Serialize)]
@@ -115,13 +82,15 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use protocol::{Message, Reaction};
+    use time::OffsetDateTime;
 
     #[test]
     fn every_event_survives_the_trip() {
         let room = Uuid::from_u128(7);
         let at = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_000).unwrap();
         let events = [
-            Event::Message {
+            Event::Room(RoomEvent::Stored {
                 message: Message {
                     id: Uuid::from_u128(1),
                     chatroom_id: room,
@@ -136,17 +105,21 @@ mod tests {
                     mentions: Vec::new(),
                 },
                 previous: Some(at - time::Duration::microseconds(1)),
-            },
-            Event::Typing {
+            }),
+            Event::Room(RoomEvent::Typing {
                 chatroom_id: room,
                 user_id: Uuid::from_u128(2),
                 username: "ann".into(),
-            },
-            Event::Presence { chatroom_id: room, username: "ann".into(), online: true },
+            }),
+            Event::Room(RoomEvent::Presence {
+                chatroom_id: room,
+                username: "ann".into(),
+                online: true,
+            }),
             Event::Online { rooms: HashMap::from([(room, HashSet::from(["bob".to_owned()]))]) },
             Event::Hello,
             Event::Logout { session: [9; 32] },
-            Event::Reactions {
+            Event::Room(RoomEvent::Reactions {
                 chatroom_id: room,
                 message_id: Uuid::from_u128(4),
                 reactions: vec![Reaction {
@@ -155,7 +128,7 @@ mod tests {
                     users: vec!["ann".into()],
                 }],
                 version: 3,
-            },
+            }),
             Event::Unread {
                 user_id: Uuid::from_u128(5),
                 username: "ann".into(),
@@ -167,6 +140,42 @@ mod tests {
         assert_eq!(from, instance);
         let decoded: Vec<Event> = decoded.into_iter().map(Result::unwrap).collect();
         assert_eq!(decoded, events);
+    }
+
+    /// Instances of the version before room events read these bodies, and
+    /// write ones these read: a rolling upgrade keeps the cluster whole.
+    #[test]
+    fn room_events_keep_the_form_instances_already_speak() {
+        let room = Uuid::from_u128(7);
+        let typing = Event::Room(RoomEvent::Typing {
+            chatroom_id: room,
+            user_id: Uuid::from_u128(2),
+            username: "ann".into(),
+        });
+        let json = serde_json::to_value(&typing).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"typing": {"chatroom_id": room, "user_id": Uuid::from_u128(2), "username": "ann"}})
+        );
+        let stored = r#"{"message":{"message":{"id":"00000000-0000-0000-0000-000000000001",
+            "chatroom_id":"00000000-0000-0000-0000-000000000007","user_id":"00000000-0000-0000-0000-000000000002",
+            "username":"ann","content":"hi","is_bot":false,"created_at":"2026-01-01T00:00:00Z"},
+            "previous":null}}"#;
+        let decoded: Event = serde_json::from_str(stored).unwrap();
+        assert!(
+            matches!(decoded, Event::Room(RoomEvent::Stored { previous: None, .. })),
+            "{decoded:?}"
+        );
+        let presence = r#"{"presence":{"chatroom_id":"00000000-0000-0000-0000-000000000007","username":"ann","online":false}}"#;
+        let decoded: Event = serde_json::from_str(presence).unwrap();
+        assert_eq!(
+            decoded,
+            Event::Room(RoomEvent::Presence {
+                chatroom_id: room,
+                username: "ann".into(),
+                online: false
+            })
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::{Event, Outbox, PublishChannel};
 use crate::auth::Sessions;
-use crate::rooms::{Rooms, SessionSockets};
+use crate::rooms::{Origin, Rooms, SessionSockets};
 use crate::store::Store;
 
 /// The broker deletes an instance's queue this long after its consumer is gone.
@@ -156,13 +156,7 @@ fn apply(body: &[u8], receivers: &Receivers) {
 fn apply_one(from: Uuid, event: Event, receivers: &Receivers) {
     let rooms = &receivers.rooms;
     match event {
-        Event::Message { message, previous } => rooms.deliver_remote(message, previous),
-        Event::Typing { chatroom_id, user_id, username } => {
-            rooms.remote_typing(chatroom_id, user_id, username);
-        }
-        Event::Presence { chatroom_id, username, online } => {
-            rooms.remote_presence(from, chatroom_id, &username, online);
-        }
+        Event::Room(event) => rooms.apply(Origin::Instance(from), event),
         Event::Online { rooms: report } => rooms.remote_report(from, report),
         Event::Hello => {
             rooms.heard_from(from);
@@ -171,9 +165,6 @@ fn apply_one(from: Uuid, event: Event, receivers: &Receivers) {
         Event::Logout { session } => {
             receivers.sessions.forget(&session);
             receivers.sockets.close_session(&session);
-        }
-        Event::Reactions { chatroom_id, message_id, reactions, version } => {
-            rooms.remote_reactions(chatroom_id, message_id, reactions, version);
         }
         Event::Unread { user_id, username, chatroom_id } => {
             if rooms.watchers().is_watching(user_id) {

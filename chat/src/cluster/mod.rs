@@ -1,8 +1,11 @@
 //! Several chat instances serving the same rooms, through RabbitMQ.
 //!
 //! Every instance publishes what the others need on the `chat.events` fanout
-//! exchange: each stored message (with its place in the room's order), typing,
-//! presence and logouts. Each instance consumes them through its own queue,
+//! exchange: its room events (each stored message with its place in the
+//! room's order, reactions, typing, presence; see `rooms::RoomEvent`), and
+//! what concerns the instances themselves (presence reports, logouts, read
+//! markers). A room event received is handed to `Rooms::apply`, as the
+//! instance that made it applied it. Each instance consumes them through its own queue,
 //! named after its random instance id and deleted by the broker a minute after
 //! the instance is gone, and ignores its own events.
 //!
@@ -25,12 +28,10 @@ mod link;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use protocol::amqp::lapin::Channel;
-use protocol::{Message, Reaction};
-use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::rooms::Neighbours;
+use crate::rooms::{Neighbours, RoomEvent};
 
 pub(crate) use event::Event;
 pub(crate) use link::{Receivers, consume, report_presence};
@@ -57,24 +58,12 @@ impl Outbox {
 }
 
 impl Neighbours for Outbox {
-    fn stored(&self, message: Message, previous: Option<OffsetDateTime>) {
-        self.send(Event::Message { message, previous });
-    }
-
-    fn typing(&self, room: Uuid, user_id: Uuid, username: String) {
-        self.send(Event::Typing { chatroom_id: room, user_id, username });
-    }
-
-    fn presence(&self, room: Uuid, username: String, online: bool) {
-        self.send(Event::Presence { chatroom_id: room, username, online });
+    fn publish(&self, event: &RoomEvent) {
+        self.send(Event::Room(event.clone()));
     }
 
     fn logged_out(&self, session: [u8; 32]) {
         self.send(Event::Logout { session });
-    }
-
-    fn reactions(&self, room: Uuid, message_id: Uuid, reactions: Vec<Reaction>, version: i32) {
-        self.send(Event::Reactions { chatroom_id: room, message_id, reactions, version });
     }
 
     fn unread_changed(&self, user: Uuid, username: String, room: Uuid) {

@@ -24,6 +24,7 @@ use crate::ApiError;
 use crate::access::{authenticate, query_param, require_member};
 use crate::limits::{Limiter, Tally};
 use crate::response::{Body, json_response};
+use crate::rooms::RoomEvent;
 use crate::store::{CHUNK_BYTES, Store, StoredFile, Upload, UploadError, Uploaded};
 
 /// An upload that sends nothing for this long is abandoned.
@@ -133,7 +134,7 @@ pub(super) async fn upload(
     let stored = api.store.store_upload(&upload, body, |head| served_type(head, &claimed)).await;
     match stored {
         Ok(Uploaded::Stored { message, previous }) => {
-            api.rooms.deliver_new(message.clone(), previous);
+            api.rooms.publish(RoomEvent::Stored { message: message.clone(), previous });
             Ok(json_response(StatusCode::CREATED, &message))
         }
         Ok(Uploaded::Repeat(message)) => Ok(json_response(StatusCode::OK, &message)),

@@ -1,5 +1,5 @@
-//! Live rooms: who is connected where, presence, and the writer that persists
-//! then broadcasts every message.
+//! Live rooms: who is connected where, presence, the writer that persists
+//! then broadcasts every message, and the room events all of it is told in.
 //!
 //! Rooms live in a sharded concurrent map keyed by room id; a room with no
 //! connection is dropped. Messages do not go through the map: they go to the
@@ -9,8 +9,11 @@
 //!
 //! # Layout
 //!
+//! - `event`: [`RoomEvent`], everything a room's members see happen, and
+//!   where it happened.
 //! - `writer`: the group commit, with a database connection of its own.
-//! - `registry`: [`Rooms`], the live rooms, their peers and presence.
+//! - `registry`: [`Rooms`], the live rooms, their peers and presence;
+//!   `Rooms::publish` and `Rooms::apply`, the one way events reach sockets.
 //! - `order`: a room's delivery order; `gaps`: reading back what it misses.
 //! - `presence`: who is online on the other instances.
 //! - `peer`: one connection as a room sees it, and the frames queued to it.
@@ -19,6 +22,7 @@
 //! - `neighbours`: what the rooms tell the other instances (implemented by
 //!   `cluster`, which in turn hands their events to [`Rooms`]).
 
+mod event;
 mod gaps;
 mod neighbours;
 mod order;
@@ -29,6 +33,7 @@ mod sockets;
 mod watchers;
 mod writer;
 
+pub(crate) use event::{Origin, RoomEvent};
 pub(crate) use gaps::run as fill_gaps;
 pub(crate) use neighbours::{Alone, Neighbours};
 pub(crate) use peer::{CloseReason, Closer, Outgoing, Peer};

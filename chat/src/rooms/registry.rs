@@ -1,15 +1,17 @@
-//! The map of live rooms: delivery in room order, and presence across instances.
+//! The map of live rooms: room events applied to their sockets, delivery in
+//! room order, and presence across instances.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use dashmap::DashMap;
-use protocol::{Message, Reaction, ServerFrame};
+use protocol::{Message, ServerFrame};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use super::event::{Origin, RoomEvent};
 use super::order::{RoomOrder, Stored};
 use super::presence::{Change, RemotePresence, RoomUsers};
 use super::{Neighbours, Outgoing, Peer, Watchers};
@@ -25,7 +27,7 @@ struct Room {
     order: RoomOrder,
     /// A gap fill is on its way.
     filling: bool,
-    /// The newest reaction change sent for each message (see [`Rooms::reactions`]).
+    /// The newest reaction change sent for each message (see [`Rooms::apply`]).
     reaction_versions: HashMap<Uuid, i32>,
 }
 
@@ -122,29 +124,25 @@ impl Rooms {
     /// Adds `peer` to `room_id`; tells the room (here and elsewhere) if the
     /// user just came online.
     pub(crate) fn join(&self, room_id: Uuid, peer: Arc<Peer>) -> Joined {
-        let entry = self.map.entry(room_id).or_default();
-        let mut room = lock(&entry);
-        let count = room.online.entry(peer.username.clone()).or_default();
-        *count += 1;
-        if *count == 1 {
-            self.came_online_here(room_id, &room, &peer, true);
-        }
-        room.peers.push(peer);
-        let mut users = self.remote.users(room_id);
-        users.extend(room.online.keys().map(|name| name.to_string()));
-        let mut users: Vec<String> = users.into_iter().collect();
-        users.sort_unstable();
-        Joined { users, needs_start: !room.order.is_started() }
-    }
-
-    /// `peer`'s user came online here (or went offline): the room hears it
-    /// unless the user is online on another instance, and so do the others.
-    fn came_online_here(&self, room_id: Uuid, room: &Room, peer: &Peer, online: bool) {
+        // The map's shard is not held past this line: publishing looks the room up.
+        let entry = Arc::clone(&self.map.entry(room_id).or_default());
         let username = peer.username.to_string();
-        if !self.remote.is_online(room_id, &username) {
-            room.broadcast(&presence_frame(username.clone(), online), Some(peer.user_id));
+        let (joined, came_online) = {
+            let mut room = lock(&entry);
+            let count = room.online.entry(peer.username.clone()).or_default();
+            *count += 1;
+            let came_online = *count == 1;
+            room.peers.push(peer);
+            let mut users = self.remote.users(room_id);
+            users.extend(room.online.keys().map(|name| name.to_string()));
+            let mut users: Vec<String> = users.into_iter().collect();
+            users.sort_unstable();
+            (Joined { users, needs_start: !room.order.is_started() }, came_online)
+        };
+        if came_online {
+            self.publish(RoomEvent::Presence { chatroom_id: room_id, username, online: true });
         }
-        self.neighbours.presence(room_id, username, online);
+        joined
     }
 
     /// Starts a new room's delivery after `newest`, its newest stored time.
@@ -160,98 +158,94 @@ impl Rooms {
     /// user went offline, and drops the room when it is empty.
     pub(crate) fn leave(&self, room_id: Uuid, peer_id: u64) {
         let Some(entry) = self.room(room_id) else { return };
-        {
+        let went_offline = {
             let mut room = lock(&entry);
             let Some(index) = room.peers.iter().position(|p| p.id == peer_id) else { return };
             let peer = room.peers.swap_remove(index);
-            if let Some(count) = room.online.get_mut(&peer.username) {
+            let count = room.online.get_mut(&peer.username).map(|count| {
                 *count -= 1;
-                if *count == 0 {
-                    room.online.remove(&peer.username);
-                    self.came_online_here(room_id, &room, &peer, false);
-                }
+                *count
+            });
+            if count == Some(0) {
+                room.online.remove(&peer.username);
             }
+            (count == Some(0)).then(|| peer.username.to_string())
+        };
+        if let Some(username) = went_offline {
+            self.publish(RoomEvent::Presence { chatroom_id: room_id, username, online: false });
         }
         self.map.remove_if(&room_id, |_, room| lock(room).peers.is_empty());
     }
 
-    /// A message's reactions changed here, to `reactions` after change
-    /// `version`: sent to the room here and on the other instances.
-    pub(crate) fn reactions(
-        &self,
-        room_id: Uuid,
-        message_id: Uuid,
-        reactions: Vec<Reaction>,
-        version: i32,
-    ) {
-        // Always published: unlike a message, a reaction state that misses
-        // an instance that has just started is not read back later.
-        self.neighbours.reactions(room_id, message_id, reactions.clone(), version);
-        self.remote_reactions(room_id, message_id, reactions, version);
+    /// An event that happened here: passed to the other instances (see
+    /// [`RoomEvent::only_for_known_instances`]), then applied here.
+    pub(crate) fn publish(&self, event: RoomEvent) {
+        if self.remote.any() || !event.only_for_known_instances() {
+            self.neighbours.publish(&event);
+        }
+        self.apply(Origin::Here, event);
     }
 
-    /// A message's reactions changed (here or on another instance): sent to
-    /// the room unless a later change was sent already, since the broker
-    /// does not keep two instances' events in the order they were made.
-    pub(crate) fn remote_reactions(
-        &self,
-        room_id: Uuid,
-        message_id: Uuid,
-        reactions: Vec<Reaction>,
-        version: i32,
-    ) {
+    /// Applies an event, from here or from another instance, to the room's
+    /// sockets on this instance: the one place events become frames.
+    pub(crate) fn apply(&self, origin: Origin, event: RoomEvent) {
+        let room_id = event.room();
+        match event {
+            RoomEvent::Stored { message, previous } => {
+                self.watchers.stored(&message);
+                let at = message.created_at;
+                self.deliver(room_id, Stored { at, previous, frame: Outgoing::stored(message) });
+            }
+            RoomEvent::Reactions { message_id, reactions, version, .. } => {
+                let Some(entry) = self.room(room_id) else { return };
+                let mut room = lock(&entry);
+                // The broker does not keep two instances' events in the order
+                // they were made: a state older than one sent is dropped.
+                if room.reaction_versions.get(&message_id).is_some_and(|sent| *sent >= version) {
+                    return;
+                }
+                if room.reaction_versions.len() >= REMEMBERED_REACTIONS {
+                    room.reaction_versions.clear();
+                }
+                room.reaction_versions.insert(message_id, version);
+                let frame = ServerFrame::Reactions { message_id, reactions };
+                room.broadcast(&Outgoing::notice(frame), None);
+            }
+            RoomEvent::Typing { user_id, username, .. } => {
+                let frame = Outgoing::notice(ServerFrame::Typing { username });
+                self.broadcast(room_id, &frame, Some(user_id));
+            }
+            RoomEvent::Presence { username, online, .. } => match origin {
+                Origin::Here => self.came_online_here(room_id, username, online),
+                Origin::Instance(instance) => {
+                    let change = self.remote.set(instance, room_id, &username, online);
+                    self.announce(change);
+                }
+            },
+        }
+    }
+
+    /// A user came online here (or went offline): the room hears it unless
+    /// the user is online on another instance, or the change is already
+    /// undone (a join and a leave crossing each other: the later one tells).
+    fn came_online_here(&self, room_id: Uuid, username: String, online: bool) {
         let Some(entry) = self.room(room_id) else { return };
-        let mut room = lock(&entry);
-        if room.reaction_versions.get(&message_id).is_some_and(|sent| *sent >= version) {
+        let room = lock(&entry);
+        if room.online.contains_key(username.as_str()) != online
+            || self.remote.is_online(room_id, &username)
+        {
             return;
         }
-        if room.reaction_versions.len() >= REMEMBERED_REACTIONS {
-            room.reaction_versions.clear();
+        let frame = presence_frame(username.clone(), online);
+        for peer in room.peers.iter().filter(|peer| *peer.username != *username) {
+            peer.deliver(&frame);
         }
-        room.reaction_versions.insert(message_id, version);
-        room.broadcast(&Outgoing::notice(ServerFrame::Reactions { message_id, reactions }), None);
-    }
-
-    /// Someone on another instance is typing in `room_id`.
-    pub(crate) fn remote_typing(&self, room_id: Uuid, user_id: Uuid, username: String) {
-        let frame = Outgoing::notice(ServerFrame::Typing { username });
-        self.broadcast(room_id, &frame, Some(user_id));
     }
 
     /// Queues `frame` to every connection of the room, except those of `skip_user`.
     fn broadcast(&self, room_id: Uuid, frame: &Outgoing, skip_user: Option<Uuid>) {
         let Some(entry) = self.room(room_id) else { return };
         lock(&entry).broadcast(frame, skip_user);
-    }
-
-    /// A message this instance has just stored, after `previous` in its room:
-    /// delivered here in room order, and passed to the other instances if
-    /// any is known (one that has just started and not been heard yet reads
-    /// what it missed from the database).
-    pub(crate) fn deliver_new(&self, message: Message, previous: Option<OffsetDateTime>) {
-        if self.remote.any() {
-            self.neighbours.stored(message.clone(), previous);
-        }
-        self.watchers.stored(&message);
-        let (room_id, at) = (message.chatroom_id, message.created_at);
-        self.deliver(room_id, Stored { at, previous, frame: Outgoing::stored(message) });
-    }
-
-    /// Passes a typing notice to the room here and on the other instances.
-    pub(crate) fn typing(&self, room_id: Uuid, user_id: Uuid, username: String) {
-        let frame = Outgoing::notice(ServerFrame::Typing { username: username.clone() });
-        self.broadcast(room_id, &frame, Some(user_id));
-        if self.remote.any() {
-            self.neighbours.typing(room_id, user_id, username);
-        }
-    }
-
-    /// A message another instance stored, after `previous` in its room:
-    /// delivered here in room order.
-    pub(crate) fn deliver_remote(&self, message: Message, previous: Option<OffsetDateTime>) {
-        self.watchers.stored(&message);
-        let (room_id, at) = (message.chatroom_id, message.created_at);
-        self.deliver(room_id, Stored { at, previous, frame: Outgoing::stored(message) });
     }
 
     /// A stored message (from here, another instance or a gap fill): delivered
@@ -324,18 +318,6 @@ impl Rooms {
     /// Another instance said hello: it is alive.
     pub(crate) fn heard_from(&self, instance: Uuid) {
         self.remote.heard(instance);
-    }
-
-    /// Another instance reports `username` online or offline in `room_id`.
-    pub(crate) fn remote_presence(
-        &self,
-        instance: Uuid,
-        room_id: Uuid,
-        username: &str,
-        online: bool,
-    ) {
-        let change = self.remote.set(instance, room_id, username, online);
-        self.announce(change);
     }
 
     /// Another instance reports everyone it has online.

@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use super::{Outgoing, Peer, Rooms};
+use super::{Outgoing, Peer, RoomEvent, Rooms};
 use crate::store::{Appended, NewMessage, RoomHeads, Store, StoreError, StoredRow};
 
 /// Posts waiting; a full queue makes senders wait (backpressure on their socket).
@@ -241,7 +241,7 @@ impl WriterTask {
         if let Some(row) = row {
             metrics::counter!(crate::metrics::MESSAGES_SENT).increment(1);
             message.created_at = row.created_at;
-            self.rooms.deliver_new(message, row.previous);
+            self.rooms.publish(RoomEvent::Stored { message, previous: row.previous });
         }
         match job {
             Job::Bot(post) => {

@@ -6,6 +6,7 @@ use protocol::ErrorCode;
 use uuid::Uuid;
 
 use super::Context;
+use crate::rooms::RoomEvent;
 use crate::store::{Toggle, Toggled};
 
 /// The longest emoji accepted, in bytes (a family with skin tones fits).
@@ -38,7 +39,9 @@ pub(super) async fn apply(context: &Context, message_id: Uuid, emoji: String, on
     };
     match context.commands.store.toggle_reaction(toggle).await {
         Ok(Toggled::Changed { reactions, version }) => {
-            context.commands.rooms.reactions(context.room_id, message_id, reactions, version);
+            let chatroom_id = context.room_id;
+            let event = RoomEvent::Reactions { chatroom_id, message_id, reactions, version };
+            context.commands.rooms.publish(event);
         }
         Ok(Toggled::NoMessage) => {
             let message = "no such message in this chatroom".to_owned();

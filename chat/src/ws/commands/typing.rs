@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::Context;
+use crate::rooms::RoomEvent;
 
 /// A connection's typing frames are passed on at most this often.
 const TYPING_INTERVAL: Duration = Duration::from_secs(1);
@@ -16,5 +17,9 @@ pub(super) fn apply(context: &mut Context) {
     }
     context.last_typing = Some(now);
     let peer = &context.peer;
-    context.commands.rooms.typing(context.room_id, peer.user_id, peer.username.to_string());
+    context.commands.rooms.publish(RoomEvent::Typing {
+        chatroom_id: context.room_id,
+        user_id: peer.user_id,
+        username: peer.username.to_string(),
+    });
 }
