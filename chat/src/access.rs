@@ -12,8 +12,8 @@ use time::OffsetDateTime;
 use tokio::sync::OwnedSemaphorePermit;
 use uuid::Uuid;
 
-use crate::ApiError;
 use crate::auth::{SessionToken, Sessions};
+use crate::error::ApiError;
 use crate::limits::{AddressGroup, Counted};
 use crate::store::{Membership, Store, User};
 

@@ -67,6 +67,13 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A request refused by the limit `name` (counted in `/metrics`): 429
+    /// with `Retry-After` of `wait`.
+    pub(crate) fn limited(name: &'static str, wait: std::time::Duration) -> Self {
+        crate::limits::count_refusal(name);
+        ApiError::RateLimited(wait)
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::Validation(_) => (StatusCode::BAD_REQUEST, "VALIDATION_ERROR"),

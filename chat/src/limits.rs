@@ -163,12 +163,6 @@ pub(crate) fn count_refusal(name: &'static str) {
     metrics::counter!(crate::metrics::RATE_LIMITED, "limit" => name).increment(1);
 }
 
-/// A request refused by the limit `name` (counted): 429 with `Retry-After` of `wait`.
-pub(crate) fn refused(name: &'static str, wait: Duration) -> crate::ApiError {
-    count_refusal(name);
-    crate::ApiError::RateLimited(wait)
-}
-
 /// Whole seconds to wait, rounded up, at least 1 (for `Retry-After`).
 pub(crate) fn retry_after_secs(wait: Duration) -> u64 {
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0).max(u64::from(wait.as_secs() == 0))

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 
-use crate::ApiError;
+use crate::error::ApiError;
 use crate::response::Body;
 
 /// Files under `www/assets/`, with their content types.

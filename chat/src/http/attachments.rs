@@ -20,8 +20,8 @@ use uuid::Uuid;
 
 use super::Api;
 use super::range::{Range, parse_range};
-use crate::ApiError;
 use crate::access::{authenticate, query_param, require_member};
+use crate::error::ApiError;
 use crate::limits::{Limiter, Tally};
 use crate::response::{Body, json_response};
 use crate::rooms::RoomEvent;
@@ -95,14 +95,14 @@ pub(super) async fn upload(
     {
         return Ok(json_response(StatusCode::OK, &stored));
     }
-    uploads.limit.check(&user.id).map_err(|wait| crate::limits::refused("uploads", wait))?;
+    uploads.limit.check(&user.id).map_err(|wait| ApiError::limited("uploads", wait))?;
     if api.store.storage_used(user.id).await?.saturating_add(size) > uploads.quota {
         return Err(ApiError::StorageQuotaExceeded(uploads.quota));
     }
     let _mine = uploads
         .per_user
         .open(user.id)
-        .ok_or_else(|| crate::limits::refused("uploads_in_progress", RETRY_UPLOAD))?;
+        .ok_or_else(|| ApiError::limited("uploads_in_progress", RETRY_UPLOAD))?;
     let Ok(_slot) = Arc::clone(&uploads.slots).try_acquire_owned() else {
         return Err(ApiError::Unavailable);
     };

@@ -7,12 +7,12 @@ use time::OffsetDateTime;
 
 use super::Api;
 use super::request::{check_client_limit, read_json};
-use crate::ApiError;
 use crate::access::authenticate;
 use crate::auth::{
     HashError, SESSION_TTL, SessionToken, validate_credentials, validate_email, validate_password,
     validate_username,
 };
+use crate::error::ApiError;
 use crate::response::{Body, json_response};
 
 #[derive(Deserialize)]

@@ -7,8 +7,8 @@ use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use super::Api;
-use crate::ApiError;
 use crate::access::{authenticate, query_param, require_member};
+use crate::error::ApiError;
 use crate::response::{Body, json_response};
 use crate::store::Before;
 

@@ -35,9 +35,9 @@ use hyper::body::Incoming;
 use tracing::Instrument;
 
 pub(crate) use self::attachments::{MAX_UPLOADS_PER_USER, Uploads};
-use crate::ApiError;
 use crate::access::{ClientAddr, Origins, Proxies};
 use crate::auth::{Passwords, Sessions};
+use crate::error::ApiError;
 use crate::limits::{AddressGroup, Limiter};
 use crate::response::Body;
 use crate::rooms::SessionSockets;

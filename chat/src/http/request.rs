@@ -5,8 +5,8 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde::de::DeserializeOwned;
 
-use crate::ApiError;
 use crate::access::{ClientAddr, Origins};
+use crate::error::ApiError;
 use crate::limits::{AddressGroup, Limiter};
 
 /// How long a client may take to send its body.
@@ -53,7 +53,7 @@ pub(super) fn check_client_limit(
     let Some(ClientAddr(ip)) = request.extensions().get::<ClientAddr>().copied() else {
         return Ok(());
     };
-    limit.check(&ip.into()).map_err(|wait| crate::limits::refused(name, wait))
+    limit.check(&ip.into()).map_err(|wait| ApiError::limited(name, wait))
 }
 
 /// Refuses a state-changing request sent from another site.

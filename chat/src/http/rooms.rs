@@ -8,9 +8,9 @@ use uuid::Uuid;
 
 use super::Api;
 use super::request::read_json;
-use crate::ApiError;
 use crate::access::{authenticate, require_member};
 use crate::auth::validate_room_name;
+use crate::error::ApiError;
 use crate::response::{Body, json_response};
 use crate::store::{Marked, User};
 
@@ -61,7 +61,7 @@ pub(super) async fn create(
     request: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
     let (user, _) = authenticate(&api.sessions, request.headers()).await?;
-    api.room_limit.check(&user.id).map_err(|wait| crate::limits::refused("rooms", wait))?;
+    api.room_limit.check(&user.id).map_err(|wait| ApiError::limited("rooms", wait))?;
     let body: CreateBody = read_json(request).await?;
     let name = validate_room_name(&body.name).map_err(|e| ApiError::Validation(e.into()))?;
     let room =

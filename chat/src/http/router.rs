@@ -7,7 +7,7 @@ use http::{Method, Request, Response};
 use hyper::body::Incoming;
 
 use super::{Api, assets, attachments, auth, health, messages, request, rooms};
-use crate::ApiError;
+use crate::error::ApiError;
 use crate::response::Body;
 
 /// A path the server serves, with the segments it names.

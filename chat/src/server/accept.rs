@@ -13,8 +13,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use super::head_deadline::HeadDeadline;
-use crate::ApiError;
 use crate::access::{ConnectionSlot, Places, Proxies};
+use crate::error::ApiError;
 use crate::http::Api;
 use crate::limits::{AddressGroup, Tally};
 

@@ -40,13 +40,13 @@ use uuid::Uuid;
 pub(crate) use wire::encoded;
 
 pub(crate) use self::commands::Commands;
-use crate::ApiError;
 use crate::access::{
     ClientAddr, ConnectionSlot, Origins, Places, query_param, require_member, session_of,
     session_token,
 };
 use crate::auth::{SessionToken, Sessions};
-use crate::limits::{AddressGroup, Counted, Limiter, Tally, refused};
+use crate::error::ApiError;
+use crate::limits::{AddressGroup, Counted, Limiter, Tally};
 use crate::response::Body;
 use crate::rooms::{Closer, Rooms, SessionSockets};
 use crate::store::Store;
@@ -137,7 +137,7 @@ fn open(gateway: &Gateway, request: &Request<Incoming>) -> Result<Opening, ApiEr
         gateway
             .handshake_limit
             .check(&client.into())
-            .map_err(|wait| refused("handshakes", wait))?;
+            .map_err(|wait| ApiError::limited("handshakes", wait))?;
     }
     let token = session_token(request.headers()).ok_or(ApiError::Unauthorized)?;
     let session = token.hash();
@@ -233,14 +233,16 @@ fn places(
 ) -> Result<(HeaderValue, Held), ApiError> {
     let accept = accept_key(request.headers()).ok_or(ApiError::UpgradeRequired)?;
     let slot = request.extensions().get::<ConnectionSlot>().ok_or(ApiError::Internal)?;
-    let user_place =
-        gateway.per_user.open(user).ok_or_else(|| refused("sockets_per_user", RETRY_SOCKET))?;
+    let user_place = gateway
+        .per_user
+        .open(user)
+        .ok_or_else(|| ApiError::limited("sockets_per_user", RETRY_SOCKET))?;
     let address_place = match request.extensions().get::<ClientAddr>() {
         Some(ClientAddr(client)) if !slot.is_counted() => Some(
             gateway
                 .per_address
                 .open((*client).into())
-                .ok_or_else(|| refused("connections_per_ip", RETRY_SOCKET))?,
+                .ok_or_else(|| ApiError::limited("connections_per_ip", RETRY_SOCKET))?,
         ),
         _ => None,
     };
