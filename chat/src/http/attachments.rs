@@ -24,7 +24,7 @@ use crate::access::{authenticate, query_param, require_member};
 use crate::error::ApiError;
 use crate::limits::{Limiter, Tally};
 use crate::response::{Body, json_response};
-use crate::rooms::RoomEvent;
+use crate::rooms::{RoomEvent, resolve_mentions};
 use crate::store::{CHUNK_BYTES, Store, StoredFile, Upload, UploadError, Uploaded};
 
 /// An upload that sends nothing for this long is abandoned.
@@ -114,12 +114,14 @@ pub(super) async fn upload(
         .unwrap_or("application/octet-stream")
         .to_owned();
 
+    let mentions = resolve_mentions(&api.store, &caption).await;
     let upload = Upload {
         room,
         user_id: user.id,
         username: user.username,
         filename,
         caption,
+        mentions,
         client_id,
         size,
         storage_quota: uploads.quota,

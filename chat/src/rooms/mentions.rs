@@ -10,7 +10,7 @@ const MAX_MENTIONS: usize = 20;
 /// at the start or after a character that cannot be in a username, then
 /// 3-50 username characters, then the end or such a character again (so
 /// `ann@example.com` mentions nobody).
-pub(super) fn candidates(text: &str) -> Vec<String> {
+pub(crate) fn candidates(text: &str) -> Vec<String> {
     let is_name = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     let bytes = text.as_bytes();
     let mut names: Vec<String> = Vec::new();
@@ -40,7 +40,7 @@ pub(super) fn candidates(text: &str) -> Vec<String> {
 
 /// The users `text` mentions, as their names are stored; asks the store
 /// only when the text has a candidate.
-pub(super) async fn resolve(store: &Store, text: &str) -> Vec<String> {
+pub(crate) async fn resolve(store: &Store, text: &str) -> Vec<String> {
     let names = candidates(text);
     if names.is_empty() {
         return names;

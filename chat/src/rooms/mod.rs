@@ -19,11 +19,14 @@
 //! - `peer`: one connection as a room sees it, and the frames queued to it.
 //! - `sockets`: the open sockets of each session, for logout.
 //! - `watchers`: `/ws/notifications` sockets and their users' unread figures.
+//! - `mentions`: the users a message's `@names` mention, for every way a
+//!   message is posted (typed or with a file).
 //! - `neighbours`: what the rooms tell the other instances (implemented by
 //!   `cluster`, which in turn hands their events to [`Rooms`]).
 
 mod event;
 mod gaps;
+mod mentions;
 mod neighbours;
 mod order;
 mod peer;
@@ -35,6 +38,7 @@ mod writer;
 
 pub(crate) use event::{Origin, RoomEvent};
 pub(crate) use gaps::run as fill_gaps;
+pub(crate) use mentions::resolve as resolve_mentions;
 pub(crate) use neighbours::{Alone, Neighbours};
 pub(crate) use peer::{CloseReason, Closer, Outgoing, Peer};
 pub(crate) use registry::Rooms;

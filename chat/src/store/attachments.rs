@@ -40,6 +40,8 @@ pub(crate) struct Upload {
     pub(crate) filename: String,
     /// The message's text; may be empty.
     pub(crate) caption: String,
+    /// The users the caption mentions, as their names are stored.
+    pub(crate) mentions: Vec<String>,
     /// The sender's idempotency key.
     pub(crate) client_id: Option<String>,
     /// `Content-Length`: the body must be exactly this long.
@@ -226,8 +228,9 @@ impl Store {
             client_id: upload.client_id.clone(),
             attachments: vec![attachment],
             reactions: Vec::new(),
-            mentions: Vec::new(),
+            mentions: upload.mentions.clone(),
         };
+        let mentioned = Some(message.mentions.join(" ")).filter(|names| !names.is_empty());
         let (high, low) = room_lock_key(upload.room);
         tx.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&high, &low])
             .await
@@ -246,7 +249,7 @@ impl Store {
                     &[message.created_at].as_slice(),
                     &[message.client_id.as_deref()].as_slice(),
                     &[None::<Uuid>].as_slice(),
-                    &[None::<String>].as_slice(),
+                    &[mentioned].as_slice(),
                 ],
             )
             .await

@@ -109,3 +109,40 @@ async fn the_socket_needs_a_session_and_closes_on_logout() {
     let (code, _) = socket.closed().await;
     assert_eq!(code, Some(CloseCode::Policy));
 }
+
+/// A file's caption mentions like a typed message: the mentioned user is
+/// notified, and the mention counts in their figures.
+#[tokio::test]
+async fn an_upload_whose_caption_mentions_someone_notifies_them() {
+    let server = TestServer::start().await;
+    let pair = server.two_in_a_room().await;
+    let room = pair.room.clone();
+    let mut bob = notifications(&pair.bob).await;
+    assert_eq!(unread(&mut bob, &room).await, (0, 0));
+
+    let url = format!(
+        "{}/api/v1/chatrooms/{room}/attachments?filename=notes.txt&caption=%40bob%20see%20the%20notes",
+        pair.ann.base
+    );
+    let response = pair
+        .ann
+        .http
+        .post(url)
+        .header("cookie", format!("session_id={}", pair.ann.cookie.as_deref().unwrap()))
+        .header("content-type", "text/plain")
+        .body("the notes")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let message: Value = response.json().await.unwrap();
+    assert_eq!(message["mentions"], json!(["bob"]), "{message}");
+
+    let mention = bob.next_of("mention").await;
+    assert_eq!(mention["message"]["content"], "@bob see the notes");
+    assert_eq!(unread(&mut bob, &room).await, (1, 1));
+    let listed = pair.bob.get("/api/v1/chatrooms").await.body["chatrooms"][0].clone();
+    assert_eq!((listed["unread"].clone(), listed["mentions"].clone()), (json!(1), json!(1)));
+    let history = pair.bob.history(&room, "").await;
+    assert_eq!(history[0]["mentions"], json!(["bob"]), "stored with the message");
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use protocol::ErrorCode;
 
 use super::Context;
-use crate::rooms::Post;
+use crate::rooms::{Post, resolve_mentions};
 
 /// Queues `content` (trimmed and validated) for the room writer; waits while
 /// the writer's queue is full.
@@ -14,7 +14,7 @@ pub(super) async fn apply(context: &Context, content: String, client_id: Option<
     if let Err(wait) = context.commands.message_limit.check(&context.peer.user_id) {
         return context.rate_limited("messages", wait, client_id);
     }
-    let mentions = super::mentions::resolve(&context.commands.store, &content).await;
+    let mentions = resolve_mentions(&context.commands.store, &content).await;
     let post = Post {
         chatroom_id: context.room_id,
         content,

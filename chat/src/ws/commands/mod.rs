@@ -6,13 +6,12 @@
 //!
 //! - `parse`: what a `chat_message`'s content means (a message, `/stock=`, a refusal).
 //! - `chat_message`: a message for the room, through the room writer, with
-//!   the users it mentions (`mentions`).
+//!   the users it mentions.
 //! - `stock`: `/stock=CODE`, handed to the stock desk.
 //! - `typing`: a typing notice for the rest of the room.
 //! - `reaction`: an emoji on a message, toggled in the store, the state to the room.
 
 mod chat_message;
-mod mentions;
 mod parse;
 mod reaction;
 mod stock;
