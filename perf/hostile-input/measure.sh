@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Fan-out before and after, alternating: BEFORE and AFTER are two chat
 # binaries, LOADTEST the load tester; each build on its own database, a new
-# server and a fresh checkpointed table per run. JSON lands beside this file.
+# server and a fresh checkpointed table per run. JSON lands beside this file
+# (or in OUT).
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
+here=${OUT:-$(cd "$(dirname "$0")" && pwd)}
 first=${FIRST:-1}
 runs=${RUNS:-3}
 for run in $(seq "$first" $((first + runs - 1))); do
