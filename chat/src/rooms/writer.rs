@@ -293,34 +293,36 @@ async fn gather(queue: &mut mpsc::Receiver<Queued>, jobs: &mut Vec<Queued>) {
 /// Tells a job's origin that PostgreSQL refused what it holds: a retry would
 /// be refused again.
 fn refuse(job: Job) {
-    match job {
-        Job::User(post) => {
-            let frame = ServerFrame::Error {
-                message: "the message holds text that cannot be stored".into(),
-                code: ErrorCode::InvalidFrame,
-                client_id: post.client_id,
-            };
-            post.sender.deliver(&Outgoing::notice(frame));
-        }
-        Job::Bot(post) => {
-            let _ = post.done.send(Ok(BotPostOutcome::Refused));
-        }
-    }
+    let message = "the message holds text that cannot be stored";
+    tell_unstored(job, ErrorCode::InvalidFrame, message, Ok(BotPostOutcome::Refused));
 }
 
 /// Tells a job's origin that nothing was stored.
 fn fail(job: Job, error: &Arc<StoreError>) {
+    let unavailable = Err(StoreError::Unavailable(error.to_string()));
+    tell_unstored(
+        job,
+        ErrorCode::Unavailable,
+        "the message could not be stored; please retry",
+        unavailable,
+    );
+}
+
+/// A user's message: an error frame to its sender alone; a bot reply: `bot`.
+fn tell_unstored(
+    job: Job,
+    code: ErrorCode,
+    message: &str,
+    bot: Result<BotPostOutcome, StoreError>,
+) {
     match job {
         Job::User(post) => {
-            let frame = ServerFrame::Error {
-                message: "the message could not be stored; please retry".into(),
-                code: ErrorCode::Unavailable,
-                client_id: post.client_id,
-            };
+            let frame =
+                ServerFrame::Error { message: message.into(), code, client_id: post.client_id };
             post.sender.deliver(&Outgoing::notice(frame));
         }
         Job::Bot(post) => {
-            let _ = post.done.send(Err(StoreError::Unavailable(error.to_string())));
+            let _ = post.done.send(bot);
         }
     }
 }

@@ -270,11 +270,22 @@ impl Store {
         batch: &[NewMessage],
         heads: &mut RoomHeads,
     ) -> Vec<Appended> {
+        // The usual case, with no more work than one insert: PostgreSQL takes it.
+        let error = match self.insert_messages(batch, heads).await {
+            Ok(rows) => return outcomes_of(batch, rows),
+            Err(error) if error.is_data_fault() => error,
+            Err(error) => {
+                let error = Arc::new(error);
+                return batch.iter().map(|_| Appended::Failed(Arc::clone(&error))).collect();
+            }
+        };
+        tracing::warn!(%error, count = batch.len(), "PostgreSQL refused a batch; storing it in parts");
         let mut outcomes = Vec::with_capacity(batch.len());
         // The parts still to store, the leftmost last: a room's messages are
         // stored in the batch's order.
-        let mut parts: Vec<Range<usize>> = Vec::with_capacity(16);
-        parts.push(0..batch.len());
+        let middle = batch.len() / 2;
+        let mut parts: Vec<Range<usize>> = vec![middle..batch.len(), 0..middle];
+        parts.retain(|part| !part.is_empty());
         while let Some(part) = parts.pop() {
             let messages = &batch[part.clone()];
             match self.insert_messages(messages, heads).await {
