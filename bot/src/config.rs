@@ -90,7 +90,7 @@ impl Configuration for Config {
         let args: Args = service::cli::parse(args, lookup)?;
         // The URL and the key are checked here rather than by clap, whose
         // refusal would print them.
-        if let Err(reason) = protocol::amqp::check_url(&args.rabbitmq_url) {
+        if let Err(reason) = service::amqp::check_url(&args.rabbitmq_url) {
             let flag = "--rabbitmq-url <RABBITMQ_URL>";
             return Err(service::cli::refuse_url::<Args>(flag, &args.rabbitmq_url, reason));
         }

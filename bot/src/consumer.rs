@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use protocol::amqp::SessionEnd;
-use protocol::amqp::lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
-use protocol::amqp::lapin::types::FieldTable;
-use protocol::amqp::lapin::{self, Connection};
 use protocol::broker::COMMANDS_QUEUE;
+use service::amqp::SessionEnd;
+use service::amqp::lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
+use service::amqp::lapin::types::FieldTable;
+use service::amqp::lapin::{self, Connection};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -34,7 +34,7 @@ pub(crate) async fn serve(
 ) -> Result<SessionEnd, lapin::Error> {
     let handler = Arc::new(Handler {
         stooq: Arc::clone(stooq),
-        publisher: protocol::amqp::confirm_channel(connection).await?,
+        publisher: service::amqp::confirm_channel(connection).await?,
         broken: CancellationToken::new(),
     });
     let channel = connection.create_channel().await?;

@@ -8,5 +8,5 @@ pub enum Error {
     Tls(#[from] rustls::Error),
     /// The broker refused something that retrying will not fix (an invalid URL).
     #[error("RabbitMQ: {0}")]
-    Broker(#[from] protocol::amqp::lapin::Error),
+    Broker(#[from] service::amqp::lapin::Error),
 }

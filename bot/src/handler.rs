@@ -6,11 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::amqp::lapin::Channel;
-use protocol::amqp::lapin::message::Delivery;
-use protocol::amqp::lapin::options::{BasicAckOptions, BasicNackOptions};
-use protocol::amqp::{Unroutable, publish_json};
 use protocol::broker::{RESPONSES_EXCHANGE, StockCommand, StockReply};
+use service::amqp::lapin::Channel;
+use service::amqp::lapin::message::Delivery;
+use service::amqp::lapin::options::{BasicAckOptions, BasicNackOptions};
+use service::amqp::{Unroutable, publish_json};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;

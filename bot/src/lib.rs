@@ -35,7 +35,7 @@ pub mod stooq;
 use std::future::Future;
 use std::sync::Arc;
 
-use protocol::amqp;
+use service::amqp;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 

@@ -247,7 +247,7 @@ impl Configuration for Config {
                 &"names no database",
             ));
         }
-        if let Err(reason) = protocol::amqp::check_url(&args.rabbitmq_url) {
+        if let Err(reason) = service::amqp::check_url(&args.rabbitmq_url) {
             return Err(service::cli::refuse_url::<Args>(
                 "--rabbitmq-url <RABBITMQ_URL>",
                 &args.rabbitmq_url,

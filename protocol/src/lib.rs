@@ -8,11 +8,7 @@
 //! - [`stock_code`]: what a valid `/stock=CODE` looks like, checked on both sides.
 //! - [`text`]: what text any field accepts (no U+0000; names without
 //!   invisible or reordering characters).
-//! - `amqp` (feature `amqp`): connecting to RabbitMQ, declaring the topology,
-//!   confirmed JSON publishing and reconnecting, for `chat` and `bot`.
 
-#[cfg(feature = "amqp")]
-pub mod amqp;
 pub mod broker;
 pub mod frames;
 pub mod message;

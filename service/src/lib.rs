@@ -15,7 +15,12 @@
 //!   `build_info` gauge, recorded through whatever `metrics` recorder the
 //!   binary installed; [`metrics_endpoint`] serves them on an address of
 //!   their own.
+//! - [`amqp`]: connecting to RabbitMQ (TLS included), declaring the
+//!   topology, confirmed JSON publishing and reconnecting.
+//! - [`backoff`]: exponential backoff with jitter, for anything that retries.
 
+pub mod amqp;
+pub mod backoff;
 pub mod cli;
 pub mod metrics_endpoint;
 

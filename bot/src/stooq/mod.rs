@@ -19,7 +19,7 @@ use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use protocol::amqp::Backoff;
+use service::backoff::Backoff;
 use tokio::time::Instant;
 
 use self::breaker::Breaker;

@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use protocol::amqp::Backoff;
+use service::backoff::Backoff;
 use tokio::time::Instant;
 
 use super::breaker::Breaker;

@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use bot::{Config, LogFormat};
 use futures_util::StreamExt;
-use protocol::amqp::lapin::options::{BasicConsumeOptions, QueueDeclareOptions};
-use protocol::amqp::lapin::types::FieldTable;
-use protocol::amqp::lapin::{Channel, Connection, Consumer};
-use protocol::amqp::{self, Unroutable};
 use protocol::broker::{
     COMMANDS_EXCHANGE, COMMANDS_QUEUE, RESPONSES_QUEUE, STOCK_ROUTING_KEY, StockCommand, StockReply,
 };
+use service::amqp::lapin::options::{BasicConsumeOptions, QueueDeclareOptions};
+use service::amqp::lapin::types::FieldTable;
+use service::amqp::lapin::{Channel, Connection, Consumer};
+use service::amqp::{self, Unroutable};
 use testkit::rabbit::TestVhost;
 use testkit::stooq::FakeStooq;
 use tokio::net::TcpListener;

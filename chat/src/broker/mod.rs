@@ -1,7 +1,7 @@
 //! RabbitMQ: stock commands out (confirmed), stock replies in (stored once),
 //! and the events shared with the other chat instances (see `cluster`).
 //!
-//! One supervisor task keeps a connection (`protocol::amqp::supervise`, as
+//! One supervisor task keeps a connection (`service::amqp::supervise`, as
 //! the bot does): on each connection it opens a confirm-mode channel for
 //! commands and a channel for events, and consumes `stock.responses` and
 //! this instance's event queue. When the connection drops it starts again,
@@ -14,9 +14,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use protocol::amqp::lapin::{Channel, Connection};
-use protocol::amqp::{self, SessionEnd, Unroutable};
 use protocol::broker::{COMMANDS_EXCHANGE, STOCK_ROUTING_KEY, StockCommand};
+use service::amqp::lapin::{Channel, Connection};
+use service::amqp::{self, SessionEnd, Unroutable};
 use tokio_util::sync::CancellationToken;
 
 use crate::cluster::{self, PublishChannel, Receivers};

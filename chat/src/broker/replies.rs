@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use protocol::amqp::lapin::options::{
+use protocol::broker::{RESPONSES_QUEUE, StockReply};
+use service::amqp::lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
 };
-use protocol::amqp::lapin::types::FieldTable;
-use protocol::amqp::lapin::{self, Connection, message::Delivery};
-use protocol::broker::{RESPONSES_QUEUE, StockReply};
+use service::amqp::lapin::types::FieldTable;
+use service::amqp::lapin::{self, Connection, message::Delivery};
 use tokio::sync::oneshot;
 
 use crate::rooms::{BotPost, BotPostOutcome, RoomWriter};

@@ -4,12 +4,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use protocol::amqp::lapin::options::{
+use protocol::broker::EVENTS_EXCHANGE;
+use service::amqp::lapin::options::{
     BasicConsumeOptions, BasicPublishOptions, QueueBindOptions, QueueDeclareOptions,
 };
-use protocol::amqp::lapin::types::{AMQPValue, FieldTable};
-use protocol::amqp::lapin::{self, BasicProperties, Connection};
-use protocol::broker::EVENTS_EXCHANGE;
+use service::amqp::lapin::types::{AMQPValue, FieldTable};
+use service::amqp::lapin::{self, BasicProperties, Connection};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;

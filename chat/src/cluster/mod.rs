@@ -27,7 +27,7 @@ mod link;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use protocol::amqp::lapin::Channel;
+use service::amqp::lapin::Channel;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 

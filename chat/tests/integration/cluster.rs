@@ -204,7 +204,7 @@ async fn siblings_share_accounts_sessions_and_history() {
     server_b.stop().await;
     drop(server_b);
     assert_eq!(ann.history(room, "").await.len(), 1, "the database outlives the sibling");
-    protocol::amqp::connect(&server_a.vhost.url(), "test").await.expect("the vhost outlives it");
+    service::amqp::connect(&server_a.vhost.url(), "test").await.expect("the vhost outlives it");
 }
 
 #[tokio::test]

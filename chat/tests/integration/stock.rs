@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use protocol::amqp::lapin::options::QueueDeclareOptions;
-use protocol::amqp::lapin::types::FieldTable;
-use protocol::amqp::{self, Unroutable};
 use protocol::broker::{COMMANDS_QUEUE, RESPONSES_EXCHANGE, StockReply};
 use serde_json::json;
+use service::amqp::lapin::options::QueueDeclareOptions;
+use service::amqp::lapin::types::FieldTable;
+use service::amqp::{self, Unroutable};
 
 use crate::support::{PATIENCE, Pair, TestServer};
 

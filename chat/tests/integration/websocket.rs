@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use protocol::amqp::lapin::options::{BasicAckOptions, BasicConsumeOptions};
-use protocol::amqp::lapin::types::FieldTable;
 use protocol::broker::StockCommand;
 use reqwest::StatusCode;
 use serde_json::json;
+use service::amqp::lapin::options::{BasicAckOptions, BasicConsumeOptions};
+use service::amqp::lapin::types::FieldTable;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
@@ -156,7 +156,7 @@ async fn a_stock_command_is_published_to_rabbitmq_and_never_stored() {
     let mut ws = ann.connect(&room, "").await;
     ws.say(" /stock=aapl.us ", "s1").await;
 
-    let connection = protocol::amqp::connect(&server.vhost.url(), "test").await.unwrap();
+    let connection = service::amqp::connect(&server.vhost.url(), "test").await.unwrap();
     let channel = connection.create_channel().await.unwrap();
     let mut commands = channel
         .basic_consume(

@@ -1,4 +1,4 @@
-//! RabbitMQ plumbing shared by `chat` and `bot` (cargo feature `amqp`).
+//! RabbitMQ plumbing shared by `chat` and `bot`.
 //!
 //! - [`connect`] opens one connection (TLS for `amqps://`, trusting also the
 //!   CA file a `cacertfile` query parameter names, as in RabbitMQ's own
@@ -30,11 +30,12 @@ use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionBuilder, ConnectionProperties,
     ExchangeKind,
 };
-use rand::Rng;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::broker::{
+use crate::backoff::Backoff;
+
+use protocol::broker::{
     COMMANDS_EXCHANGE, COMMANDS_QUEUE, EVENTS_EXCHANGE, RESPONSES_EXCHANGE, RESPONSES_QUEUE,
     STOCK_ROUTING_KEY,
 };
@@ -301,46 +302,9 @@ impl std::error::Error for PublishError {
     }
 }
 
-/// Exponential backoff with jitter: attempt `n` waits between half and all
-/// of `min(initial * 2^n, max)`, so that many clients do not retry in step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    /// The ceiling of the first delay.
-    pub initial: Duration,
-    /// The ceiling of any delay.
-    pub max: Duration,
-}
-
-impl Backoff {
-    /// Reconnecting to the broker: 200 ms at first, at most 10 s apart.
-    pub const RECONNECT: Backoff =
-        Backoff { initial: Duration::from_millis(200), max: Duration::from_secs(10) };
-
-    /// How long to wait before retry number `attempt` (0 for the first retry).
-    pub fn delay(&self, attempt: u32) -> Duration {
-        let factor = 1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX);
-        let ceiling = self.initial.saturating_mul(factor).min(self.max);
-        let half = ceiling / 2;
-        half + rand::rng().random_range(Duration::ZERO..=half)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_grows_is_jittered_and_capped() {
-        let backoff = Backoff { initial: Duration::from_millis(100), max: Duration::from_secs(1) };
-        for _ in 0..100 {
-            let first = backoff.delay(0);
-            assert!((Duration::from_millis(50)..=Duration::from_millis(100)).contains(&first));
-            let third = backoff.delay(2);
-            assert!((Duration::from_millis(200)..=Duration::from_millis(400)).contains(&third));
-            let late = backoff.delay(40);
-            assert!((Duration::from_millis(500)..=Duration::from_secs(1)).contains(&late));
-        }
-    }
 
     #[test]
     fn publish_errors_read_as_sentences() {

@@ -1,12 +1,13 @@
-//! `protocol::amqp` against the machine's real RabbitMQ, a vhost per test.
+//! `service::amqp` against the machine's real RabbitMQ, a vhost per test.
 
-use chat_protocol::amqp::lapin::options::{BasicGetOptions, ConfirmSelectOptions};
-use chat_protocol::amqp::{self, Backoff, PublishError, Unroutable};
-use chat_protocol::broker::{
+use protocol::broker::{
     COMMANDS_EXCHANGE, COMMANDS_QUEUE, EVENTS_EXCHANGE, RESPONSES_EXCHANGE, RESPONSES_QUEUE,
     STOCK_ROUTING_KEY,
 };
 use serde_json::json;
+use service::amqp::lapin::options::{BasicGetOptions, ConfirmSelectOptions};
+use service::amqp::{self, PublishError, Unroutable};
+use service::backoff::Backoff;
 use testkit::rabbit::TestVhost;
 
 #[tokio::test]
