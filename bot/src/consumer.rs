@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::handler::{ANSWER_BUDGET, Handler};
-use crate::stooq::Stooq;
+use crate::quotes::QuoteSource;
 
 /// Commands delivered to this bot and not yet acked. It bounds the tasks in
 /// flight: the broker sends no more until one is acked.
@@ -29,11 +29,11 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(7);
 /// channel or consumer fails ([`SessionEnd::Lost`]).
 pub(crate) async fn serve(
     connection: &Connection,
-    stooq: &Arc<Stooq>,
+    quotes: &Arc<dyn QuoteSource>,
     shutdown: &CancellationToken,
 ) -> Result<SessionEnd, lapin::Error> {
     let handler = Arc::new(Handler {
-        stooq: Arc::clone(stooq),
+        quotes: Arc::clone(quotes),
         publisher: service::amqp::confirm_channel(connection).await?,
         broken: CancellationToken::new(),
     });

@@ -16,8 +16,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::metrics::Outcome;
+use crate::quotes::QuoteSource;
 use crate::reply;
-use crate::stooq::Stooq;
 
 /// A reply is published within this long of receiving its command.
 pub const ANSWER_BUDGET: Duration = Duration::from_secs(5);
@@ -27,8 +27,8 @@ const PUBLISH_RESERVE: Duration = Duration::from_millis(500);
 /// What every command of one broker session needs.
 #[derive(Debug)]
 pub(crate) struct Handler {
-    /// Asks Stooq; shared across sessions (one pool, one breaker).
-    pub(crate) stooq: Arc<Stooq>,
+    /// Where quotes come from; shared across sessions (one pool, one breaker).
+    pub(crate) quotes: Arc<dyn QuoteSource>,
     /// The session's channel in confirm mode, for replies.
     pub(crate) publisher: Channel,
     /// Cancelled when a reply cannot be published: the session is rebuilt.
@@ -60,7 +60,7 @@ impl Handler {
     async fn reply(&self, command: StockCommand, delivery: Delivery, received: Instant) {
         let (content, outcome) = if protocol::stock_code::is_valid(&command.code) {
             let deadline = received + ANSWER_BUDGET - PUBLISH_RESERVE;
-            let answer = self.stooq.lookup(&command.code, deadline).await;
+            let answer = self.quotes.lookup(&command.code, deadline).await;
             tracing::debug!(?answer, "looked up");
             (reply::text(&command.code, &answer), Outcome::of(&answer))
         } else {

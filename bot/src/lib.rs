@@ -11,7 +11,8 @@
 //! - [`config`]: the flags and environment variables (clap), validated at start.
 //! - [`consumer`]: one broker session: prefetch, a task per command, graceful drain.
 //! - `handler`: one command, from delivery to ack after the confirmed reply.
-//! - [`stooq`]: the HTTP client: pooled connections, timeouts, retries, circuit breaker.
+//! - [`quotes`]: the seam between the consumer and wherever quotes come from.
+//! - [`stooq`]: the quote source the binary uses, an HTTP client: pooled connections, timeouts, retries, circuit breaker.
 //! - [`parse`]: a Stooq body classified with `csv-core`, without allocating per row.
 //! - [`answer`]: what a lookup came to: quote, unknown symbol, or unavailable (and why).
 //! - [`metrics`]: the Prometheus metrics, and the small HTTP server of
@@ -29,6 +30,7 @@ pub mod error;
 mod handler;
 pub mod metrics;
 pub mod parse;
+pub mod quotes;
 pub mod reply;
 pub mod stooq;
 
@@ -42,6 +44,7 @@ use tokio_util::sync::CancellationToken;
 pub use crate::config::{Config, Configuration, LogFormat};
 pub use crate::error::Error;
 pub use crate::handler::ANSWER_BUDGET;
+use crate::quotes::QuoteSource;
 use crate::stooq::Stooq;
 
 /// Runs the bot until `shutdown` completes, then stops consuming, lets the
@@ -77,6 +80,17 @@ pub async fn run_with_metrics(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
     let stooq = Stooq::new(&config.stooq_api_url, config.stooq_api_key.as_deref())?;
+    run_with_source(config, stooq, metrics, shutdown).await
+}
+
+/// Runs the bot as [`run_with_metrics`] does, asking `quotes` instead of the
+/// Stooq that `config` names.
+pub async fn run_with_source(
+    config: Config,
+    quotes: Arc<dyn QuoteSource>,
+    metrics: Option<TcpListener>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Error> {
     if metrics.is_some() {
         // Installed before the first command, so that every command is counted.
         crate::metrics::handle();
@@ -84,7 +98,7 @@ pub async fn run_with_metrics(
     let token = CancellationToken::new();
     let endpoint_stop = CancellationToken::new();
     let supervisor = async {
-        let result = supervise(&config.rabbitmq_url, &stooq, &token).await;
+        let result = supervise(&config.rabbitmq_url, &quotes, &token).await;
         token.cancel();
         result
     };
@@ -117,12 +131,12 @@ pub async fn run_with_metrics(
 /// Consumes commands on each connection the supervisor makes, until shutdown.
 async fn supervise(
     url: &str,
-    stooq: &Arc<Stooq>,
+    quotes: &Arc<dyn QuoteSource>,
     shutdown: &CancellationToken,
 ) -> Result<(), Error> {
     amqp::supervise(url, "bot", shutdown, |connection| {
-        let (stooq, shutdown) = (Arc::clone(stooq), shutdown.clone());
-        Box::pin(async move { consumer::serve(connection, &stooq, &shutdown).await })
+        let (quotes, shutdown) = (Arc::clone(quotes), shutdown.clone());
+        Box::pin(async move { consumer::serve(connection, &quotes, &shutdown).await })
     })
     .await?;
     Ok(())

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
 use hyper::header::USER_AGENT;
 use hyper::{Request, Uri};
@@ -26,6 +27,7 @@ use self::breaker::Breaker;
 use self::retry::{Attempt, Policy};
 use crate::answer::{Answer, Unavailable};
 use crate::parse::{MAX_BODY_BYTES, classify};
+use crate::quotes::QuoteSource;
 
 /// How hard a lookup tries: three attempts of at most 1.5 s each, 100 ms
 /// then 200 ms apart (halved at random), all within the deadline.
@@ -86,7 +88,7 @@ impl Stooq {
     }
 
     /// Looks `code` up (a valid stock code), answering no later than `deadline`.
-    pub async fn lookup(&self, code: &str, deadline: Instant) -> Answer {
+    async fn lookup(&self, code: &str, deadline: Instant) -> Answer {
         let Ok(uri) = self.quote_uri(code).parse::<Uri>() else {
             return Answer::Unavailable(Unavailable::Malformed);
         };
@@ -134,6 +136,12 @@ impl Stooq {
                 Attempt::Retry(Unavailable::Transport)
             }
         }
+    }
+}
+
+impl QuoteSource for Stooq {
+    fn lookup<'a>(&'a self, code: &'a str, deadline: Instant) -> BoxFuture<'a, Answer> {
+        Box::pin(Stooq::lookup(self, code, deadline))
     }
 }
 

@@ -1,8 +1,13 @@
 //! One command in, one reply out, for every kind of answer Stooq gives.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bot::answer::{Answer, Quote};
+use bot::quotes::QuoteSource;
+use futures_util::future::BoxFuture;
 use testkit::stooq::Mode;
+use tokio::time::Instant;
 
 use crate::is_unavailable_reply;
 use crate::support::{Harness, InProcessBot};
@@ -94,4 +99,38 @@ async fn drops_a_malformed_command_and_carries_on() {
     harness.assert_no_reply_for(Duration::from_secs(1)).await;
     bot.stop().await;
     assert_eq!(harness.commands_waiting().await, 0, "the malformed commands were acked");
+}
+
+/// A quote source other than Stooq: a fixed price per code, and the codes asked.
+#[derive(Debug, Default)]
+struct FixedPrices {
+    asked: Mutex<Vec<String>>,
+}
+
+impl QuoteSource for FixedPrices {
+    fn lookup<'a>(&'a self, code: &'a str, _deadline: Instant) -> BoxFuture<'a, Answer> {
+        self.asked.lock().expect("not poisoned").push(code.to_owned());
+        let answer = match code {
+            "ACME.US" => Answer::Quote(Quote { symbol: code.into(), close: "12.5".into() }),
+            _ => Answer::NotFound,
+        };
+        Box::pin(async move { answer })
+    }
+}
+
+#[tokio::test]
+async fn another_quote_source_plugs_in_without_stooq() {
+    let mut harness = Harness::start().await;
+    let prices = Arc::new(FixedPrices::default());
+    let bot = InProcessBot::spawn_with_source(harness.config(), prices.clone());
+    let command = harness.ask("ACME.US").await;
+    assert_eq!(harness.reply_to(&command).await, "ACME.US quote is $12.5 per share");
+    let command = harness.ask("NOPE.US").await;
+    assert!(harness.reply_to(&command).await.contains("No quote was found for NOPE.US"));
+    let command = harness.ask("a/b").await;
+    assert!(harness.reply_to(&command).await.contains("a/b"), "an invalid code is refused");
+    let asked = prices.asked.lock().expect("not poisoned").clone();
+    assert_eq!(asked, ["ACME.US", "NOPE.US"], "invalid codes never reach the source");
+    assert_eq!(harness.stooq.requests(), 0, "Stooq is not asked");
+    bot.stop().await;
 }

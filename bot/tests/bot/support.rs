@@ -2,8 +2,10 @@
 //! and the bot run in-process or as the real `bot` binary.
 
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
+use bot::quotes::QuoteSource;
 use bot::{Config, LogFormat};
 use futures_util::StreamExt;
 use protocol::broker::{
@@ -185,6 +187,15 @@ impl InProcessBot {
     pub(crate) fn spawn(config: Config) -> Self {
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(bot::run(config, async {
+            let _ = stopped.await;
+        }));
+        Self { stop, task }
+    }
+
+    /// Runs the bot asking `quotes` instead of Stooq.
+    pub(crate) fn spawn_with_source(config: Config, quotes: Arc<dyn QuoteSource>) -> Self {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(bot::run_with_source(config, quotes, None, async {
             let _ = stopped.await;
         }));
         Self { stop, task }
