@@ -42,7 +42,7 @@ pub enum ApiError {
     NotFound(&'static str),
     /// The path exists, the method does not.
     #[error("method not allowed")]
-    MethodNotAllowed(&'static str),
+    MethodNotAllowed(String),
     /// The username is in use (any case).
     #[error("username is already taken")]
     UsernameTaken,
@@ -109,7 +109,9 @@ impl ApiError {
         let mut response = crate::response::json_response(status, &body);
         match self {
             ApiError::MethodNotAllowed(allow) => {
-                response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+                if let Ok(value) = HeaderValue::from_str(&allow) {
+                    response.headers_mut().insert(header::ALLOW, value);
+                }
             }
             ApiError::Unavailable => {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use super::Api;
 use super::range::{Range, parse_range};
+use super::request::member_of_room;
 use crate::access::{authenticate, query_param, require_member};
 use crate::error::ApiError;
 use crate::limits::{Limiter, Tally};
@@ -65,9 +66,7 @@ pub(super) async fn upload(
     request: Request<Incoming>,
     room: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let (user, _) = authenticate(&api.sessions, request.headers()).await?;
-    let room: Uuid =
-        room.parse().map_err(|_| ApiError::Validation("chatroom id is not a UUID".into()))?;
+    let (user, room) = member_of_room(api, request.headers(), room).await?;
     let query = request.uri().query();
     let filename = check_filename(query_param(query, "filename"))?;
     let caption = query_param(query, "caption").unwrap_or_default().trim().to_owned();
@@ -89,7 +88,6 @@ pub(super) async fn upload(
     if size > uploads.max_bytes {
         return Err(ApiError::PayloadTooLarge(usize::try_from(uploads.max_bytes).unwrap_or(0)));
     }
-    require_member(&api.store, room, user.id).await?;
     if let Some(key) = &client_id
         && let Some(stored) = api.store.message_by_client_id(room, user.id, key).await?
     {

@@ -7,7 +7,8 @@ use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use super::Api;
-use crate::access::{authenticate, query_param, require_member};
+use super::request::member_of_room;
+use crate::access::query_param;
 use crate::error::ApiError;
 use crate::response::{Body, json_response};
 use crate::store::Before;
@@ -23,11 +24,7 @@ pub(super) async fn page(
     request: Request<Incoming>,
     room: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let (user, _) = authenticate(&api.sessions, request.headers()).await?;
-    // The contract answers a malformed id here with 400 (a join's with 404).
-    let room: Uuid =
-        room.parse().map_err(|_| ApiError::Validation("chatroom id is not a UUID".into()))?;
-    require_member(&api.store, room, user.id).await?;
+    let (_, room) = member_of_room(api, request.headers(), room).await?;
     let query = request.uri().query();
     let limit = match query_param(query, "limit") {
         None => DEFAULT_LIMIT,

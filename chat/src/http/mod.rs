@@ -9,7 +9,8 @@
 //! # Layout
 //!
 //! - this file: [`Api`], what the handlers use, and the middleware ([`serve`]).
-//! - `router`: the route table, once: each path's handler, methods and metric label.
+//! - `router`: the route table, once: each method and path template's handler;
+//!   the template is the metric label.
 //! - `request`: bounded JSON bodies, the login limit, cross-site writes.
 //! - `auth`, `rooms`, `messages`, `health`, `assets`, `attachments`: the endpoints.
 //! - `range`: the `Range` header of a download.
@@ -99,8 +100,8 @@ pub(crate) async fn serve(
     let started = Instant::now();
     let request_id = request_id(&request);
     let method = request.method().clone();
-    let route = router::Route::of(request.uri().path());
-    let label = route.as_ref().map_or("unmatched", router::Route::label);
+    let matched = router::Matched::of(request.uri().path());
+    let label = matched.as_ref().map_or("unmatched", router::Matched::label);
     let client = api.proxies.client(peer.ip(), request.headers());
     let span = tracing::info_span!(
         "request",
@@ -113,7 +114,7 @@ pub(crate) async fn serve(
         chatroom_id = tracing::field::Empty,
     );
     request.extensions_mut().insert(ClientAddr(client));
-    let handled = router::handle(api, route, request);
+    let handled = router::handle(api, matched, request);
     let outcome = AssertUnwindSafe(handled).catch_unwind().instrument(span.clone()).await;
     let mut response = match outcome {
         Ok(Ok(response)) => response,

@@ -1,19 +1,47 @@
-//! Reading REST requests: bounded JSON bodies, the login limit, cross-site writes.
+//! Reading REST requests: who sends it and about which room, bounded JSON
+//! bodies, the login limit, cross-site writes.
 
 use http::{HeaderMap, Request, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde::de::DeserializeOwned;
 
-use crate::access::{ClientAddr, Origins};
+use uuid::Uuid;
+
+use super::Api;
+use crate::access::{ClientAddr, Origins, authenticate, require_member};
 use crate::error::ApiError;
 use crate::limits::{AddressGroup, Limiter};
+use crate::store::User;
 
 /// How long a client may take to send its body.
 const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Largest JSON body accepted; the biggest legitimate one is a registration.
 pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The room a path's `{id}` names: 400 `VALIDATION_ERROR` when it is not a
+/// UUID, whichever endpoint it is. Recorded on the request's span.
+pub(super) fn room_id(segment: &str) -> Result<Uuid, ApiError> {
+    let room: Uuid =
+        segment.parse().map_err(|_| ApiError::Validation("chatroom id is not a UUID".into()))?;
+    tracing::Span::current().record("chatroom_id", tracing::field::display(room));
+    Ok(room)
+}
+
+/// The prologue of every endpoint under `/chatrooms/{id}/` but join: the
+/// session's user (401), the room's id (400), and that the user is one of its
+/// members (404 no such room, 403 `NOT_A_MEMBER`), checked in that order.
+pub(super) async fn member_of_room(
+    api: &Api,
+    headers: &HeaderMap,
+    segment: &str,
+) -> Result<(User, Uuid), ApiError> {
+    let (user, _) = authenticate(&api.sessions, headers).await?;
+    let room = room_id(segment)?;
+    require_member(&api.store, room, user.id).await?;
+    Ok((user, room))
+}
 
 /// Reads and decodes a JSON body of at most [`MAX_BODY_BYTES`].
 pub(super) async fn read_json<T: DeserializeOwned>(

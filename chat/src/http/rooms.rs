@@ -7,8 +7,8 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::Api;
-use super::request::read_json;
-use crate::access::{authenticate, require_member};
+use super::request::{member_of_room, read_json, room_id};
+use crate::access::authenticate;
 use crate::auth::validate_room_name;
 use crate::error::ApiError;
 use crate::response::{Body, json_response};
@@ -42,9 +42,7 @@ pub(super) async fn read(
     request: Request<Incoming>,
     room: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let (user, _) = authenticate(&api.sessions, request.headers()).await?;
-    let room: Uuid = room.parse().map_err(|_| ApiError::NotFound("chatroom"))?;
-    require_member(&api.store, room, user.id).await?;
+    let (user, room) = member_of_room(api, request.headers(), room).await?;
     let body: ReadBody = read_json(request).await?;
     match api.store.mark_read(room, user.id, body.message_id).await? {
         Marked::NoMessage => Err(ApiError::NotFound("message")),
@@ -80,8 +78,7 @@ pub(super) async fn join(
     room: &str,
 ) -> Result<Response<Body>, ApiError> {
     let (user, _) = authenticate(&api.sessions, request.headers()).await?;
-    let room: Uuid = room.parse().map_err(|_| ApiError::NotFound("chatroom"))?;
-    tracing::Span::current().record("chatroom_id", tracing::field::display(room));
+    let room = room_id(room)?;
     if !api.store.join_room(room, user.id).await? {
         return Err(ApiError::NotFound("chatroom"));
     }

@@ -1,8 +1,11 @@
-//! The route table, once: which handler serves a path, with which methods,
-//! under which metric label.
+//! The route table, once: each row is a method, a path template and its
+//! handler. The template is also the metric label (never the raw path) and
+//! the rows sharing a template make a 405's `Allow` header.
 
+use std::future::ready;
 use std::sync::Arc;
 
+use futures_util::future::BoxFuture;
 use http::{Method, Request, Response};
 use hyper::body::Incoming;
 
@@ -10,143 +13,167 @@ use super::{Api, assets, attachments, auth, health, messages, request, rooms};
 use crate::error::ApiError;
 use crate::response::Body;
 
-/// A path the server serves, with the segments it names.
-pub(super) enum Route {
-    Index,
-    ApiDocs,
-    Asset(String),
-    Health,
-    Ready,
-    Metrics,
-    OpenApi,
-    AsyncApi,
-    Register,
-    Login,
-    Logout,
-    Me,
-    Rooms,
-    Join(String),
-    Messages(String),
-    Upload(String),
-    Read(String),
-    Attachment(String),
-    Chat(String),
-    Notifications,
+type Reply = Result<Response<Body>, ApiError>;
+
+/// Serves one request; the string is the segment the template's `{…}`
+/// matched, as sent (empty when the template has none).
+type Handler = fn(Arc<Api>, Request<Incoming>, String) -> BoxFuture<'static, Reply>;
+
+struct Route {
+    method: Method,
+    template: &'static str,
+    handler: Handler,
 }
 
-impl Route {
-    /// The route of `path`, if any.
+const fn route(method: Method, template: &'static str, handler: Handler) -> Route {
+    Route { method, template, handler }
+}
+
+/// Every route the server serves. A template segment in braces matches any
+/// one segment.
+static ROUTES: &[Route] = &[
+    route(Method::GET, "/", |_, _, _| Box::pin(ready(Ok(assets::index())))),
+    route(Method::GET, "/api/docs", |_, _, _| Box::pin(ready(Ok(assets::api_docs())))),
+    route(Method::GET, "/assets/{file}", |_, _, file| Box::pin(ready(assets::file(&file)))),
+    route(Method::GET, "/health", |_, _, _| Box::pin(ready(Ok(health::live())))),
+    route(Method::GET, "/health/ready", |api, _, _| {
+        Box::pin(
+            async move { Ok(health::ready(&api.store, api.stock.as_ref(), &api.stopping).await) },
+        )
+    }),
+    route(Method::GET, "/metrics", |api, _, _| {
+        let served = if api.metrics_here { Ok(health::metrics()) } else { Err(not_found()) };
+        Box::pin(ready(served))
+    }),
+    route(Method::GET, "/api/v1/openapi.yaml", |_, _, _| Box::pin(ready(Ok(assets::openapi())))),
+    route(Method::GET, "/api/v1/asyncapi.yaml", |_, _, _| Box::pin(ready(Ok(assets::asyncapi())))),
+    route(Method::POST, "/api/v1/auth/register", |api, request, _| {
+        Box::pin(async move { auth::register(&api, request).await })
+    }),
+    route(Method::POST, "/api/v1/auth/login", |api, request, _| {
+        Box::pin(async move { auth::login(&api, request).await })
+    }),
+    route(Method::POST, "/api/v1/auth/logout", |api, request, _| {
+        Box::pin(async move { auth::logout(&api, request).await })
+    }),
+    route(Method::GET, "/api/v1/auth/me", |api, request, _| {
+        Box::pin(async move { auth::me(&api, request).await })
+    }),
+    route(Method::GET, "/api/v1/chatrooms", |api, request, _| {
+        Box::pin(async move { rooms::list(&api, request).await })
+    }),
+    route(Method::POST, "/api/v1/chatrooms", |api, request, _| {
+        Box::pin(async move { rooms::create(&api, request).await })
+    }),
+    route(Method::POST, "/api/v1/chatrooms/{id}/join", |api, request, room| {
+        Box::pin(async move { rooms::join(&api, request, &room).await })
+    }),
+    route(Method::GET, "/api/v1/chatrooms/{id}/messages", |api, request, room| {
+        Box::pin(async move { messages::page(&api, request, &room).await })
+    }),
+    route(Method::POST, "/api/v1/chatrooms/{id}/attachments", |api, request, room| {
+        Box::pin(async move { attachments::upload(&api, request, &room).await })
+    }),
+    route(Method::POST, "/api/v1/chatrooms/{id}/read", |api, request, room| {
+        Box::pin(async move { rooms::read(&api, request, &room).await })
+    }),
+    route(Method::GET, "/api/v1/attachments/{id}", |api, request, id| {
+        Box::pin(async move { attachments::download(&api, request, &id).await })
+    }),
+    route(Method::GET, "/ws/chat/{id}", |api, request, room| {
+        Box::pin(async move { crate::ws::upgrade(Arc::clone(&api.chat), request, &room).await })
+    }),
+    route(Method::GET, "/ws/notifications", |api, request, _| {
+        Box::pin(
+            async move { crate::ws::notifications::upgrade(Arc::clone(&api.chat), request).await },
+        )
+    }),
+];
+
+fn not_found() -> ApiError {
+    ApiError::NotFound("route")
+}
+
+/// Where a path led: the template it matched and the segment its braces name.
+pub(super) struct Matched {
+    template: &'static str,
+    param: String,
+}
+
+impl Matched {
+    /// The template `path` matches, if any.
     pub(super) fn of(path: &str) -> Option<Self> {
-        let segments: Vec<&str> = path.split('/').skip(1).collect();
-        let owned = |segment: &&str| (*segment).to_owned();
-        Some(match segments.as_slice() {
-            [""] => Self::Index,
-            ["assets", file] => Self::Asset(owned(file)),
-            ["api", "docs"] => Self::ApiDocs,
-            ["health"] => Self::Health,
-            ["health", "ready"] => Self::Ready,
-            ["metrics"] => Self::Metrics,
-            ["ws", "chat", room] => Self::Chat(owned(room)),
-            ["ws", "notifications"] => Self::Notifications,
-            ["api", "v1", rest @ ..] => match rest {
-                ["openapi.yaml"] => Self::OpenApi,
-                ["asyncapi.yaml"] => Self::AsyncApi,
-                ["auth", "register"] => Self::Register,
-                ["auth", "login"] => Self::Login,
-                ["auth", "logout"] => Self::Logout,
-                ["auth", "me"] => Self::Me,
-                ["chatrooms"] => Self::Rooms,
-                ["chatrooms", room, "join"] => Self::Join(owned(room)),
-                ["chatrooms", room, "messages"] => Self::Messages(owned(room)),
-                ["chatrooms", room, "attachments"] => Self::Upload(owned(room)),
-                ["chatrooms", room, "read"] => Self::Read(owned(room)),
-                ["attachments", id] => Self::Attachment(owned(id)),
-                _ => return None,
-            },
-            _ => return None,
+        ROUTES.iter().find_map(|route| {
+            let param = match_template(route.template, path)?;
+            Some(Self { template: route.template, param: param.to_owned() })
         })
     }
 
-    /// The route's template, for metric labels (never the raw path).
+    /// The route's template, for metric labels.
     pub(super) fn label(&self) -> &'static str {
-        match self {
-            Self::Index => "/",
-            Self::ApiDocs => "/api/docs",
-            Self::Asset(_) => "/assets/{file}",
-            Self::Health => "/health",
-            Self::Ready => "/health/ready",
-            Self::Metrics => "/metrics",
-            Self::OpenApi => "/api/v1/openapi.yaml",
-            Self::AsyncApi => "/api/v1/asyncapi.yaml",
-            Self::Register => "/api/v1/auth/register",
-            Self::Login => "/api/v1/auth/login",
-            Self::Logout => "/api/v1/auth/logout",
-            Self::Me => "/api/v1/auth/me",
-            Self::Rooms => "/api/v1/chatrooms",
-            Self::Join(_) => "/api/v1/chatrooms/{id}/join",
-            Self::Messages(_) => "/api/v1/chatrooms/{id}/messages",
-            Self::Upload(_) => "/api/v1/chatrooms/{id}/attachments",
-            Self::Read(_) => "/api/v1/chatrooms/{id}/read",
-            Self::Attachment(_) => "/api/v1/attachments/{id}",
-            Self::Chat(_) => "/ws/chat/{id}",
-            Self::Notifications => "/ws/notifications",
-        }
+        self.template
     }
+}
 
-    /// The methods the route answers (the `Allow` header of a 405).
-    fn methods(&self) -> &'static str {
-        match self {
-            Self::Register
-            | Self::Login
-            | Self::Logout
-            | Self::Join(_)
-            | Self::Upload(_)
-            | Self::Read(_) => "POST",
-            Self::Rooms => "GET, POST",
-            _ => "GET",
+/// The segment `template`'s braces match in `path` (empty when it has
+/// none), or `None` when `path` does not fit `template`.
+fn match_template<'p>(template: &str, path: &'p str) -> Option<&'p str> {
+    let mut wanted = template.split('/');
+    let mut given = path.split('/');
+    let mut param = "";
+    loop {
+        match (wanted.next(), given.next()) {
+            (None, None) => return Some(param),
+            (Some(want), Some(segment)) if want.starts_with('{') => param = segment,
+            (Some(want), Some(segment)) if want == segment => {}
+            _ => return None,
         }
     }
 }
 
-/// Runs the handler of `route` (`None`: no such route).
+/// Runs the handler of the route `matched` for the request's method.
 pub(super) async fn handle(
     api: Arc<Api>,
-    route: Option<Route>,
+    matched: Option<Matched>,
     request: Request<Incoming>,
-) -> Result<Response<Body>, ApiError> {
+) -> Reply {
     let method = request.method().clone();
     if !method.is_safe() {
         request::check_csrf(&api.origins, request.headers())?;
     }
-    let route = route.ok_or(ApiError::NotFound("route"))?;
-    let allowed = route.methods();
-    if !allowed.split(", ").any(|m| m == method.as_str()) {
-        return Err(ApiError::MethodNotAllowed(allowed));
+    let Matched { template, param } = matched.ok_or_else(not_found)?;
+    let mut rows = ROUTES.iter().filter(|route| route.template == template);
+    let Some(route) = rows.clone().find(|route| route.method == method) else {
+        let allowed: Vec<&str> = rows.by_ref().map(|route| route.method.as_str()).collect();
+        return Err(ApiError::MethodNotAllowed(allowed.join(", ")));
+    };
+    (route.handler)(api, request, param).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_match_whole_segments_and_name_their_parameter() {
+        assert_eq!(match_template("/", "/"), Some(""));
+        assert_eq!(match_template("/health", "/health"), Some(""));
+        assert_eq!(match_template("/health", "/health/ready"), None);
+        assert_eq!(match_template("/health/ready", "/health"), None);
+        assert_eq!(match_template("/ws/chat/{id}", "/ws/chat/abc"), Some("abc"));
+        assert_eq!(match_template("/ws/chat/{id}", "/ws/chat/abc/"), None);
+        let join = "/api/v1/chatrooms/{id}/join";
+        assert_eq!(match_template(join, "/api/v1/chatrooms/r1/join"), Some("r1"));
+        assert_eq!(match_template(join, "/api/v1/chatrooms/r1/leave"), None);
     }
-    match route {
-        Route::Index => Ok(assets::index()),
-        Route::ApiDocs => Ok(assets::api_docs()),
-        Route::Asset(file) => assets::file(&file),
-        Route::Health => Ok(health::live()),
-        Route::Ready => Ok(health::ready(&api.store, api.stock.as_ref(), &api.stopping).await),
-        Route::Metrics if api.metrics_here => Ok(health::metrics()),
-        Route::Metrics => Err(ApiError::NotFound("route")),
-        Route::OpenApi => Ok(assets::openapi()),
-        Route::AsyncApi => Ok(assets::asyncapi()),
-        Route::Register => auth::register(&api, request).await,
-        Route::Login => auth::login(&api, request).await,
-        Route::Logout => auth::logout(&api, request).await,
-        Route::Me => auth::me(&api, request).await,
-        Route::Rooms if method == Method::POST => rooms::create(&api, request).await,
-        Route::Rooms => rooms::list(&api, request).await,
-        Route::Join(room) => rooms::join(&api, request, &room).await,
-        Route::Messages(room) => messages::page(&api, request, &room).await,
-        Route::Upload(room) => attachments::upload(&api, request, &room).await,
-        Route::Read(room) => rooms::read(&api, request, &room).await,
-        Route::Attachment(id) => attachments::download(&api, request, &id).await,
-        Route::Chat(room) => crate::ws::upgrade(Arc::clone(&api.chat), request, &room).await,
-        Route::Notifications => {
-            crate::ws::notifications::upgrade(Arc::clone(&api.chat), request).await
+
+    #[test]
+    fn every_path_finds_its_own_template() {
+        for route in ROUTES {
+            let path = route.template.replace("{", "").replace("}", "");
+            let matched = Matched::of(&path).map(|m| m.label());
+            assert_eq!(matched, Some(route.template), "{path}");
         }
+        assert!(Matched::of("/api/v1/nothing").is_none());
     }
 }

@@ -55,20 +55,25 @@ async fn room_names_are_validated_and_unique() {
 }
 
 #[tokio::test]
-async fn unknown_rooms_are_not_found() {
+async fn unknown_rooms_are_not_found_and_malformed_ids_are_bad_requests() {
     let server = TestServer::start().await;
     let ann = server.user("ann").await;
     let missing = uuid::Uuid::now_v7();
-    for id in [missing.to_string(), "not-a-uuid".to_owned()] {
-        ann.post(&format!("/api/v1/chatrooms/{id}/join"), json!({}))
-            .await
-            .assert_error(StatusCode::NOT_FOUND, "NOT_FOUND");
+    for (id, status, code) in [
+        (missing.to_string(), StatusCode::NOT_FOUND, "NOT_FOUND"),
+        ("not-a-uuid".to_owned(), StatusCode::BAD_REQUEST, "VALIDATION_ERROR"),
+    ] {
+        let base = format!("/api/v1/chatrooms/{id}");
+        ann.post(&format!("{base}/join"), json!({})).await.assert_error(status, code);
+        ann.get(&format!("{base}/messages")).await.assert_error(status, code);
+        let read = json!({"message_id": uuid::Uuid::now_v7()});
+        ann.post(&format!("{base}/read"), read).await.assert_error(status, code);
+        let upload = ann.post(&format!("{base}/attachments?filename=a.txt"), json!("hi")).await;
+        upload.assert_error(status, code);
     }
-    ann.get(&format!("/api/v1/chatrooms/{missing}/messages"))
-        .await
-        .assert_error(StatusCode::NOT_FOUND, "NOT_FOUND");
-    let bad = ann.get("/api/v1/chatrooms/not-a-uuid/messages").await;
-    bad.assert_error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+    let stranger = server.client();
+    let bad = stranger.get("/api/v1/chatrooms/not-a-uuid/messages").await;
+    bad.assert_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
 }
 
 #[tokio::test]
