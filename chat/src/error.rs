@@ -1,6 +1,8 @@
-//! Every refusal the REST API can give, turned into a response in one place.
+//! Every refusal a request or a frame can get, turned into a response (or
+//! an error frame's code) in one place.
 
 use http::{HeaderValue, Response, StatusCode, header};
+use protocol::ErrorCode;
 
 use crate::store::StoreError;
 
@@ -34,6 +36,12 @@ pub enum ApiError {
     /// A WebSocket handshake from an origin that is not allowed.
     #[error("origin not allowed")]
     OriginRejected,
+    /// Allowed to others, not to this user.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// A count that may not grow any further.
+    #[error("{0}")]
+    LimitReached(&'static str),
     /// The user has not joined the room.
     #[error("you are not a member of this chatroom")]
     NotAMember,
@@ -61,6 +69,9 @@ pub enum ApiError {
     /// A dependency is down; retrying later may work.
     #[error("service temporarily unavailable")]
     Unavailable,
+    /// A dependency is down, and this says what it means for the request.
+    #[error("{0}")]
+    UnavailableBecause(&'static str),
     /// A bug or an unexpected failure; details are in the log, not the response.
     #[error("internal error")]
     Internal,
@@ -90,6 +101,8 @@ impl ApiError {
             ApiError::CsrfRejected => (StatusCode::FORBIDDEN, "CSRF_REJECTED"),
             ApiError::OriginRejected => (StatusCode::FORBIDDEN, "ORIGIN_REJECTED"),
             ApiError::NotAMember => (StatusCode::FORBIDDEN, "NOT_A_MEMBER"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
+            ApiError::LimitReached(_) => (StatusCode::CONFLICT, "LIMIT_REACHED"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
             ApiError::UsernameTaken => (StatusCode::CONFLICT, "USERNAME_TAKEN"),
@@ -97,9 +110,30 @@ impl ApiError {
             ApiError::UpgradeRequired => (StatusCode::UPGRADE_REQUIRED, "UPGRADE_REQUIRED"),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
             ApiError::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "REQUEST_TIMEOUT"),
-            ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
+            ApiError::Unavailable | ApiError::UnavailableBecause(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE")
+            }
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
         }
+    }
+
+    /// The error frame's code and text of a refused client frame.
+    pub(crate) fn frame(&self) -> (ErrorCode, String) {
+        let code = match self {
+            ApiError::Validation(_) => ErrorCode::InvalidFrame,
+            ApiError::RateLimited(wait) => {
+                let seconds = crate::limits::retry_after_secs(*wait);
+                return (
+                    ErrorCode::RateLimited,
+                    format!("too many requests; retry in {seconds} s"),
+                );
+            }
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::Forbidden(_) | ApiError::NotAMember => ErrorCode::Forbidden,
+            ApiError::LimitReached(_) => ErrorCode::LimitReached,
+            _ => ErrorCode::Unavailable,
+        };
+        (code, self.to_string())
     }
 
     /// The response: the documented status and `{"error", "code"}` body.
@@ -113,7 +147,7 @@ impl ApiError {
                     response.headers_mut().insert(header::ALLOW, value);
                 }
             }
-            ApiError::Unavailable => {
+            ApiError::Unavailable | ApiError::UnavailableBecause(_) => {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             ApiError::RangeNotSatisfiable(size) => {

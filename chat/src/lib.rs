@@ -16,6 +16,9 @@
 //! - `http` (REST) and `ws` (WebSocket) at the edge: `http`'s `Api` and
 //!   `ws`'s `Gateway` hold what their handlers use; `ws` owns the wire
 //!   format of frames and has one file per client command.
+//! - `actions`: one method per thing a user does in a room (post, ask for
+//!   a quote, react, upload, join, mark read), whichever edge it arrives by:
+//!   validate, persist through the room writer or the store, publish.
 //! - `access`: what both edges check of a request (session cookie, origin,
 //!   membership) and what the accept loop attaches to it.
 //! - `broker` (RabbitMQ: stock commands out, replies in) and `cluster` (the
@@ -33,6 +36,7 @@
 //!   request parsers for `fuzz/` (neither part of the API).
 
 mod access;
+mod actions;
 mod auth;
 #[doc(hidden)]
 pub mod bench;

@@ -22,11 +22,11 @@ use super::Api;
 use super::range::{Range, parse_range};
 use super::request::member_of_room;
 use crate::access::{authenticate, query_param, require_member};
+use crate::actions::{Actor, FileUpload, Posted};
 use crate::error::ApiError;
-use crate::limits::{Limiter, Tally};
+use crate::limits::Tally;
 use crate::response::{Body, json_response};
-use crate::rooms::{RoomEvent, resolve_mentions};
-use crate::store::{CHUNK_BYTES, Store, StoredFile, Upload, UploadError, Uploaded};
+use crate::store::{CHUNK_BYTES, Store, StoredFile};
 
 /// An upload that sends nothing for this long is abandoned.
 const BODY_IDLE: Duration = Duration::from_secs(30);
@@ -44,12 +44,8 @@ const FILE_CSP: &str = "sandbox; default-src 'none'";
 
 /// The limits of uploads.
 pub(crate) struct Uploads {
-    /// Uploads per user.
-    pub(crate) limit: Arc<Limiter<Uuid>>,
     /// `MAX_UPLOAD_BYTES`.
     pub(crate) max_bytes: u64,
-    /// `MAX_USER_STORAGE_BYTES`.
-    pub(crate) quota: u64,
     /// `MAX_CONCURRENT_UPLOADS` permits. Each upload holds a pooled
     /// PostgreSQL connection for as long as its body takes to arrive, so
     /// slow uploads must not be able to take the whole pool.
@@ -88,15 +84,6 @@ pub(super) async fn upload(
     if size > uploads.max_bytes {
         return Err(ApiError::PayloadTooLarge(usize::try_from(uploads.max_bytes).unwrap_or(0)));
     }
-    if let Some(key) = &client_id
-        && let Some(stored) = api.store.message_by_client_id(room, user.id, key).await?
-    {
-        return Ok(json_response(StatusCode::OK, &stored));
-    }
-    uploads.limit.check(&user.id).map_err(|wait| ApiError::limited("uploads", wait))?;
-    if api.store.storage_used(user.id).await?.saturating_add(size) > uploads.quota {
-        return Err(ApiError::StorageQuotaExceeded(uploads.quota));
-    }
     let _mine = uploads
         .per_user
         .open(user.id)
@@ -111,19 +98,6 @@ pub(super) async fn upload(
         .and_then(|value| value.to_str().ok())
         .unwrap_or("application/octet-stream")
         .to_owned();
-
-    let mentions = resolve_mentions(&api.store, &caption).await;
-    let upload = Upload {
-        room,
-        user_id: user.id,
-        username: user.username,
-        filename,
-        caption,
-        mentions,
-        client_id,
-        size,
-        storage_quota: uploads.quota,
-    };
     let frames = BodyStream::new(request.into_body()).filter_map(|frame| async move {
         match frame {
             Ok(frame) => frame.into_data().ok().map(Ok),
@@ -131,22 +105,16 @@ pub(super) async fn upload(
         }
     });
     let body = timed(frames, BODY_IDLE, deadline);
-    let stored = api.store.store_upload(&upload, body, |head| served_type(head, &claimed)).await;
-    match stored {
-        Ok(Uploaded::Stored { message, previous }) => {
-            api.rooms.publish(RoomEvent::Stored { message: message.clone(), previous });
-            Ok(json_response(StatusCode::CREATED, &message))
-        }
-        Ok(Uploaded::Repeat(message)) => Ok(json_response(StatusCode::OK, &message)),
-        Err(UploadError::Store(error)) => Err(error.into()),
-        Err(UploadError::Incomplete { .. }) if tokio::time::Instant::now() >= deadline => {
+    let upload = FileUpload { filename, caption, client_id, size };
+    let actor = Actor { id: user.id, username: &user.username };
+    let served_as = |head: &[u8]| served_type(head, &claimed);
+    match api.actions.upload(actor, room, upload, body, served_as).await {
+        Ok(Posted::Created(message)) => Ok(json_response(StatusCode::CREATED, &message)),
+        Ok(Posted::Repeat(message)) => Ok(json_response(StatusCode::OK, &message)),
+        Err(ApiError::Validation(_)) if tokio::time::Instant::now() >= deadline => {
             Err(ApiError::RequestTimeout)
         }
-        Err(UploadError::Incomplete { received, declared }) => Err(ApiError::Validation(format!(
-            "the body ended after {received} of the {declared} bytes Content-Length announced"
-        ))),
-        Err(UploadError::OverQuota { quota, .. }) => Err(ApiError::StorageQuotaExceeded(quota)),
-        Err(UploadError::NoRoom) => Err(ApiError::NotFound("chatroom")),
+        Err(error) => Err(error),
     }
 }
 

@@ -37,6 +37,7 @@ use tracing::Instrument;
 
 pub(crate) use self::attachments::{MAX_UPLOADS_PER_USER, Uploads};
 use crate::access::{ClientAddr, Origins, Proxies};
+use crate::actions::RoomActions;
 use crate::auth::{Passwords, Sessions};
 use crate::error::ApiError;
 use crate::limits::{AddressGroup, Limiter};
@@ -76,9 +77,8 @@ pub(crate) struct Api {
     pub(crate) metrics_here: bool,
     /// Cancelled when the server starts stopping: readiness fails from then.
     pub(crate) stopping: tokio_util::sync::CancellationToken,
-    /// The hub: where an upload's message goes, and whom a read or a join
-    /// concerns.
-    pub(crate) rooms: Arc<crate::rooms::Rooms>,
+    /// What users do in rooms: uploads, joins, reads.
+    pub(crate) actions: Arc<RoomActions>,
     /// The limits of uploads.
     pub(crate) uploads: Uploads,
 }

@@ -9,10 +9,11 @@ use uuid::Uuid;
 use super::Api;
 use super::request::{member_of_room, read_json, room_id};
 use crate::access::authenticate;
+use crate::actions::Actor;
 use crate::auth::validate_room_name;
 use crate::error::ApiError;
 use crate::response::{Body, json_response};
-use crate::store::{Marked, User};
+use crate::store::User;
 
 #[derive(Deserialize)]
 struct CreateBody {
@@ -44,13 +45,8 @@ pub(super) async fn read(
 ) -> Result<Response<Body>, ApiError> {
     let (user, room) = member_of_room(api, request.headers(), room).await?;
     let body: ReadBody = read_json(request).await?;
-    match api.store.mark_read(room, user.id, body.message_id).await? {
-        Marked::NoMessage => Err(ApiError::NotFound("message")),
-        Marked::Done => {
-            unread_changed(api, &user, room).await;
-            Ok(json_response(StatusCode::OK, &serde_json::json!({ "success": true })))
-        }
-    }
+    api.actions.mark_read(actor(&user), room, body.message_id).await?;
+    Ok(success())
 }
 
 /// `POST /chatrooms`: 201 with the room; its creator is a member.
@@ -67,7 +63,7 @@ pub(super) async fn create(
             if e.is_unique_violation() { ApiError::ChatroomExists } else { e.into() }
         })?;
     tracing::info!(chatroom_id = %room.id, "created room");
-    unread_changed(api, &user, room.id).await;
+    api.actions.unread_changed(actor(&user), room.id).await;
     Ok(json_response(StatusCode::CREATED, &room))
 }
 
@@ -79,18 +75,14 @@ pub(super) async fn join(
 ) -> Result<Response<Body>, ApiError> {
     let (user, _) = authenticate(&api.sessions, request.headers()).await?;
     let room = room_id(room)?;
-    if !api.store.join_room(room, user.id).await? {
-        return Err(ApiError::NotFound("chatroom"));
-    }
-    unread_changed(api, &user, room).await;
-    Ok(json_response(StatusCode::OK, &serde_json::json!({ "success": true })))
+    api.actions.join(actor(&user), room).await?;
+    Ok(success())
 }
 
-/// Tells `user`'s notification sockets (here and elsewhere) their figures
-/// in `room`. They are read only where the user watches: the page marks a
-/// room read as messages arrive, so most reads concern nobody watching
-/// here.
-async fn unread_changed(api: &Api, user: &User, room: Uuid) {
-    api.rooms.unread_changed(user.id, &user.username, room);
-    api.rooms.watchers().refresh(&api.store, user.id, &user.username, room).await;
+fn actor(user: &User) -> Actor<'_> {
+    Actor { id: user.id, username: &user.username }
+}
+
+fn success() -> Response<Body> {
+    json_response(StatusCode::OK, &serde_json::json!({ "success": true }))
 }

@@ -44,4 +44,4 @@ pub(crate) use peer::{CloseReason, Closer, Outgoing, Peer};
 pub(crate) use registry::Rooms;
 pub(crate) use sockets::SessionSockets;
 pub(crate) use watchers::{WatchSocket, Watchers};
-pub(crate) use writer::{BotPost, BotPostOutcome, Post, RoomWriter};
+pub(crate) use writer::{BotPost, BotPostOutcome, FilePost, FilePosted, Post, RoomWriter};

@@ -21,7 +21,7 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Instant;
 
-use protocol::{ErrorCode, Message, ServerFrame};
+use protocol::{Attachment, ErrorCode, Message, ServerFrame};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
@@ -68,6 +68,37 @@ pub(crate) struct BotPost {
     pub(crate) done: oneshot::Sender<Result<BotPostOutcome, StoreError>>,
 }
 
+/// A file's message: the file is stored; the message shows it once stored.
+pub(crate) struct FilePost {
+    /// The room.
+    pub(crate) chatroom_id: Uuid,
+    /// Who posts it.
+    pub(crate) user_id: Uuid,
+    /// Their name, shown on the message.
+    pub(crate) username: String,
+    /// The message's text; may be empty.
+    pub(crate) caption: String,
+    /// The sender's idempotency key.
+    pub(crate) client_id: Option<String>,
+    /// The users the caption mentions, as their names are stored.
+    pub(crate) mentions: Vec<String>,
+    /// The stored file.
+    pub(crate) attachment: Attachment,
+    /// Told the outcome once the insert has committed or failed.
+    pub(crate) done: oneshot::Sender<Result<FilePosted, StoreError>>,
+}
+
+/// What became of a [`FilePost`].
+#[derive(Debug)]
+pub(crate) enum FilePosted {
+    /// Stored (and broadcast) as this message.
+    Stored(Box<Message>),
+    /// A message with this `client_id` was stored before, or the room is gone.
+    Skipped,
+    /// PostgreSQL refused what the message holds.
+    Refused,
+}
+
 /// What became of a [`BotPost`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum BotPostOutcome {
@@ -81,6 +112,7 @@ pub(crate) enum BotPostOutcome {
 
 enum Job {
     User(Post),
+    File(FilePost),
     Bot(BotPost),
 }
 
@@ -125,6 +157,13 @@ impl RoomWriter {
     pub(crate) async fn post(&self, post: Post) -> bool {
         let queue = self.queue_of(post.chatroom_id);
         queue.send(Queued { job: Job::User(post), at: Instant::now() }).await.is_ok()
+    }
+
+    /// Queues a file's message, waiting while the queue is full. False when
+    /// stopped.
+    pub(crate) async fn post_file(&self, post: FilePost) -> bool {
+        let queue = self.queue_of(post.chatroom_id);
+        queue.send(Queued { job: Job::File(post), at: Instant::now() }).await.is_ok()
     }
 
     /// Queues a bot reply, waiting while the queue is full. False when stopped.
@@ -197,6 +236,7 @@ impl WriterTask {
     fn stamp(&mut self, job: &mut Job) -> NewMessage {
         let now = truncate_to_micros(OffsetDateTime::now_utc());
         self.last_time = now.max(self.last_time + Duration::microseconds(1));
+        let mut attachments = Vec::new();
         let (chatroom_id, user_id, username, content, client_id, command_id, mentions) = match job {
             Job::User(p) => (
                 p.chatroom_id,
@@ -207,6 +247,18 @@ impl WriterTask {
                 None,
                 std::mem::take(&mut p.mentions),
             ),
+            Job::File(p) => {
+                attachments.push(p.attachment.clone());
+                (
+                    p.chatroom_id,
+                    p.user_id,
+                    p.username.clone(),
+                    std::mem::take(&mut p.caption),
+                    p.client_id.clone(),
+                    None,
+                    std::mem::take(&mut p.mentions),
+                )
+            }
             Job::Bot(p) => (
                 p.chatroom_id,
                 BOT_USER_ID,
@@ -227,7 +279,7 @@ impl WriterTask {
                 is_bot: command_id.is_some(),
                 created_at: self.last_time,
                 client_id,
-                attachments: Vec::new(),
+                attachments,
                 reactions: Vec::new(),
                 mentions,
             },
@@ -241,6 +293,11 @@ impl WriterTask {
         if let Some(row) = row {
             metrics::counter!(crate::metrics::MESSAGES_SENT).increment(1);
             message.created_at = row.created_at;
+            if let Job::File(post) = job {
+                let _ = post.done.send(Ok(FilePosted::Stored(Box::new(message.clone()))));
+                self.rooms.publish(RoomEvent::Stored { message, previous: row.previous });
+                return;
+            }
             self.rooms.publish(RoomEvent::Stored { message, previous: row.previous });
         }
         match job {
@@ -248,6 +305,9 @@ impl WriterTask {
                 let outcome =
                     if stored { BotPostOutcome::Stored } else { BotPostOutcome::Duplicate };
                 let _ = post.done.send(Ok(outcome));
+            }
+            Job::File(post) => {
+                let _ = post.done.send(Ok(FilePosted::Skipped));
             }
             Job::User(post) if !stored => self.acknowledge_duplicate(post).await,
             Job::User(_) => {}
@@ -308,7 +368,8 @@ fn fail(job: Job, error: &Arc<StoreError>) {
     );
 }
 
-/// A user's message: an error frame to its sender alone; a bot reply: `bot`.
+/// A user's message: an error frame to its sender alone; a bot reply: `bot`;
+/// a file's message: `bot`'s refusal or failure.
 fn tell_unstored(
     job: Job,
     code: ErrorCode,
@@ -323,6 +384,9 @@ fn tell_unstored(
         }
         Job::Bot(post) => {
             let _ = post.done.send(bot);
+        }
+        Job::File(post) => {
+            let _ = post.done.send(bot.map(|_| FilePosted::Refused));
         }
     }
 }

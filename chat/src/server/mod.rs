@@ -47,7 +47,8 @@ pub enum StartError {
         error: std::io::Error,
     },
 }
-use crate::ws::{Commands, Gateway};
+use crate::actions::RoomActions;
+use crate::ws::Gateway;
 
 /// How long shutdown waits for sockets and the room writer to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -102,19 +103,22 @@ pub async fn run(
     let origins = Origins::new(config.allowed_origins.clone());
     let proxies = Proxies::new(config.trusted_proxies.clone());
     let per_address = Tally::new(config.max_connections_per_ip);
+    let actions = Arc::new(RoomActions {
+        store: store.clone(),
+        writer,
+        rooms: Arc::clone(&rooms),
+        stock: Arc::clone(&stock),
+        message_limit: Arc::clone(&limits.messages),
+        stock_limit: Arc::clone(&limits.stock),
+        upload_limit: Arc::clone(&limits.uploads),
+        storage_quota: config.max_user_storage_bytes,
+    });
     let chat = Arc::new(Gateway {
         sessions: Arc::clone(&sessions),
         store: store.clone(),
         rooms: Arc::clone(&rooms),
         sockets: Arc::clone(&sockets),
-        commands: Arc::new(Commands {
-            store: store.clone(),
-            writer,
-            rooms: Arc::clone(&rooms),
-            stock: Arc::clone(&stock),
-            message_limit: Arc::clone(&limits.messages),
-            stock_limit: Arc::clone(&limits.stock),
-        }),
+        actions: Arc::clone(&actions),
         origins: origins.clone(),
         handshake_limit: Arc::clone(&limits.handshakes),
         per_address: Arc::clone(&per_address),
@@ -139,11 +143,9 @@ pub async fn run(
         chat,
         stopping: stopping.clone(),
         metrics_here: metrics_listener.is_none(),
-        rooms,
+        actions,
         uploads: Uploads {
-            limit: Arc::clone(&limits.uploads),
             max_bytes: config.max_upload_bytes,
-            quota: config.max_user_storage_bytes,
             slots: Arc::new(Semaphore::new(config.max_concurrent_uploads)),
             per_user: Tally::new(NonZeroUsize::new(MAX_UPLOADS_PER_USER)),
             deadline: config.upload_timeout,
@@ -157,6 +159,7 @@ pub async fn run(
         };
         tasks.spawn(service::metrics_endpoint::serve(listener, exposition, stop.clone()));
     }
+    tasks.spawn(upkeep::sweep_unlinked_files(store.clone(), stop.clone()));
     tasks.spawn(upkeep::sweep_sessions(store, stop.clone()));
     tasks.spawn(upkeep::sweep_limits(limits, stop.clone()));
     tasks.spawn(upkeep::metrics_upkeep(stop.clone()));

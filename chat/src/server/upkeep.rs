@@ -1,4 +1,5 @@
-//! Background upkeep: histogram buckets, idle rate-limit keys, expired sessions.
+//! Background upkeep: histogram buckets, idle rate-limit keys, expired
+//! sessions, files whose message never came.
 
 use std::time::Duration;
 
@@ -11,6 +12,11 @@ use crate::store::Store;
 const METRICS_UPKEEP: Duration = Duration::from_secs(5);
 /// How often idle rate-limit keys are forgotten.
 const LIMITS_SWEEP: Duration = Duration::from_secs(30);
+/// How often files whose message was never stored are looked for.
+const FILE_SWEEP: Duration = Duration::from_secs(60);
+/// How old such a file must be: far longer than any message waits for the
+/// room writer.
+const UNLINKED_FILE_AGE: Duration = Duration::from_secs(600);
 /// How often expired sessions are deleted.
 const SESSION_SWEEP: Duration = Duration::from_secs(3600);
 
@@ -45,6 +51,22 @@ pub(super) async fn sweep_sessions(store: Store, shutdown: CancellationToken) {
         match store.delete_expired_sessions().await {
             Ok(count) => tracing::info!(count, "deleted expired sessions"),
             Err(error) => tracing::warn!(%error, "deleting expired sessions failed"),
+        }
+    }
+}
+
+/// Deletes the files whose message was never stored (their instance died
+/// between storing the file and its message).
+pub(super) async fn sweep_unlinked_files(store: Store, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(FILE_SWEEP) => {}
+            () = shutdown.cancelled() => return,
+        }
+        match store.sweep_unlinked_files(UNLINKED_FILE_AGE).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "deleted files whose message never came"),
+            Err(error) => tracing::warn!(%error, "sweeping unlinked files failed"),
         }
     }
 }

@@ -27,9 +27,9 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 
-use protocol::Message;
+use protocol::{Attachment, Message};
 use time::{Duration, OffsetDateTime};
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
 
 use super::{Store, StoreError};
@@ -40,25 +40,26 @@ const CONTENDED_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 /// breaking a unique index under it.
 const LOCKED_ATTEMPTS: usize = 3;
 
-/// The fast insert: `$1`..`$10` the batch's columns (`$10` each message's
-/// mentioned usernames, space-separated, NULL for none), `$11` each
-/// message's predecessor (NULL for a room's first).
+/// The fast insert: `$1`..`$11` the batch's columns (`$10` each message's
+/// mentioned usernames, space-separated, NULL for none; `$11` its files,
+/// NULL for none), `$12` each message's predecessor (NULL for a room's
+/// first).
 const INSERT_PLACED: &str = "INSERT INTO messages
         (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id,
-         mentions, previous_at)
+         mentions, attachments, previous_at)
     SELECT id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id,
-           string_to_array(mentions, ' '), coalesce(previous_at, '-infinity')
+           string_to_array(mentions, ' '), attachments, coalesce(previous_at, '-infinity')
     FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
                 $6::bool[], $7::timestamptz[], $8::text[], $9::uuid[], $10::text[],
-                $11::timestamptz[])
+                $11::jsonb[], $12::timestamptz[])
         AS n (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id,
-              command_id, mentions, previous_at)";
+              command_id, mentions, attachments, previous_at)";
 
 /// The careful insert, after the batch's rooms are locked: skips messages
 /// whose `client_id` or `command_id` is stored already and rooms that do not
 /// exist, moves each room's times, keeping their spacing, to after the room's
-/// newest stored message, and chains them. `$1`..`$10` as in [`INSERT_PLACED`].
-pub(super) const INSERT_LOCKED: &str = "WITH rooms AS (
+/// newest stored message, and chains them. `$1`..`$11` as in [`INSERT_PLACED`].
+const INSERT_LOCKED: &str = "WITH rooms AS (
         SELECT c.id, (SELECT max(m.created_at) FROM messages m
                       WHERE m.chatroom_id = c.id) AS room_last
         FROM chatrooms c WHERE c.id IN (SELECT unnest($2::uuid[]))
@@ -66,9 +67,10 @@ pub(super) const INSERT_LOCKED: &str = "WITH rooms AS (
         SELECT n.*, r.room_last,
                min(n.created_at) OVER (PARTITION BY n.chatroom_id) AS room_first
         FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
-                    $6::bool[], $7::timestamptz[], $8::text[], $9::uuid[], $10::text[])
+                    $6::bool[], $7::timestamptz[], $8::text[], $9::uuid[], $10::text[],
+                    $11::jsonb[])
             AS n (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id,
-                  command_id, mentions)
+                  command_id, mentions, attachments)
         JOIN rooms r ON r.id = n.chatroom_id
         WHERE NOT EXISTS (SELECT 1 FROM messages m
                           WHERE m.chatroom_id = n.chatroom_id AND m.user_id = n.user_id
@@ -85,9 +87,9 @@ pub(super) const INSERT_LOCKED: &str = "WITH rooms AS (
     )
     INSERT INTO messages
         (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id,
-         mentions, previous_at)
+         mentions, attachments, previous_at)
     SELECT id, chatroom_id, user_id, username, content, is_bot, at, client_id, command_id,
-           string_to_array(mentions, ' '), previous_at
+           string_to_array(mentions, ' '), attachments, previous_at
     FROM chained
     RETURNING id, created_at, nullif(previous_at, '-infinity')";
 
@@ -205,12 +207,12 @@ fn room_lock_keys(batch: &[&NewMessage]) -> (Vec<i32>, Vec<i32>) {
 }
 
 /// The advisory lock key of `room` (see [`room_lock_keys`]).
-pub(super) fn room_lock_key(room: Uuid) -> (i32, i32) {
+fn room_lock_key(room: Uuid) -> (i32, i32) {
     let key = room.as_u64_pair().1;
     ((key >> 32) as u32 as i32, key as u32 as i32)
 }
 
-/// The batch's columns, one array each, in the order of the inserts' `$1`..`$10`.
+/// The batch's columns, one array each, in the order of the inserts' `$1`..`$11`.
 struct Columns<'a> {
     ids: Vec<Uuid>,
     rooms: Vec<Uuid>,
@@ -222,6 +224,7 @@ struct Columns<'a> {
     client_ids: Vec<Option<&'a str>>,
     command_ids: Vec<Option<Uuid>>,
     mentions: Vec<Option<String>>,
+    attachments: Vec<Option<Json<&'a [Attachment]>>>,
 }
 
 impl<'a> Columns<'a> {
@@ -240,10 +243,14 @@ impl<'a> Columns<'a> {
                 .iter()
                 .map(|n| Some(n.message.mentions.join(" ")).filter(|names| !names.is_empty()))
                 .collect(),
+            attachments: batch
+                .iter()
+                .map(|n| Some(Json(n.message.attachments.as_slice())).filter(|a| !a.0.is_empty()))
+                .collect(),
         }
     }
 
-    fn params(&self) -> [&(dyn ToSql + Sync); 10] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 11] {
         [
             &self.ids,
             &self.rooms,
@@ -255,6 +262,7 @@ impl<'a> Columns<'a> {
             &self.client_ids,
             &self.command_ids,
             &self.mentions,
+            &self.attachments,
         ]
     }
 }
@@ -380,9 +388,9 @@ impl Store {
         }
         let mut columns = Columns::of(&placed);
         columns.times = rows.iter().map(|row| row.created_at).collect();
-        let [p1, p2, p3, p4, p5, p6, p7, p8, p9, p10] = columns.params();
-        let params: [&(dyn ToSql + Sync); 11] =
-            [p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, &previous];
+        let [p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11] = columns.params();
+        let params: [&(dyn ToSql + Sync); 12] =
+            [p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, &previous];
         let inserted = async {
             let client = self.client().await?;
             let statement = client.prepare_cached(INSERT_PLACED).await?;
@@ -572,7 +580,7 @@ mod tests {
         format!(
             "ARRAY[gen_random_uuid()], ARRAY['{room}'::uuid], ARRAY['{user}'::uuid], ARRAY['u'], \
              ARRAY['hello'], ARRAY[false], ARRAY[now()], ARRAY[NULL::text], ARRAY[NULL::uuid], \
-             ARRAY[NULL::text]"
+             ARRAY[NULL::text], ARRAY[NULL::jsonb]"
         )
     }
 

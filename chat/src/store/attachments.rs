@@ -1,22 +1,19 @@
 //! Files posted in rooms: an upload written chunk by chunk in one
-//! transaction that also stores its message, and downloads read a chunk at a
-//! time.
+//! transaction, downloads read a chunk at a time, and the links between
+//! files and the messages that show them.
 //!
-//! The message is appended the careful way ([`INSERT_LOCKED`], under the
-//! room's advisory lock), so it takes its place in the room's chain like any
-//! other writer's; the room writer's next fast insert then finds its head
-//! stale and takes the careful way once, as it does when another instance
-//! wrote.
+//! A file is stored (and committed) before its message, which then goes
+//! through the room writer like any other: [`Store::link_file`] marks it
+//! shown once the message is stored, [`Store::delete_file`] takes it back
+//! when the message is not, and [`Store::sweep_unlinked_files`] deletes the
+//! files whose message never came.
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
-use protocol::{Attachment, Message};
+use protocol::Attachment;
 use sha2::{Digest, Sha256};
-use time::OffsetDateTime;
-use tokio_postgres::types::Json;
 use uuid::Uuid;
 
-use super::append::{INSERT_LOCKED, room_lock_key};
 use super::{Store, StoreError};
 
 /// Bytes per stored chunk: what an upload or a download holds at a time.
@@ -27,23 +24,30 @@ pub(crate) const CHUNK_BYTES: usize = 256 * 1024;
 const STORAGE_USED: &str =
     "SELECT coalesce(sum(size), 0)::bigint FROM attachments WHERE uploader_id = $1";
 
-/// A file on its way in, with the message that will show it.
+/// Deletes the files older than `$1` seconds that no message links, linking
+/// instead those a stored message shows after all.
+const SWEEP_UNLINKED: &str = "WITH candidates AS (
+        SELECT a.id, (SELECT m.id FROM messages m
+                      WHERE m.chatroom_id = a.chatroom_id AND m.attachments IS NOT NULL
+                        AND m.attachments @> jsonb_build_array(jsonb_build_object('id', a.id))
+                      LIMIT 1) AS shown_by
+        FROM attachments a
+        WHERE a.message_id IS NULL AND a.created_at < now() - make_interval(secs => $1)
+    ), linked AS (
+        UPDATE attachments a SET message_id = c.shown_by
+        FROM candidates c WHERE a.id = c.id AND c.shown_by IS NOT NULL
+    )
+    DELETE FROM attachments a USING candidates c WHERE a.id = c.id AND c.shown_by IS NULL";
+
+/// A file on its way in.
 #[derive(Debug, Clone)]
-pub(crate) struct Upload {
+pub(crate) struct NewFile {
     /// The room it is posted in.
     pub(crate) room: Uuid,
     /// Who posts it.
     pub(crate) user_id: Uuid,
-    /// Their name, shown on the message.
-    pub(crate) username: String,
     /// The file's name (checked by the caller).
     pub(crate) filename: String,
-    /// The message's text; may be empty.
-    pub(crate) caption: String,
-    /// The users the caption mentions, as their names are stored.
-    pub(crate) mentions: Vec<String>,
-    /// The sender's idempotency key.
-    pub(crate) client_id: Option<String>,
     /// `Content-Length`: the body must be exactly this long.
     pub(crate) size: u64,
     /// Most bytes the uploader may have stored, this file included.
@@ -77,20 +81,6 @@ pub(crate) enum UploadError {
     NoRoom,
 }
 
-/// What an upload ended in.
-#[derive(Debug)]
-pub(crate) enum Uploaded {
-    /// Stored, with its message, after `previous` in the room.
-    Stored {
-        /// The new message.
-        message: Message,
-        /// The time of the room's message before it.
-        previous: Option<OffsetDateTime>,
-    },
-    /// A resend: the message with this `client_id` stored before.
-    Repeat(Message),
-}
-
 /// A stored file's description, for serving it.
 #[derive(Debug, Clone)]
 pub(crate) struct StoredFile {
@@ -115,15 +105,15 @@ impl Store {
         Ok(u64::try_from(used).unwrap_or(0))
     }
 
-    /// Stores `body` as the file of `upload` and posts its message, all in
-    /// one transaction: on any error, nothing is left. `content_type` names
-    /// what the file is served as, from its first bytes.
-    pub(crate) async fn store_upload<E>(
+    /// Stores `body` as the file `upload`, in one transaction: on any
+    /// error, nothing is left. `content_type` names what the file is served
+    /// as, from its first bytes. The file is not linked to a message yet.
+    pub(crate) async fn store_file<E>(
         &self,
-        upload: &Upload,
+        upload: &NewFile,
         body: impl Stream<Item = Result<Bytes, E>>,
         content_type: impl FnOnce(&[u8]) -> String,
-    ) -> Result<Uploaded, UploadError> {
+    ) -> Result<Attachment, UploadError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(StoreError::from)?;
         let id = Uuid::now_v7();
@@ -209,70 +199,46 @@ impl Store {
         if u64::try_from(used).unwrap_or(u64::MAX) > upload.storage_quota {
             return Err(UploadError::OverQuota { size: received, quota: upload.storage_quota });
         }
-
-        let attachment = Attachment {
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(Attachment {
             id,
             filename: upload.filename.clone(),
             content_type: served_as,
             size: received,
             url: Attachment::url_of(id),
-        };
-        let message = Message {
-            id: Uuid::now_v7(),
-            chatroom_id: upload.room,
-            user_id: upload.user_id,
-            username: upload.username.clone(),
-            content: upload.caption.clone(),
-            is_bot: false,
-            created_at: OffsetDateTime::now_utc(),
-            client_id: upload.client_id.clone(),
-            attachments: vec![attachment],
-            reactions: Vec::new(),
-            mentions: upload.mentions.clone(),
-        };
-        let mentioned = Some(message.mentions.join(" ")).filter(|names| !names.is_empty());
-        let (high, low) = room_lock_key(upload.room);
-        tx.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&high, &low])
-            .await
-            .map_err(StoreError::from)?;
-        let insert = tx.prepare_cached(INSERT_LOCKED).await.map_err(StoreError::from)?;
-        let rows = tx
-            .query(
-                &insert,
-                &[
-                    &[message.id].as_slice(),
-                    &[message.chatroom_id].as_slice(),
-                    &[message.user_id].as_slice(),
-                    &[message.username.as_str()].as_slice(),
-                    &[message.content.as_str()].as_slice(),
-                    &[false].as_slice(),
-                    &[message.created_at].as_slice(),
-                    &[message.client_id.as_deref()].as_slice(),
-                    &[None::<Uuid>].as_slice(),
-                    &[mentioned].as_slice(),
-                ],
-            )
-            .await
-            .map_err(StoreError::from)?;
-        let Some(row) = rows.first() else {
-            // Skipped: the client_id was stored meanwhile, or the room is gone.
-            drop(tx);
-            let repeat = match &upload.client_id {
-                Some(key) => self.message_by_client_id(upload.room, upload.user_id, key).await?,
-                None => None,
-            };
-            return repeat.map(Uploaded::Repeat).ok_or(UploadError::NoRoom);
-        };
-        let (created_at, previous): (OffsetDateTime, Option<OffsetDateTime>) =
-            (row.get(1), row.get(2));
-        tx.execute(
-            "UPDATE messages SET attachments = $2 WHERE id = $1",
-            &[&message.id, &Json(&message.attachments)],
-        )
-        .await
-        .map_err(StoreError::from)?;
-        tx.commit().await.map_err(StoreError::from)?;
-        Ok(Uploaded::Stored { message: Message { created_at, ..message }, previous })
+        })
+    }
+
+    /// Marks file `id` as shown by `message`, so the sweep keeps it.
+    pub(crate) async fn link_file(&self, id: Uuid, message: Uuid) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let statement =
+            client.prepare_cached("UPDATE attachments SET message_id = $2 WHERE id = $1").await?;
+        client.execute(&statement, &[&id, &message]).await?;
+        Ok(())
+    }
+
+    /// Deletes file `id` while no message links it (a message that was not
+    /// stored, or a resend whose first copy was).
+    pub(crate) async fn delete_file(&self, id: Uuid) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached("DELETE FROM attachments WHERE id = $1 AND message_id IS NULL")
+            .await?;
+        client.execute(&statement, &[&id]).await?;
+        Ok(())
+    }
+
+    /// Deletes the files stored more than `age` ago whose message was never
+    /// stored (its instance died between the two), and links those whose
+    /// message was stored but not linked. Returns how many were deleted.
+    pub(crate) async fn sweep_unlinked_files(
+        &self,
+        age: std::time::Duration,
+    ) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(SWEEP_UNLINKED).await?;
+        Ok(client.execute(&statement, &[&age.as_secs_f64()]).await?)
     }
 
     /// The description of file `id`, if it exists.
@@ -312,5 +278,55 @@ impl Store {
         let length = i32::try_from(to.saturating_sub(from)).unwrap_or(0);
         let row = client.query_opt(&statement, &[&id, &seq, &start, &length]).await?;
         Ok(row.map(|row| Bytes::from(row.get::<_, Vec<u8>>(0))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    const USER: Uuid = Uuid::from_u128(0xa);
+    const ROOM: Uuid = Uuid::from_u128(0xb);
+
+    /// Three files stored an hour ago, none linked: the first shown by a
+    /// stored message, the second by none; and a fresh one by none.
+    #[tokio::test]
+    async fn the_sweep_deletes_old_files_no_message_shows_and_links_the_rest() {
+        let database = testkit::database::TestDatabase::new();
+        let store = Store::connect(&database.url()).await.unwrap();
+        let (shown, orphan, fresh) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let client = store.client().await.unwrap();
+        client
+            .batch_execute(&format!(
+                "INSERT INTO users (id, username, password_hash) VALUES ('{USER}', 'u', 'x');
+                 INSERT INTO chatrooms (id, name, created_by) VALUES ('{ROOM}', 'r', '{USER}');
+                 INSERT INTO attachments
+                     (id, chatroom_id, uploader_id, filename, content_type, size, sha256, created_at)
+                 VALUES ('{shown}', '{ROOM}', '{USER}', 'a', 'text/plain', 1, '', now() - interval '1 hour'),
+                        ('{orphan}', '{ROOM}', '{USER}', 'b', 'text/plain', 1, '', now() - interval '1 hour'),
+                        ('{fresh}', '{ROOM}', '{USER}', 'c', 'text/plain', 1, '', now());
+                 INSERT INTO attachment_chunks (attachment_id, seq, data) VALUES ('{orphan}', 0, 'x');
+                 INSERT INTO messages (id, chatroom_id, user_id, username, content, created_at, attachments)
+                 VALUES ('{USER}', '{ROOM}', '{USER}', 'u', '', now(),
+                         jsonb_build_array(jsonb_build_object('id', '{shown}'::uuid, 'filename', 'a')))"
+            ))
+            .await
+            .unwrap();
+
+        let deleted = store.sweep_unlinked_files(Duration::from_secs(600)).await.unwrap();
+        assert_eq!(deleted, 1, "only the old file no message shows");
+        let rows =
+            client.query("SELECT id, message_id FROM attachments ORDER BY id", &[]).await.unwrap();
+        let left: Vec<(Uuid, Option<Uuid>)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        assert_eq!(left, [(shown, Some(USER)), (fresh, None)]);
+        let chunks: i64 =
+            client.query_one("SELECT count(*) FROM attachment_chunks", &[]).await.unwrap().get(0);
+        assert_eq!(chunks, 0, "the orphan's bytes went with it");
+
+        store.link_file(fresh, USER).await.unwrap();
+        store.delete_file(fresh).await.unwrap();
+        assert!(store.stored_file(fresh).await.unwrap().is_some(), "a linked file is kept");
     }
 }

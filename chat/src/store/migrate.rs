@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (3, include_str!("../../../sql/0003_attachments.sql")),
     (4, include_str!("../../../sql/0004_reactions.sql")),
     (5, include_str!("../../../sql/0005_mentions_and_read_markers.sql")),
+    (6, include_str!("../../../sql/0006_attachment_links.sql")),
 ];
 
 /// Any fixed number: serialises migrations of instances starting together.

@@ -21,7 +21,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::error::SqlState;
 
 pub(crate) use append::{Appended, NewMessage, RoomHeads, StoredRow};
-pub(crate) use attachments::{CHUNK_BYTES, StoredFile, Upload, UploadError, Uploaded};
+pub(crate) use attachments::{CHUNK_BYTES, NewFile, StoredFile, UploadError};
 pub(crate) use messages::Before;
 pub(crate) use reactions::{Toggle, Toggled};
 pub(crate) use reading::{MAX_UNREAD, Marked, Unread};

@@ -65,7 +65,7 @@ impl Connection {
         });
         let joined = gateway.rooms.join(self.room_id, Arc::clone(&peer));
         let mut context =
-            Context::new(Arc::clone(&gateway.commands), self.room_id, Arc::clone(&peer));
+            Context::new(Arc::clone(&gateway.actions), self.room_id, Arc::clone(&peer));
         context.span().in_scope(|| tracing::info!("connected"));
 
         metrics::gauge!(crate::metrics::WS_ACTIVE).increment(1.0);

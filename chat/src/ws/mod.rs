@@ -39,11 +39,11 @@ use uuid::Uuid;
 
 pub(crate) use wire::encoded;
 
-pub(crate) use self::commands::Commands;
 use crate::access::{
     ClientAddr, ConnectionSlot, Origins, Places, query_param, require_member, session_of,
     session_token,
 };
+use crate::actions::RoomActions;
 use crate::auth::{SessionToken, Sessions};
 use crate::error::ApiError;
 use crate::limits::{AddressGroup, Counted, Limiter, Tally};
@@ -61,8 +61,8 @@ pub(crate) struct Gateway {
     pub(crate) rooms: Arc<Rooms>,
     /// Open sockets per session: logout closes them.
     pub(crate) sockets: Arc<SessionSockets>,
-    /// What the client commands act on.
-    pub(crate) commands: Arc<Commands>,
+    /// What the client commands do.
+    pub(crate) actions: Arc<RoomActions>,
     /// Where browsers may connect from.
     pub(crate) origins: Origins,
     /// Handshakes per client IP.

@@ -1,53 +1,30 @@
-//! What a client frame asks for, one file per command, each parse → apply →
-//! reply. Replies and refusals go to the sender's own queue, so they reach
-//! the client in order with everything else it receives.
+//! What a client frame asks for, one file per command: parse, call the room
+//! action, and answer a refusal. Replies and refusals go to the sender's own
+//! queue, so they reach the client in order with everything else it
+//! receives.
 //!
 //! # Layout
 //!
 //! - `parse`: what a `chat_message`'s content means (a message, `/stock=`, a refusal).
-//! - `chat_message`: a message for the room, through the room writer, with
-//!   the users it mentions.
-//! - `stock`: `/stock=CODE`, handed to the stock desk.
-//! - `typing`: a typing notice for the rest of the room.
-//! - `reaction`: an emoji on a message, toggled in the store, the state to the room.
+//! - `typing`: a typing notice for the rest of the room, throttled per connection.
 
-mod chat_message;
 mod parse;
-mod reaction;
-mod stock;
 mod typing;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use protocol::{ClientFrame, ErrorCode, ServerFrame};
 use uuid::Uuid;
 
 use self::parse::Input;
-use crate::limits::Limiter;
-use crate::rooms::{Outgoing, Peer, RoomWriter, Rooms};
-use crate::stock::StockDesk;
-use crate::store::Store;
-
-/// What the commands act on, shared by every connection.
-pub(crate) struct Commands {
-    /// Stores messages, then broadcasts them.
-    pub(crate) writer: RoomWriter,
-    /// Typing notices go to the room.
-    pub(crate) rooms: Arc<Rooms>,
-    /// Where `/stock=` commands go.
-    pub(crate) stock: Arc<dyn StockDesk>,
-    /// Where reactions are kept.
-    pub(crate) store: Store,
-    /// Chat messages (and reactions) per user.
-    pub(crate) message_limit: Arc<Limiter<Uuid>>,
-    /// Stock commands per user.
-    pub(crate) stock_limit: Arc<Limiter<Uuid>>,
-}
+use crate::actions::{Actor, RoomActions};
+use crate::error::ApiError;
+use crate::rooms::{Outgoing, Peer};
 
 /// What a connection's commands act on and for whom.
 pub(in crate::ws) struct Context {
-    commands: Arc<Commands>,
+    actions: Arc<RoomActions>,
     /// The room the connection is in.
     pub(in crate::ws) room_id: Uuid,
     /// The connection itself: its user and its queue.
@@ -57,8 +34,8 @@ pub(in crate::ws) struct Context {
 }
 
 impl Context {
-    pub(in crate::ws) fn new(commands: Arc<Commands>, room_id: Uuid, peer: Arc<Peer>) -> Self {
-        Self { commands, room_id, peer, last_typing: None }
+    pub(in crate::ws) fn new(actions: Arc<RoomActions>, room_id: Uuid, peer: Arc<Peer>) -> Self {
+        Self { actions, room_id, peer, last_typing: None }
     }
 
     /// A span naming the user, the room and the connection, for its log lines.
@@ -83,35 +60,45 @@ impl Context {
         self.peer.deliver(&Outgoing::notice(ServerFrame::Error { message, code, client_id }));
     }
 
-    /// Refuses a frame over the rate limit `limit`, saying when to retry.
-    fn rate_limited(&self, limit: &'static str, wait: Duration, client_id: Option<String>) {
-        crate::limits::count_refusal(limit);
-        let seconds = crate::limits::retry_after_secs(wait);
-        let message = format!("too many {limit}; retry in {seconds} s");
-        self.refuse(ErrorCode::RateLimited, message, client_id);
+    /// Tells the sender alone what an action refused.
+    fn answer(&self, done: Result<(), ApiError>, client_id: Option<String>) {
+        if let Err(error) = done {
+            let (code, message) = error.frame();
+            self.refuse(code, message, client_id);
+        }
+    }
+
+    fn actor(&self) -> Actor<'_> {
+        Actor { id: self.peer.user_id, username: &self.peer.username }
     }
 }
 
 /// Applies one client text frame.
 pub(in crate::ws) async fn apply(context: &mut Context, frame: &str) {
+    let actions = Arc::clone(&context.actions);
+    let room = context.room_id;
     match ClientFrame::decode(frame) {
         Err(error) => {
             context.refuse(ErrorCode::InvalidFrame, error.message.into(), error.client_id);
         }
         Ok(ClientFrame::Typing) => typing::apply(context),
         Ok(ClientFrame::Reaction { message_id, emoji, on }) => {
-            reaction::apply(context, message_id, emoji, on).await;
+            let done = actions.react(context.actor(), room, message_id, &emoji, on).await;
+            context.answer(done, None);
         }
         Ok(ClientFrame::ChatMessage { content, client_id }) => match parse::classify(&content) {
             Input::Refused(code, message) => context.refuse(code, message.into(), client_id),
             Input::Stock(code) => {
                 let code = code.to_owned();
-                stock::apply(context, code, client_id).await;
+                let done = actions.ask_quote(context.peer.user_id, room, code).await;
+                context.answer(done, client_id);
             }
             Input::Message(text) => {
                 // Most messages need no trimming: keep the decoded string then.
                 let content = if text.len() == content.len() { content } else { text.to_owned() };
-                chat_message::apply(context, content, client_id).await;
+                let done =
+                    actions.post_message(&context.peer, room, content, client_id.clone()).await;
+                context.answer(done, client_id);
             }
         },
     }

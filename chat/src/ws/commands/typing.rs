@@ -1,10 +1,9 @@
-//! `typing`: passed on to the rest of the room, here and on the other
-//! instances, at most once per [`TYPING_INTERVAL`] per connection.
+//! `typing`: passed on to the rest of the room at most once per
+//! [`TYPING_INTERVAL`] per connection.
 
 use std::time::{Duration, Instant};
 
 use super::Context;
-use crate::rooms::RoomEvent;
 
 /// A connection's typing frames are passed on at most this often.
 const TYPING_INTERVAL: Duration = Duration::from_secs(1);
@@ -16,10 +15,5 @@ pub(super) fn apply(context: &mut Context) {
         return;
     }
     context.last_typing = Some(now);
-    let peer = &context.peer;
-    context.commands.rooms.publish(RoomEvent::Typing {
-        chatroom_id: context.room_id,
-        user_id: peer.user_id,
-        username: peer.username.to_string(),
-    });
+    context.actions.typing(context.actor(), context.room_id);
 }

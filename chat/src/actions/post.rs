@@ -1,0 +1,73 @@
+//! A typed message for the room, a `/stock=` command for the bot, or a
+//! notice that someone is typing.
+
+use std::sync::Arc;
+
+use protocol::broker::StockCommand;
+use uuid::Uuid;
+
+use super::{Actor, RoomActions};
+use crate::error::ApiError;
+use crate::rooms::{Peer, Post, RoomEvent, resolve_mentions};
+use crate::stock::StockDeskError;
+
+impl RoomActions {
+    /// Queues `content` (trimmed and validated by the edge) for the room
+    /// writer, with the users it mentions; waits while the writer's queue is
+    /// full. The stored copy, broadcast to the room, is the sender's
+    /// acknowledgement; a failure to store reaches `sender` alone.
+    pub(crate) async fn post_message(
+        &self,
+        sender: &Arc<Peer>,
+        room: Uuid,
+        content: String,
+        client_id: Option<String>,
+    ) -> Result<(), ApiError> {
+        self.message_limit
+            .check(&sender.user_id)
+            .map_err(|wait| ApiError::limited("messages", wait))?;
+        let mentions = resolve_mentions(&self.store, &content).await;
+        let post =
+            Post { chatroom_id: room, content, client_id, mentions, sender: Arc::clone(sender) };
+        if self.writer.post(post).await {
+            Ok(())
+        } else {
+            Err(ApiError::UnavailableBecause("the server is shutting down"))
+        }
+    }
+
+    /// Hands `/stock=code` to the stock desk and waits for the broker to take
+    /// it; never stored. The bot's reply comes back as a message to the room.
+    pub(crate) async fn ask_quote(
+        &self,
+        user: Uuid,
+        room: Uuid,
+        code: String,
+    ) -> Result<(), ApiError> {
+        self.stock_limit.check(&user).map_err(|wait| ApiError::limited("stock", wait))?;
+        let command =
+            StockCommand { command_id: Uuid::now_v7(), chatroom_id: room, user_id: user, code };
+        let Err(error) = self.stock.submit(command).await else {
+            metrics::counter!(crate::metrics::STOCK_REQUESTS, "outcome" => "sent").increment(1);
+            return Ok(());
+        };
+        metrics::counter!(crate::metrics::STOCK_REQUESTS, "outcome" => "unavailable").increment(1);
+        tracing::warn!(%error, user_id = %user, chatroom_id = %room, "stock command refused");
+        Err(ApiError::UnavailableBecause(match error {
+            StockDeskError::NotSent(_) => "the stock bot cannot be reached right now; please retry",
+            StockDeskError::Unconfirmed(_) => {
+                "the stock bot could not confirm your request; it may still be answered"
+            }
+        }))
+    }
+
+    /// Tells the rest of `room`, here and on the other instances, that
+    /// `actor` is typing. Never stored.
+    pub(crate) fn typing(&self, actor: Actor<'_>, room: Uuid) {
+        self.rooms.publish(RoomEvent::Typing {
+            chatroom_id: room,
+            user_id: actor.id,
+            username: actor.username.to_owned(),
+        });
+    }
+}
