@@ -7,9 +7,33 @@ use http::{HeaderValue, Response, StatusCode, header};
 use crate::error::ApiError;
 use crate::response::Body;
 
+/// One of the page's JavaScript modules in `www/assets/`.
+macro_rules! page_module {
+    ($file:literal) => {
+        (
+            $file,
+            "text/javascript; charset=utf-8",
+            include_bytes!(concat!("../../../www/assets/", $file)),
+        )
+    };
+}
+
 /// Files under `www/assets/`, with their content types.
 const ASSETS: &[(&str, &str, &[u8])] = &[
-    ("app.js", "text/javascript; charset=utf-8", include_bytes!("../../../www/assets/app.js")),
+    page_module!("app.js"),
+    page_module!("state.js"),
+    page_module!("dom.js"),
+    page_module!("api.js"),
+    page_module!("auth.js"),
+    page_module!("rooms.js"),
+    page_module!("sockets.js"),
+    page_module!("history.js"),
+    page_module!("messages.js"),
+    page_module!("reactions.js"),
+    page_module!("files.js"),
+    page_module!("notifications.js"),
+    page_module!("composer.js"),
+    page_module!("presence.js"),
     ("style.css", "text/css; charset=utf-8", include_bytes!("../../../www/assets/style.css")),
     ("favicon.svg", "image/svg+xml", include_bytes!("../../../www/assets/favicon.svg")),
     (
@@ -73,4 +97,45 @@ fn static_response(
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each module the page imports is served: a file added to `www/assets/`
+    /// without its line in [`ASSETS`] would leave the page blank.
+    #[test]
+    fn every_module_the_page_imports_is_served() {
+        let served: Vec<&str> = ASSETS.iter().map(|(name, _, _)| *name).collect();
+        let mut pending = vec!["app.js"];
+        let mut seen = Vec::new();
+        while let Some(name) = pending.pop() {
+            if seen.contains(&name) {
+                continue;
+            }
+            seen.push(name);
+            let (_, kind, bytes) = ASSETS
+                .iter()
+                .find(|(n, _, _)| *n == name)
+                .unwrap_or_else(|| panic!("{name} is imported but not served; served: {served:?}"));
+            assert!(kind.starts_with("text/javascript"), "{name}: {kind}");
+            let text = std::str::from_utf8(bytes).expect("UTF-8");
+            for line in text.lines().filter(|l| l.starts_with("import ") || l.starts_with("} from"))
+            {
+                let from = line.split_once("from './").and_then(|(_, rest)| rest.split_once('\''));
+                pending.extend(from.map(|(file, _)| file));
+            }
+        }
+        for (name, kind, _) in ASSETS {
+            if kind.starts_with("text/javascript")
+                && !["api-docs.js", "swagger-ui-bundle.js"].contains(name)
+            {
+                assert!(seen.contains(name), "{name} is served but nothing imports it");
+            }
+        }
+        for (_, _, bytes) in ASSETS.iter().filter(|(n, _, _)| seen.contains(n)) {
+            assert!(bytes.split(|b| *b == b'\n').count() <= 400 + 1, "a module over 400 lines");
+        }
+    }
 }

@@ -1,0 +1,110 @@
+/** Sending: the composer, pending messages, retries. */
+
+import { h, newClientId, setText } from './dom.js';
+import { scrollToBottom } from './history.js';
+import { renderMessage } from './messages.js';
+import { isCurrent } from './rooms.js';
+import { MAX_MESSAGE_LENGTH, PENDING_TIMEOUT_MS, state, ui } from './state.js';
+
+export function sendFrame(room, frame) {
+  if (!room.ws || room.ws.readyState !== WebSocket.OPEN) return false;
+  room.ws.send(JSON.stringify(frame));
+  return true;
+}
+
+export function onComposerSubmit(event) {
+  event.preventDefault();
+  const room = state.room;
+  if (!room || room.closed) return;
+  const content = ui.messageInput.value.trim();
+  if (!content) return;
+  if (content.length > MAX_MESSAGE_LENGTH) {
+    showChatError(`A message can be at most ${MAX_MESSAGE_LENGTH} characters.`);
+    return;
+  }
+  setText(ui.chatError, '');
+  const clientId = newClientId();
+  if (content.startsWith('/')) {
+    // A command: never stored, so never shown as pending.
+    if (!sendFrame(room, { type: 'chat_message', content, client_id: clientId })) {
+      showChatError('Not connected: commands can be sent once the connection is back.');
+      return;
+    }
+    ui.messageInput.value = '';
+    return;
+  }
+  addPending(room, clientId, content);
+  ui.messageInput.value = '';
+  ui.messageInput.focus();
+}
+
+export function addPending(room, clientId, content) {
+  const li = renderMessage({
+    username: state.user.username,
+    content,
+    created_at: new Date().toISOString(),
+    is_bot: false,
+  }, { clientId });
+  ui.messages.append(li);
+  room.pending.set(clientId, { li, content, status: 'pending', timer: null });
+  scrollToBottom();
+  sendPending(room, clientId);
+}
+
+/** Send a pending message if the socket is open; otherwise it waits for flushPending. */
+export function sendPending(room, clientId) {
+  const pending = room.pending.get(clientId);
+  if (!pending) return;
+  clearTimeout(pending.timer);
+  pending.timer = null;
+  if (!sendFrame(room, { type: 'chat_message', content: pending.content, client_id: clientId })) return;
+  pending.timer = setTimeout(() => {
+    pending.timer = null;
+    // Still open and no acknowledgement: let the user retry. (When the socket
+    // dropped instead, flushPending resends on the next open.)
+    if (room.pending.get(clientId) === pending && room.ws && room.ws.readyState === WebSocket.OPEN) {
+      markFailed(room, clientId, 'No confirmation from the server.');
+    }
+  }, PENDING_TIMEOUT_MS);
+}
+
+export function flushPending(room) {
+  for (const [clientId, pending] of room.pending) {
+    if (pending.status === 'pending') sendPending(room, clientId);
+  }
+}
+
+export function markFailed(room, clientId, reason) {
+  const pending = room.pending.get(clientId);
+  if (!pending) return;
+  clearTimeout(pending.timer);
+  pending.timer = null;
+  pending.status = 'failed';
+  const { li } = pending;
+  li.classList.remove('is-pending');
+  li.classList.add('is-failed');
+  li.dataset.status = 'failed';
+  const status = li.querySelector('.message-status');
+  status.replaceChildren(
+    h('span', { text: 'not sent', title: reason || null }),
+    ' ',
+    h('button', { type: 'button', class: 'link-btn', text: 'Retry', onclick: () => retryPending(room, clientId) }));
+}
+
+export function retryPending(room, clientId) {
+  const pending = room.pending.get(clientId);
+  if (!pending || !isCurrent(room)) return;
+  pending.status = 'pending';
+  const { li } = pending;
+  li.classList.remove('is-failed');
+  li.classList.add('is-pending');
+  li.dataset.status = 'pending';
+  li.querySelector('.message-status').replaceChildren('sending…');
+  setText(ui.chatError, '');
+  sendPending(room, clientId);
+  ui.messageInput.focus();
+}
+
+export function showChatError(text) {
+  setText(ui.chatError, text);
+}

@@ -1,0 +1,102 @@
+/** Files: shown under their message; attached, dropped or pasted, and uploaded with progress. */
+
+import { ApiError } from './api.js';
+import { showChatError } from './composer.js';
+import { h, newClientId, setText } from './dom.js';
+import { receiveMessage } from './history.js';
+import { isCurrent } from './rooms.js';
+import { API_BASE, INLINE_IMAGE_TYPES, state, ui } from './state.js';
+
+/** A message's files: images inline (lazy, in a fixed box so the log does not jump), others as links. */
+export function renderAttachments(attachments) {
+  if (!Array.isArray(attachments) || attachments.length === 0) return null;
+  return h('ul', { class: 'attachments', 'data-testid': 'attachments' }, ...attachments.map((file) => {
+    const url = typeof file.url === 'string' && file.url.startsWith(`${API_BASE}/attachments/`) ? file.url : null;
+    if (!url) return null;
+    const name = String(file.filename ?? 'file');
+    if (INLINE_IMAGE_TYPES.includes(file.content_type)) {
+      return h('li', { class: 'attachment is-image' },
+        h('a', { href: url, target: '_blank', rel: 'noopener', title: name },
+          h('img', { src: url, alt: name, loading: 'lazy', decoding: 'async', width: 320, height: 240,
+            class: 'attachment-image', 'data-testid': 'attachment-image' })));
+    }
+    return h('li', { class: 'attachment' },
+      h('a', { href: url, download: name, 'data-testid': 'attachment-link' }, name),
+      h('span', { class: 'attachment-size', text: ` (${formatSize(Number(file.size) || 0)})` }));
+  }));
+}
+
+export function formatSize(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+
+export async function uploadFiles(files) {
+  const room = state.room;
+  if (!room || room.closed || files.length === 0) return;
+  const caption = ui.messageInput.value.trim();
+  ui.messageInput.value = '';
+  setText(ui.chatError, '');
+  for (const [index, file] of [...files].entries()) {
+    try {
+      const message = await uploadFile(room, file, index === 0 ? caption : '');
+      if (isCurrent(room)) receiveMessage(room, message);
+    } catch (err) {
+      showChatError(`${file.name}: ${err.message}`);
+      if (index === 0 && caption && !ui.messageInput.value) ui.messageInput.value = caption;
+      break;
+    }
+  }
+}
+
+/** POSTs one file; XMLHttpRequest because fetch reports no upload progress. */
+export function uploadFile(room, file, caption) {
+  const query = new URLSearchParams({ filename: file.name || 'pasted', client_id: newClientId() });
+  if (caption) query.set('caption', caption);
+  ui.uploadName.textContent = file.name || 'pasted';
+  ui.uploadProgress.value = 0;
+  ui.uploadStatus.hidden = false;
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', `${API_BASE}/chatrooms/${encodeURIComponent(room.id)}/attachments?${query}`);
+    xhr.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
+    xhr.responseType = 'json';
+    xhr.upload.onprogress = (event) => {
+      if (event.lengthComputable) ui.uploadProgress.value = event.loaded / event.total;
+    };
+    xhr.onload = () => {
+      ui.uploadStatus.hidden = true;
+      const data = xhr.response;
+      if (xhr.status === 200 || xhr.status === 201) resolve(data);
+      else reject(new ApiError(xhr.status, data && data.code, (data && data.error) || `Upload failed (HTTP ${xhr.status}).`));
+    };
+    xhr.onerror = () => {
+      ui.uploadStatus.hidden = true;
+      reject(new ApiError(0, 'NETWORK_ERROR', 'The upload could not reach the server.'));
+    };
+    xhr.send(file);
+  });
+}
+
+export function onDragOver(event) {
+  if (!state.room || !event.dataTransfer || ![...event.dataTransfer.types].includes('Files')) return;
+  event.preventDefault();
+  event.dataTransfer.dropEffect = 'copy';
+  ui.chatRoom.classList.add('is-dropping');
+}
+
+export function onDrop(event) {
+  ui.chatRoom.classList.remove('is-dropping');
+  if (!event.dataTransfer || event.dataTransfer.files.length === 0) return;
+  event.preventDefault();
+  uploadFiles(event.dataTransfer.files);
+}
+
+export function onPaste(event) {
+  const files = event.clipboardData ? event.clipboardData.files : null;
+  if (!files || files.length === 0) return;
+  event.preventDefault();
+  uploadFiles(files);
+}

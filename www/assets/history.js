@@ -1,0 +1,205 @@
+/** The message list: order, pending and confirmed messages, history pages and scrolling. */
+
+import { api } from './api.js';
+import { handleAuthLoss } from './auth.js';
+import { showChatError } from './composer.js';
+import { h } from './dom.js';
+import { compareKeys, renderMessage, sortKey } from './messages.js';
+import { markReadSoon } from './notifications.js';
+import { clearTyping } from './presence.js';
+import { onReactions } from './reactions.js';
+import { isCurrent } from './rooms.js';
+import { HISTORY_PAGE, NEAR_BOTTOM_PX, NEAR_TOP_PX, state, ui } from './state.js';
+
+export function isNearBottom() {
+  const list = ui.messages;
+  return list.scrollHeight - list.scrollTop - list.clientHeight < NEAR_BOTTOM_PX;
+}
+
+export function scrollToBottom() {
+  ui.messages.scrollTop = ui.messages.scrollHeight;
+  ui.jumpLatest.hidden = true;
+}
+
+/** Run fn (which adds content above) without moving what the user sees. */
+export function preserveScroll(fn) {
+  const list = ui.messages;
+  const height = list.scrollHeight;
+  const top = list.scrollTop;
+  fn();
+  list.scrollTop = top + (list.scrollHeight - height);
+}
+
+export function firstPendingElement() {
+  return ui.messages.querySelector('li.message:not([data-id])');
+}
+
+export function trackKey(room, li, key) {
+  room.keyOf.set(li, key);
+  if (!room.oldest || compareKeys(key, room.oldest) < 0) room.oldest = key;
+  if (!room.newest || compareKeys(key, room.newest) > 0) room.newest = key;
+}
+
+/** Put a confirmed message in its sorted place (before any pending ones). */
+export function insertConfirmed(room, message, li) {
+  const key = sortKey(message);
+  let before = firstPendingElement();
+  let node = before ? before.previousElementSibling : ui.messages.lastElementChild;
+  while (node && node.dataset.id && compareKeys(room.keyOf.get(node), key) > 0) {
+    before = node;
+    node = node.previousElementSibling;
+  }
+  ui.messages.insertBefore(li, before);
+  room.byId.set(message.id, li);
+  trackKey(room, li, key);
+}
+
+/** A chat_message frame (live or replayed): confirm a pending one, or add. */
+export function receiveMessage(room, message) {
+  if (!message.id) return;
+  if (typeof message.username === 'string') clearTyping(room, message.username);
+  const pending = message.client_id ? room.pending.get(message.client_id) : undefined;
+  if (pending) {
+    clearTimeout(pending.timer);
+    room.pending.delete(message.client_id);
+    pending.li.remove();
+  }
+  if (room.byId.has(message.id)) return;
+  const stick = isNearBottom();
+  insertConfirmed(room, message, renderMessage(message));
+  if (stick || pending) scrollToBottom();
+  else ui.jumpLatest.hidden = false;
+}
+
+/** Replace all confirmed messages with `messages` (oldest first); pending ones stay last. */
+export function replaceHistory(room, messages) {
+  const list = ui.messages;
+  list.setAttribute('aria-busy', 'true');
+  for (const li of room.byId.values()) li.remove();
+  room.byId.clear();
+  room.oldest = null;
+  room.newest = null;
+  const fragment = document.createDocumentFragment();
+  for (const message of messages) {
+    if (!message || !message.id || room.byId.has(message.id)) continue;
+    const li = renderMessage(message);
+    fragment.append(li);
+    room.byId.set(message.id, li);
+    trackKey(room, li, sortKey(message));
+  }
+  list.insertBefore(fragment, firstPendingElement());
+  list.setAttribute('aria-busy', 'false');
+}
+
+/** Add older messages (oldest first) at the top; returns how many were new. */
+export function prependHistory(room, messages) {
+  const fragment = document.createDocumentFragment();
+  let added = 0;
+  for (const message of messages) {
+    if (!message || !message.id || room.byId.has(message.id)) continue;
+    const li = renderMessage(message);
+    fragment.append(li);
+    room.byId.set(message.id, li);
+    trackKey(room, li, sortKey(message));
+    added += 1;
+  }
+  const status = ui.messages.querySelector('.history-status');
+  ui.messages.insertBefore(fragment, status ? status.nextSibling : ui.messages.firstChild);
+  return added;
+}
+
+/** GET the newest page and show it (used on open and after resync). */
+export async function loadLatest(room) {
+  const data = await api(`/chatrooms/${encodeURIComponent(room.id)}/messages?limit=${HISTORY_PAGE}`);
+  if (!isCurrent(room)) return;
+  const messages = Array.isArray(data && data.messages) ? data.messages : [];
+  room.exhausted = messages.length < HISTORY_PAGE;
+  room.needsReload = false;
+  renderHistoryStatus(room);
+  replaceHistory(room, messages);
+  scrollToBottom();
+  fillViewport(room);
+  markReadSoon(room);
+}
+
+/**
+ * Merge what REST has now: after connecting without ?after (an empty room),
+ * and after a reconnect, whose replay carries the newer messages but not
+ * the reactions that changed on older ones meanwhile.
+ */
+export async function mergeLatest(room) {
+  try {
+    const data = await api(`/chatrooms/${encodeURIComponent(room.id)}/messages?limit=${HISTORY_PAGE}`);
+    if (!isCurrent(room)) return;
+    for (const message of (data && data.messages) || []) {
+      if (room.byId.has(message.id)) onReactions(room, { message_id: message.id, reactions: message.reactions });
+      else receiveMessage(room, message);
+    }
+    markReadSoon(room);
+  } catch (err) {
+    if (isCurrent(room)) handleAuthLoss(err);
+  }
+}
+
+export async function loadOlder(room) {
+  if (!isCurrent(room) || room.loadingOlder || room.exhausted || !room.oldest) return;
+  room.loadingOlder = true;
+  renderHistoryStatus(room);
+  let messages = [];
+  try {
+    const before = encodeURIComponent(room.oldest.id);
+    const data = await api(`/chatrooms/${encodeURIComponent(room.id)}/messages?before=${before}&limit=${HISTORY_PAGE}`);
+    messages = Array.isArray(data && data.messages) ? data.messages : [];
+  } catch (err) {
+    if (!isCurrent(room)) return;
+    room.loadingOlder = false;
+    renderHistoryStatus(room);
+    if (!handleAuthLoss(err)) showChatError(`Could not load older messages: ${err.message}`);
+    return;
+  }
+  if (!isCurrent(room)) return;
+  room.loadingOlder = false;
+  preserveScroll(() => {
+    const added = prependHistory(room, messages);
+    room.exhausted = messages.length < HISTORY_PAGE || added === 0;
+    renderHistoryStatus(room);
+  });
+  fillViewport(room);
+}
+
+/** If the list does not overflow yet, scrolling cannot trigger: load more now. */
+export function fillViewport(room) {
+  const list = ui.messages;
+  if (!room.exhausted && !room.loadingOlder && list.scrollHeight <= list.clientHeight + NEAR_TOP_PX) {
+    loadOlder(room);
+  }
+}
+
+export function renderHistoryStatus(room) {
+  const status = ui.messages.querySelector('.history-status');
+  if (!status) return;
+  if (room.loadingOlder) {
+    status.replaceChildren(h('span', { class: 'muted', text: 'Loading older messages…' }));
+  } else if (room.needsReload && room.byId.size === 0) {
+    status.replaceChildren(h('span', { class: 'muted', text: 'Loading messages…' }));
+  } else if (room.exhausted) {
+    status.replaceChildren(h('span', { class: 'muted', text: 'This is the beginning of the conversation.' }));
+  } else {
+    status.replaceChildren(h('button', {
+      type: 'button',
+      class: 'link-btn',
+      text: 'Load older messages',
+      onclick: () => loadOlder(room),
+    }));
+  }
+}
+
+export function onMessagesScroll() {
+  const room = state.room;
+  if (!room) return;
+  if (ui.messages.scrollTop < NEAR_TOP_PX) loadOlder(room);
+  if (isNearBottom()) {
+    ui.jumpLatest.hidden = true;
+    markReadSoon(room);
+  }
+}

@@ -1,0 +1,73 @@
+/** Reactions under a message: the counts, the picker, and the frames. */
+
+import { sendFrame, showChatError } from './composer.js';
+import { h, sameUser } from './dom.js';
+import { PICKER_EMOJI, state } from './state.js';
+
+/** The counts under a message (who reacted on hover or focus), and the picker. */
+export function renderReactions(messageId, reactions) {
+  const me = state.user ? state.user.username : '';
+  const list = Array.isArray(reactions) ? reactions : [];
+  const chips = list.map((reaction) => {
+    const users = Array.isArray(reaction.users) ? reaction.users.map(String) : [];
+    const mine = users.some((name) => sameUser(name, me));
+    const who = `${users.join(', ')} reacted with ${reaction.emoji}`;
+    return h('button', {
+      type: 'button',
+      class: mine ? 'reaction is-mine' : 'reaction',
+      'data-testid': 'reaction',
+      'data-emoji': reaction.emoji,
+      'aria-pressed': mine ? 'true' : 'false',
+      'aria-label': `${who}${mine ? '; press to remove yours' : '; press to add yours'}`,
+      onclick: () => sendReaction(messageId, reaction.emoji, !mine),
+    },
+    h('span', { class: 'reaction-emoji', text: reaction.emoji }),
+    h('span', { class: 'reaction-count', 'data-testid': 'reaction-count', text: String(reaction.count ?? users.length) }),
+    h('span', { class: 'reaction-who', role: 'tooltip', 'data-testid': 'reaction-who', text: users.join(', ') }));
+  });
+  const picker = h('div', { class: 'reaction-picker', role: 'menu', 'aria-label': 'Pick a reaction', hidden: true },
+    ...PICKER_EMOJI.map((emoji) => h('button', {
+      type: 'button', role: 'menuitem', class: 'reaction-choice', 'data-testid': 'reaction-choice',
+      'data-emoji': emoji, 'aria-label': `React with ${emoji}`, text: emoji,
+      onclick: (event) => {
+        event.currentTarget.closest('.reaction-picker').hidden = true;
+        sendReaction(messageId, emoji, true);
+      },
+    })));
+  picker.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') {
+      picker.hidden = true;
+      picker.previousElementSibling.focus();
+    }
+  });
+  const add = h('button', {
+    type: 'button', class: 'reaction-add', 'data-testid': 'add-reaction',
+    'aria-label': 'Add a reaction', 'aria-haspopup': 'menu', title: 'Add a reaction', text: '☺+',
+    onclick: () => {
+      picker.hidden = !picker.hidden;
+      if (!picker.hidden) picker.querySelector('button').focus();
+    },
+  });
+  return h('div', { class: 'reactions', 'data-testid': 'reactions' }, ...chips, add, picker);
+}
+
+export function sendReaction(messageId, emoji, on) {
+  const room = state.room;
+  if (!room || !sendFrame(room, { type: 'reaction', message_id: messageId, emoji, on })) {
+    showChatError('Not connected: reactions can be sent once the connection is back.');
+  }
+}
+
+/** A `reactions` frame: the message's whole state replaces what is shown. */
+export function onReactions(room, frame) {
+  const li = room.byId.get(frame.message_id);
+  if (!li) return;
+  const old = li.querySelector(':scope > .reactions');
+  const focused = old && old.contains(document.activeElement) ? document.activeElement.dataset.emoji : null;
+  const fresh = renderReactions(frame.message_id, frame.reactions);
+  if (old) old.replaceWith(fresh); else li.append(fresh);
+  if (focused) {
+    const again = fresh.querySelector(`[data-emoji="${CSS.escape(focused)}"]`);
+    if (again) again.focus();
+  }
+}

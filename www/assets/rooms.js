@@ -1,0 +1,222 @@
+/** The room list, and opening and closing a room. */
+
+import { api } from './api.js';
+import { handleAuthLoss } from './auth.js';
+import { showChatError } from './composer.js';
+import { h, setText } from './dom.js';
+import { renderHistoryStatus } from './history.js';
+import { renderTitle } from './notifications.js';
+import { renderOnline, renderTyping } from './presence.js';
+import { connect, retireSocket, setConnectionState } from './sockets.js';
+import { ROOMS_REFRESH_MS, state, ui } from './state.js';
+
+export async function loadRooms() {
+  try {
+    const data = await api('/chatrooms');
+    if (!state.user) return;
+    state.rooms = Array.isArray(data && data.chatrooms) ? data.chatrooms : [];
+    for (const room of state.rooms) {
+      if (room.is_member) state.unread.set(room.id, { unread: room.unread || 0, mentions: room.mentions || 0 });
+    }
+    renderRoomList();
+  } catch (err) {
+    if (!handleAuthLoss(err)) setText(ui.roomError, `Could not load the rooms: ${err.message}`);
+  }
+}
+
+export function renderRoomList() {
+  const focusedId = document.activeElement && document.activeElement.dataset
+    ? document.activeElement.dataset.roomId : undefined;
+  const openId = state.room ? state.room.id : null;
+  if (state.rooms.length === 0) {
+    ui.roomList.replaceChildren(h('li', { class: 'room-list-empty', text: 'No rooms yet. Create the first one below.' }));
+    return;
+  }
+  const items = state.rooms.map((room) => {
+    const figures = state.unread.get(room.id) || { unread: 0, mentions: 0 };
+    const label = [room.name,
+      figures.unread ? `${figures.unread} unread` : null,
+      figures.mentions ? `${figures.mentions} mentioning you` : null].filter(Boolean).join(', ');
+    return h('li', {},
+      h('button', {
+        type: 'button',
+        class: room.id === openId ? 'room is-active' : 'room',
+        'data-testid': 'room',
+        dataset: { roomId: room.id },
+        'aria-current': room.id === openId ? 'true' : null,
+        'aria-label': label,
+        onclick: () => openRoom(room),
+      },
+      h('span', { class: 'room-name', text: room.name }),
+      figures.mentions ? h('span', { class: 'mention-mark', 'data-testid': 'mention-mark', title: 'Mentions you', text: '@' }) : null,
+      figures.unread ? h('span', { class: 'unread-badge', 'data-testid': 'unread-badge', text: figures.unread >= 999 ? '999+' : String(figures.unread) }) : null));
+  });
+  ui.roomList.replaceChildren(...items);
+  renderTitle();
+  if (focusedId) {
+    const again = ui.roomList.querySelector(`[data-room-id="${CSS.escape(focusedId)}"]`);
+    if (again) again.focus();
+  }
+}
+
+export function startRoomsRefresh() {
+  stopRoomsRefresh();
+  state.roomsTimer = setInterval(() => {
+    if (state.user && document.visibilityState === 'visible') loadRooms();
+  }, ROOMS_REFRESH_MS);
+}
+
+export function stopRoomsRefresh() {
+  clearInterval(state.roomsTimer);
+  state.roomsTimer = null;
+}
+
+export async function onCreateRoomSubmit(event) {
+  event.preventDefault();
+  const name = ui.newRoomName.value.trim();
+  setText(ui.roomError, '');
+  if (!name) {
+    setText(ui.roomError, 'Enter a room name.');
+    ui.newRoomName.focus();
+    return;
+  }
+  ui.createRoomButton.disabled = true;
+  try {
+    const room = await api('/chatrooms', { method: 'POST', body: { name } });
+    ui.newRoomName.value = '';
+    if (!state.rooms.some((r) => r.id === room.id)) state.rooms.push(room);
+    renderRoomList();
+    openRoom(room);
+  } catch (err) {
+    if (!handleAuthLoss(err)) setText(ui.roomError, err.message);
+  } finally {
+    ui.createRoomButton.disabled = false;
+  }
+}
+
+export function openRoomFromHash() {
+  const match = /^#room=([0-9a-fA-F-]{36})$/.exec(location.hash);
+  if (!match || state.room) return;
+  const room = state.rooms.find((r) => r.id === match[1]);
+  if (room) openRoom(room, { focusInput: false });
+}
+
+/* ------------------------------------------------------------------ */
+/* Opening and closing a room                                          */
+/* ------------------------------------------------------------------ */
+
+export function createRoomSession(info) {
+  return {
+    id: info.id,
+    name: info.name,
+    closed: false,
+    ws: null,
+    wsOpened: false,
+    everConnected: false,
+    gotFrame: false,
+    refetchOnConnect: false,
+    connecting: false,
+    attempts: 0,
+    reconnectTimer: null,
+    needsReload: true,
+    byId: new Map(),          // message id → <li>
+    keyOf: new WeakMap(),     // <li> → {t, id} sort key
+    oldest: null,             // {t, id} of the first confirmed message
+    newest: null,             // {t, id} of the last confirmed message
+    pending: new Map(),       // client_id → {li, content, status, timer}
+    exhausted: false,
+    loadingOlder: false,
+    online: new Set(),
+    typing: new Map(),        // username → timeout id
+    lastTypingSentAt: 0,
+    wentOffline: false,       // the browser reported offline since the socket opened
+  };
+}
+
+export function isCurrent(room) {
+  return state.room === room && !room.closed;
+}
+
+export async function openRoom(info, { focusInput = true } = {}) {
+  if (state.room && state.room.id === info.id) {
+    if (focusInput) ui.messageInput.focus();
+    return;
+  }
+  closeRoom();
+  const room = createRoomSession(info);
+  state.room = room;
+  history.replaceState(null, '', `#room=${info.id}`);
+  setText(ui.roomError, '');
+  renderRoomList();
+  showChatRoom(room);
+  setConnectionState('connecting');
+  if (focusInput) ui.messageInput.focus();
+  try {
+    await api(`/chatrooms/${encodeURIComponent(room.id)}/join`, { method: 'POST' });
+  } catch (err) {
+    if (!isCurrent(room) || handleAuthLoss(err)) return;
+    if (err.status === 404) {
+      failRoom(room, 'This room no longer exists.');
+      loadRooms();
+      return;
+    }
+    // Network trouble: the reconnect loop will retry (join is idempotent, and
+    // a 403 from the handshake triggers another join).
+    showChatError(`Could not join the room: ${err.message}`);
+  }
+  if (isCurrent(room)) connect(room);
+}
+
+/** Stop everything belonging to the open room (network, timers). */
+export function closeRoom() {
+  const room = state.room;
+  if (!room) return;
+  room.closed = true;
+  clearTimeout(room.readTimer);
+  state.room = null;
+  clearTimeout(room.reconnectTimer);
+  room.reconnectTimer = null;
+  for (const timer of room.typing.values()) clearTimeout(timer);
+  for (const p of room.pending.values()) clearTimeout(p.timer);
+  retireSocket(room, 'leaving the room');
+  setConnectionState('offline');
+}
+
+/** A room that cannot be used any more (deleted, access lost). */
+export function failRoom(room, message) {
+  clearTimeout(room.reconnectTimer);
+  room.reconnectTimer = null;
+  retireSocket(room, 'room unavailable');
+  room.closed = true;
+  showChatError(message);
+  setConnectionState('offline');
+  ui.messageInput.disabled = true;
+  ui.sendButton.disabled = true;
+}
+
+export function resetChatView() {
+  ui.chatEmpty.hidden = false;
+  ui.chatRoom.hidden = true;
+  ui.messages.replaceChildren();
+  ui.onlineUsers.replaceChildren();
+  ui.onlineCount.textContent = '';
+  setText(ui.typing, '');
+  setText(ui.chatError, '');
+  ui.jumpLatest.hidden = true;
+  setConnectionState('offline');
+}
+
+export function showChatRoom(room) {
+  ui.chatEmpty.hidden = true;
+  ui.chatRoom.hidden = false;
+  ui.chatTitle.textContent = room.name;
+  ui.messages.replaceChildren(h('li', { class: 'history-status', id: 'history-status' }));
+  renderHistoryStatus(room);
+  renderOnline(room);
+  renderTyping(room);
+  setText(ui.chatError, '');
+  ui.jumpLatest.hidden = true;
+  ui.messageInput.value = '';
+  ui.messageInput.disabled = false;
+  ui.sendButton.disabled = false;
+}
