@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chat::{Config, Configuration};
 
-/// mimalloc gives freed memory back to the system: with glibc's allocator the
-/// server's RSS stayed at 287 MiB after 1,000 users registered and logged in
-/// (each Argon2 hash uses a 19 MiB working buffer).
+/// mimalloc gives freed memory back to the system: each Argon2 hash takes a
+/// large working buffer, and glibc's allocator kept the peak of a burst of
+/// logins resident long after it (see `docs/performance.md`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

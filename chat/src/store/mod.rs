@@ -130,8 +130,8 @@ impl Store {
     /// rest of the server's queries.
     ///
     /// Its statements always run generic plans: the group-commit insert was
-    /// otherwise planned afresh on every call (about 0.25 ms of PostgreSQL's
-    /// CPU each, more than it takes to run for a few rows), and the generic
+    /// otherwise planned afresh on every call (costing PostgreSQL more CPU
+    /// than running it does for a few rows), and the generic
     /// plan runs as fast for batches of hundreds of rows. A generic plan is
     /// made once per connection, though, and one made while `messages` is
     /// empty would scan the whole table for each room's newest message for as

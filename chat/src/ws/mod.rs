@@ -86,9 +86,7 @@ pub(crate) struct Gateway {
 pub(crate) const MAX_FRAME_BYTES: usize = 64 * 1024;
 
 /// Small buffers: memory per idle connection is what limits how many we hold.
-/// Client frames are small; a large one is read in more, smaller steps (a
-/// 512-byte read buffer instead of 1 KiB: 7.6 → 7.1 and 6.9 KiB per idle
-/// connection in two runs).
+/// Client frames are small; a large one is read in more, smaller steps.
 fn socket_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(512)

@@ -40,7 +40,7 @@ impl Context {
 
     /// A span naming the user, the room and the connection, for its log lines.
     /// Made for each line, never held: a span alive for the connection's life
-    /// costs every idle connection about 2 KiB in the log registry.
+    /// would cost every idle connection memory in the log registry.
     pub(in crate::ws) fn span(&self) -> tracing::Span {
         tracing::info_span!(
             "websocket",
