@@ -13,7 +13,6 @@ UPDATE attachments a SET message_id = (
     LIMIT 1);
 
 -- The sweep's candidates: few, and only while their message is on its way.
+-- (A message that shows a file is in the file's room and stored after it:
+-- the sweep finds it through the room's order, with no index of its own.)
 CREATE INDEX attachments_unlinked ON attachments (created_at) WHERE message_id IS NULL;
--- A room's messages that show files: the sweep's check that none shows a
--- candidate. Only those rows are indexed.
-CREATE INDEX messages_with_files ON messages (chatroom_id) WHERE attachments IS NOT NULL;

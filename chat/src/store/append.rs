@@ -40,25 +40,40 @@ const CONTENDED_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 /// breaking a unique index under it.
 const LOCKED_ATTEMPTS: usize = 3;
 
-/// The fast insert: `$1`..`$11` the batch's columns (`$10` each message's
-/// mentioned usernames, space-separated, NULL for none; `$11` its files,
-/// NULL for none), `$12` each message's predecessor (NULL for a room's
-/// first).
+/// The fast insert of a batch without files: `$1`..`$10` the batch's
+/// columns (`$10` each message's mentioned usernames, space-separated, NULL
+/// for none), `$11` each message's predecessor (NULL for a room's first).
+/// Batches almost never hold a file, so their statement carries no column
+/// of NULLs for it.
 const INSERT_PLACED: &str = "INSERT INTO messages
         (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id,
-         mentions, attachments, previous_at)
+         mentions, previous_at)
     SELECT id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id,
-           string_to_array(mentions, ' '), attachments, coalesce(previous_at, '-infinity')
+           string_to_array(mentions, ' '), coalesce(previous_at, '-infinity')
     FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
                 $6::bool[], $7::timestamptz[], $8::text[], $9::uuid[], $10::text[],
-                $11::jsonb[], $12::timestamptz[])
+                $11::timestamptz[])
         AS n (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id,
-              command_id, mentions, attachments, previous_at)";
+              command_id, mentions, previous_at)";
+
+/// [`INSERT_PLACED`] for a batch with files: `$12` each message's files
+/// (NULL for none).
+const INSERT_PLACED_WITH_FILES: &str = "INSERT INTO messages
+        (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id,
+         mentions, previous_at, attachments)
+    SELECT id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id,
+           string_to_array(mentions, ' '), coalesce(previous_at, '-infinity'), attachments
+    FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
+                $6::bool[], $7::timestamptz[], $8::text[], $9::uuid[], $10::text[],
+                $11::timestamptz[], $12::jsonb[])
+        AS n (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id,
+              command_id, mentions, previous_at, attachments)";
 
 /// The careful insert, after the batch's rooms are locked: skips messages
 /// whose `client_id` or `command_id` is stored already and rooms that do not
 /// exist, moves each room's times, keeping their spacing, to after the room's
-/// newest stored message, and chains them. `$1`..`$11` as in [`INSERT_PLACED`].
+/// newest stored message, and chains them. `$1`..`$10` as in [`INSERT_PLACED`],
+/// `$11` each message's files (NULL for none).
 const INSERT_LOCKED: &str = "WITH rooms AS (
         SELECT c.id, (SELECT max(m.created_at) FROM messages m
                       WHERE m.chatroom_id = c.id) AS room_last
@@ -388,13 +403,19 @@ impl Store {
         }
         let mut columns = Columns::of(&placed);
         columns.times = rows.iter().map(|row| row.created_at).collect();
-        let [p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11] = columns.params();
+        let [p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, files] = columns.params();
+        let with_files = columns.attachments.iter().any(Option::is_some);
         let params: [&(dyn ToSql + Sync); 12] =
-            [p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, &previous];
+            [p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, &previous, files];
+        let (sql, params) = if with_files {
+            (INSERT_PLACED_WITH_FILES, &params[..])
+        } else {
+            (INSERT_PLACED, &params[..11])
+        };
         let inserted = async {
             let client = self.client().await?;
-            let statement = client.prepare_cached(INSERT_PLACED).await?;
-            client.execute(&statement, &params).await?;
+            let statement = client.prepare_cached(sql).await?;
+            client.execute(&statement, params).await?;
             Ok::<(), StoreError>(())
         };
         match inserted.await {

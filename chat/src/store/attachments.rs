@@ -25,10 +25,12 @@ const STORAGE_USED: &str =
     "SELECT coalesce(sum(size), 0)::bigint FROM attachments WHERE uploader_id = $1";
 
 /// Deletes the files older than `$1` seconds that no message links, linking
-/// instead those a stored message shows after all.
+/// instead those a stored message shows after all. Such a message is in the
+/// file's room and was stored after the file: the room's order index finds
+/// it.
 const SWEEP_UNLINKED: &str = "WITH candidates AS (
         SELECT a.id, (SELECT m.id FROM messages m
-                      WHERE m.chatroom_id = a.chatroom_id AND m.attachments IS NOT NULL
+                      WHERE m.chatroom_id = a.chatroom_id AND m.created_at >= a.created_at
                         AND m.attachments @> jsonb_build_array(jsonb_build_object('id', a.id))
                       LIMIT 1) AS shown_by
         FROM attachments a
