@@ -42,6 +42,12 @@ pub enum ApiError {
     /// A count that may not grow any further.
     #[error("{0}")]
     LimitReached(&'static str),
+    /// No user has the name given.
+    #[error("no user has that name")]
+    UserNotFound,
+    /// A direct room's members are fixed.
+    #[error("the members of a direct room cannot change")]
+    DirectRoom,
     /// The user has not joined the room.
     #[error("you are not a member of this chatroom")]
     NotAMember,
@@ -102,6 +108,8 @@ impl ApiError {
             ApiError::OriginRejected => (StatusCode::FORBIDDEN, "ORIGIN_REJECTED"),
             ApiError::NotAMember => (StatusCode::FORBIDDEN, "NOT_A_MEMBER"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
+            ApiError::UserNotFound => (StatusCode::NOT_FOUND, "USER_NOT_FOUND"),
+            ApiError::DirectRoom => (StatusCode::CONFLICT, "DIRECT_ROOM"),
             ApiError::LimitReached(_) => (StatusCode::CONFLICT, "LIMIT_REACHED"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
@@ -128,7 +136,7 @@ impl ApiError {
                     format!("too many requests; retry in {seconds} s"),
                 );
             }
-            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::NotFound(_) | ApiError::UserNotFound => ErrorCode::NotFound,
             ApiError::Forbidden(_) | ApiError::NotAMember => ErrorCode::Forbidden,
             ApiError::LimitReached(_) => ErrorCode::LimitReached,
             _ => ErrorCode::Unavailable,

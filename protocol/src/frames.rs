@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::text::check_storable;
-use crate::{Message, Reaction};
+use crate::{Chatroom, Message, Reaction};
 
 /// Longest accepted `client_id`, in characters.
 pub const MAX_CLIENT_ID_CHARS: usize = 64;
@@ -204,6 +204,20 @@ pub enum ServerFrame {
         /// Emoji in order of first use.
         reactions: Vec<Reaction>,
     },
+    /// Someone was added to the room.
+    MemberAdded {
+        /// Who was added.
+        username: String,
+        /// Who added them.
+        by: String,
+    },
+    /// Someone left the room or was removed from it.
+    MemberRemoved {
+        /// Who is no longer a member.
+        username: String,
+        /// Who removed them (themself, when they left).
+        by: String,
+    },
     /// The client missed more than the server replays: reload history over REST.
     Resync,
     /// The sender's frame was refused.
@@ -236,6 +250,16 @@ pub enum NotificationFrame {
     Mention {
         /// The message.
         message: Message,
+    },
+    /// The user became a member of a room (added, or a direct room made).
+    RoomAdded {
+        /// The room, as the user sees it.
+        chatroom: Chatroom,
+    },
+    /// The user is no longer a member of a room.
+    RoomRemoved {
+        /// The room.
+        chatroom_id: Uuid,
     },
 }
 

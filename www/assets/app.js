@@ -17,6 +17,7 @@
  *   notifications.js  read markers, unread figures, mention notifications.
  *   composer.js       sending, pending messages, retries.
  *   presence.js       who is online and who is typing.
+ *   members.js        the members panel, member changes, "Message" on a name.
  *
  * State
  *   state.user   the signed-in User ({id, username, ...}) or null.
@@ -65,6 +66,7 @@ import { enterApp, onLoginSubmit, onLogoutClick, onRegisterClick, showAuth } fro
 import { onComposerSubmit } from './composer.js';
 import { onDragOver, onDrop, onPaste, uploadFiles } from './files.js';
 import { onMessagesScroll, scrollToBottom } from './history.js';
+import { onAddMemberSubmit, onLeaveClick, toggleMembersPanel } from './members.js';
 import { onNotifyClick, onVisibilityChange } from './notifications.js';
 import { onMessageInput } from './presence.js';
 import { loadRooms, onCreateRoomSubmit } from './rooms.js';
@@ -88,6 +90,17 @@ function collectElements() {
     logoutButton: 'logout-button',
     refreshRooms: 'refresh-rooms',
     roomList: 'room-list',
+    directList: 'direct-list',
+    newRoomPrivate: 'new-room-private',
+    chatPrivate: 'chat-private',
+    membersButton: 'members-button',
+    memberNotice: 'member-notice',
+    membersPanel: 'members-panel',
+    memberList: 'member-list',
+    addMemberForm: 'add-member-form',
+    addMemberName: 'add-member-name',
+    membersError: 'members-error',
+    leaveRoom: 'leave-room',
     createRoomForm: 'create-room-form',
     newRoomName: 'new-room-name',
     createRoomButton: 'create-room-button',
@@ -121,6 +134,9 @@ function bindEvents() {
   ui.refreshRooms.addEventListener('click', () => loadRooms());
   ui.createRoomForm.addEventListener('submit', onCreateRoomSubmit);
   ui.composer.addEventListener('submit', onComposerSubmit);
+  ui.membersButton.addEventListener('click', toggleMembersPanel);
+  ui.addMemberForm.addEventListener('submit', onAddMemberSubmit);
+  ui.leaveRoom.addEventListener('click', onLeaveClick);
   ui.messageInput.addEventListener('input', onMessageInput);
   ui.messageInput.addEventListener('paste', onPaste);
   ui.notifyButton.addEventListener('click', onNotifyClick);

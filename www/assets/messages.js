@@ -2,6 +2,7 @@
 
 import { formatTime, h, sameUser } from './dom.js';
 import { renderAttachments } from './files.js';
+import { personButton } from './members.js';
 import { renderReactions } from './reactions.js';
 import { state } from './state.js';
 
@@ -34,7 +35,9 @@ export function renderMessage(message, { clientId = null } = {}) {
     'data-status': clientId ? 'pending' : 'sent',
   },
   h('div', { class: 'message-meta' },
-    h('span', { class: 'message-author', 'data-testid': 'message-author', text: message.username || 'unknown' }),
+    isBot || isOwn || !message.username
+      ? h('span', { class: 'message-author', 'data-testid': 'message-author', text: message.username || 'unknown' })
+      : h('span', { class: 'message-author', 'data-testid': 'message-author' }, personButton(message.username, 'author-name')),
     isBot ? h('span', { class: 'badge', text: 'bot' }) : null,
     h('time', {
       class: 'message-time',

@@ -3,7 +3,7 @@
 import { api } from './api.js';
 import { handleAuthLoss } from './auth.js';
 import { isNearBottom } from './history.js';
-import { isCurrent, loadRooms, openRoom, renderRoomList } from './rooms.js';
+import { addRoom, dropRoom, isCurrent, loadRooms, openRoom, renderRoomList } from './rooms.js';
 import { backoffDelay, parseFrame } from './sockets.js';
 import { READ_DEBOUNCE_MS, state, ui } from './state.js';
 
@@ -66,6 +66,10 @@ export function onNotification(event) {
     else renderRoomList();
   } else if (frame.type === 'mention' && frame.message) {
     notifyMention(frame.message);
+  } else if (frame.type === 'room_added' && frame.chatroom) {
+    addRoom(frame.chatroom);
+  } else if (frame.type === 'room_removed' && typeof frame.chatroom_id === 'string') {
+    dropRoom(frame.chatroom_id, 'You are no longer a member of this room.');
   }
 }
 

@@ -2,16 +2,16 @@
 
 import { sendFrame } from './composer.js';
 import { h, sameUser, setText } from './dom.js';
+import { personButton } from './members.js';
 import { isCurrent } from './rooms.js';
 import { TYPING_SEND_INTERVAL_MS, TYPING_SHOW_MS, state, ui } from './state.js';
 
 export function renderOnline(room) {
   const names = [...room.online].sort((a, b) => a.localeCompare(b));
   const me = state.user ? state.user.username : '';
-  ui.onlineUsers.replaceChildren(...names.map((name) => h('li', {
-    class: sameUser(name, me) ? 'online-user is-self' : 'online-user',
-    text: name,
-  })));
+  ui.onlineUsers.replaceChildren(...names.map((name) => (sameUser(name, me)
+    ? h('li', { class: 'online-user is-self', text: name })
+    : h('li', { class: 'online-user' }, personButton(name, 'online-name')))));
   ui.onlineCount.textContent = names.length ? `(${names.length})` : '';
 }
 

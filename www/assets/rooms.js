@@ -1,10 +1,11 @@
-/** The room list, and opening and closing a room. */
+/** The room lists (rooms, and direct messages), and opening and closing a room. */
 
 import { api } from './api.js';
 import { handleAuthLoss } from './auth.js';
 import { showChatError } from './composer.js';
-import { h, setText } from './dom.js';
+import { h, sameUser, setText } from './dom.js';
 import { renderHistoryStatus } from './history.js';
+import { resetMembersPanel } from './members.js';
 import { renderTitle } from './notifications.js';
 import { renderOnline, renderTyping } from './presence.js';
 import { connect, retireSocket, setConnectionState } from './sockets.js';
@@ -24,39 +25,74 @@ export async function loadRooms() {
   }
 }
 
+/** What a room is called here: a direct room by the other person's name. */
+export function roomLabel(room) {
+  if (room.kind !== 'direct') return room.name;
+  const peer = typeof room.peer === 'string' ? room.peer : room.name;
+  return state.user && sameUser(peer, state.user.username) ? `${peer} (you)` : peer;
+}
+
 export function renderRoomList() {
   const focusedId = document.activeElement && document.activeElement.dataset
     ? document.activeElement.dataset.roomId : undefined;
-  const openId = state.room ? state.room.id : null;
-  if (state.rooms.length === 0) {
-    ui.roomList.replaceChildren(h('li', { class: 'room-list-empty', text: 'No rooms yet. Create the first one below.' }));
-    return;
-  }
-  const items = state.rooms.map((room) => {
-    const figures = state.unread.get(room.id) || { unread: 0, mentions: 0 };
-    const label = [room.name,
-      figures.unread ? `${figures.unread} unread` : null,
-      figures.mentions ? `${figures.mentions} mentioning you` : null].filter(Boolean).join(', ');
-    return h('li', {},
-      h('button', {
-        type: 'button',
-        class: room.id === openId ? 'room is-active' : 'room',
-        'data-testid': 'room',
-        dataset: { roomId: room.id },
-        'aria-current': room.id === openId ? 'true' : null,
-        'aria-label': label,
-        onclick: () => openRoom(room),
-      },
-      h('span', { class: 'room-name', text: room.name }),
-      figures.mentions ? h('span', { class: 'mention-mark', 'data-testid': 'mention-mark', title: 'Mentions you', text: '@' }) : null,
-      figures.unread ? h('span', { class: 'unread-badge', 'data-testid': 'unread-badge', text: figures.unread >= 999 ? '999+' : String(figures.unread) }) : null));
-  });
-  ui.roomList.replaceChildren(...items);
+  const rooms = state.rooms.filter((room) => room.kind !== 'direct');
+  const direct = state.rooms.filter((room) => room.kind === 'direct');
+  ui.roomList.replaceChildren(...(rooms.length
+    ? rooms.map(roomItem)
+    : [h('li', { class: 'room-list-empty', text: 'No rooms yet. Create the first one below.' })]));
+  ui.directList.replaceChildren(...(direct.length
+    ? direct.map(roomItem)
+    : [h('li', { class: 'room-list-empty', text: 'Click a name to message someone.' })]));
   renderTitle();
   if (focusedId) {
-    const again = ui.roomList.querySelector(`[data-room-id="${CSS.escape(focusedId)}"]`);
+    const again = document.querySelector(`.rooms [data-room-id="${CSS.escape(focusedId)}"]`);
     if (again) again.focus();
   }
+}
+
+function roomItem(room) {
+  const openId = state.room ? state.room.id : null;
+  const figures = state.unread.get(room.id) || { unread: 0, mentions: 0 };
+  const name = roomLabel(room);
+  const isPrivateRoom = room.private && room.kind !== 'direct';
+  const label = [name, isPrivateRoom ? 'private' : null,
+    figures.unread ? `${figures.unread} unread` : null,
+    figures.mentions ? `${figures.mentions} mentioning you` : null].filter(Boolean).join(', ');
+  return h('li', {},
+    h('button', {
+      type: 'button',
+      class: room.id === openId ? 'room is-active' : 'room',
+      'data-testid': 'room',
+      dataset: { roomId: room.id },
+      'aria-current': room.id === openId ? 'true' : null,
+      'aria-label': label,
+      onclick: () => openRoom(room),
+    },
+    h('span', { class: 'room-name', text: name }),
+    isPrivateRoom ? h('span', { class: 'private-mark', 'data-testid': 'private-mark', title: 'Private: members only', text: 'private' }) : null,
+    figures.mentions ? h('span', { class: 'mention-mark', 'data-testid': 'mention-mark', title: 'Mentions you', text: '@' }) : null,
+    figures.unread ? h('span', { class: 'unread-badge', 'data-testid': 'unread-badge', text: figures.unread >= 999 ? '999+' : String(figures.unread) }) : null));
+}
+
+/** A room the user became a member of (created, added, a direct room): listed at once. */
+export function addRoom(chatroom) {
+  if (!chatroom || typeof chatroom.id !== 'string') return;
+  const entry = { ...chatroom, is_member: true };
+  const index = state.rooms.findIndex((r) => r.id === chatroom.id);
+  if (index >= 0) state.rooms[index] = { ...state.rooms[index], ...entry };
+  else state.rooms.push(entry);
+  if (!state.unread.has(chatroom.id)) state.unread.set(chatroom.id, { unread: 0, mentions: 0 });
+  renderRoomList();
+}
+
+/** A room the user is no longer in: unlisted, and closed if open, saying `why`. */
+export function dropRoom(id, why) {
+  const room = state.rooms.find((r) => r.id === id);
+  state.unread.delete(id);
+  if (room && room.private) state.rooms = state.rooms.filter((r) => r.id !== id);
+  else if (room) room.is_member = false;
+  if (state.room && state.room.id === id) failRoom(state.room, why);
+  renderRoomList();
 }
 
 export function startRoomsRefresh() {
@@ -74,6 +110,7 @@ export function stopRoomsRefresh() {
 export async function onCreateRoomSubmit(event) {
   event.preventDefault();
   const name = ui.newRoomName.value.trim();
+  const isPrivate = ui.newRoomPrivate.checked;
   setText(ui.roomError, '');
   if (!name) {
     setText(ui.roomError, 'Enter a room name.');
@@ -82,10 +119,10 @@ export async function onCreateRoomSubmit(event) {
   }
   ui.createRoomButton.disabled = true;
   try {
-    const room = await api('/chatrooms', { method: 'POST', body: { name } });
+    const room = await api('/chatrooms', { method: 'POST', body: { name, private: isPrivate } });
     ui.newRoomName.value = '';
-    if (!state.rooms.some((r) => r.id === room.id)) state.rooms.push(room);
-    renderRoomList();
+    ui.newRoomPrivate.checked = false;
+    addRoom(room);
     openRoom(room);
   } catch (err) {
     if (!handleAuthLoss(err)) setText(ui.roomError, err.message);
@@ -108,7 +145,7 @@ export function openRoomFromHash() {
 export function createRoomSession(info) {
   return {
     id: info.id,
-    name: info.name,
+    name: roomLabel(info),
     closed: false,
     ws: null,
     wsOpened: false,
@@ -203,6 +240,7 @@ export function resetChatView() {
   setText(ui.typing, '');
   setText(ui.chatError, '');
   ui.jumpLatest.hidden = true;
+  resetMembersPanel();
   setConnectionState('offline');
 }
 
@@ -210,6 +248,9 @@ export function showChatRoom(room) {
   ui.chatEmpty.hidden = true;
   ui.chatRoom.hidden = false;
   ui.chatTitle.textContent = room.name;
+  const info = state.rooms.find((r) => r.id === room.id);
+  ui.chatPrivate.hidden = !(info && info.private && info.kind !== 'direct');
+  resetMembersPanel();
   ui.messages.replaceChildren(h('li', { class: 'history-status', id: 'history-status' }));
   renderHistoryStatus(room);
   renderOnline(room);

@@ -7,7 +7,8 @@ import { loadLatest, mergeLatest, receiveMessage } from './history.js';
 import { markReadSoon } from './notifications.js';
 import { clearAllTyping, clearTyping, onTyping, renderOnline } from './presence.js';
 import { onReactions } from './reactions.js';
-import { failRoom, isCurrent, loadRooms } from './rooms.js';
+import { onMemberFrame } from './members.js';
+import { dropRoom, failRoom, isCurrent, loadRooms } from './rooms.js';
 import { RECONNECT_BASE_MS, RECONNECT_MAX_MS, state, ui } from './state.js';
 
 export function setConnectionState(value) {
@@ -97,6 +98,10 @@ export function onSocketClose(room, ws, event) {
     showAuth({ error: 'You have been logged out.' });
     return;
   }
+  if (event.code === 4403) {
+    dropRoom(room.id, 'You are no longer a member of this room.');
+    return;
+  }
   if (!room.wsOpened) {
     diagnoseRoomAccess(room);
     return;
@@ -114,7 +119,7 @@ export async function diagnoseRoomAccess(room) {
   } catch (err) {
     if (!isCurrent(room) || handleAuthLoss(err)) return;
     if (err.status === 404) {
-      failRoom(room, 'This room no longer exists.');
+      dropRoom(room.id, 'This room no longer exists, or you are no longer a member.');
       loadRooms();
       return;
     }
@@ -209,6 +214,8 @@ export function onSocketMessage(room, ws, event) {
   switch (frame.type) {
     case 'chat_message': receiveMessage(room, frame); markReadSoon(room); break;
     case 'reactions': onReactions(room, frame); break;
+    case 'member_added':
+    case 'member_removed': onMemberFrame(room, frame); break;
     case 'presence': onPresence(room, frame); break;
     case 'user_joined': onUserJoined(room, frame); break;
     case 'user_left': onUserLeft(room, frame); break;

@@ -11,7 +11,9 @@
 //! - `react`: an emoji on a message.
 //! - `upload`: a file, then its message.
 //! - `reading`: joining a room, and moving a member's read marker.
+//! - `members`: creating rooms, adding and removing members, direct rooms.
 
+mod members;
 mod post;
 mod react;
 mod reading;
@@ -21,6 +23,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+pub(crate) use self::members::Made;
 pub(crate) use self::upload::{FileUpload, Posted};
 use crate::limits::Limiter;
 use crate::rooms::{RoomWriter, Rooms};

@@ -12,13 +12,15 @@
 //! - `router`: the route table, once: each method and path template's handler;
 //!   the template is the metric label.
 //! - `request`: bounded JSON bodies, the login limit, cross-site writes.
-//! - `auth`, `rooms`, `messages`, `health`, `assets`, `attachments`: the endpoints.
+//! - `auth`, `rooms`, `members`, `messages`, `health`, `assets`, `attachments`:
+//!   the endpoints.
 //! - `range`: the `Range` header of a download.
 
 mod assets;
 mod attachments;
 mod auth;
 mod health;
+mod members;
 mod messages;
 pub(crate) mod range;
 mod request;

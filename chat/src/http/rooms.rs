@@ -18,10 +18,14 @@ use crate::store::User;
 #[derive(Deserialize)]
 struct CreateBody {
     name: String,
+    #[serde(default)]
+    private: bool,
+    #[serde(default)]
+    encrypted: bool,
 }
 
-/// `GET /chatrooms`: every room, with `is_member`, and for members their
-/// `unread` and `mentions`.
+/// `GET /chatrooms`: every public room and the caller's private ones, with
+/// `is_member`, and for members their `unread` and `mentions`.
 pub(super) async fn list(
     api: &Api,
     request: Request<Incoming>,
@@ -49,7 +53,8 @@ pub(super) async fn read(
     Ok(success())
 }
 
-/// `POST /chatrooms`: 201 with the room; its creator is a member.
+/// `POST /chatrooms` `{name, private?}`: 201 with the room; its creator is
+/// its owner and first member.
 pub(super) async fn create(
     api: &Api,
     request: Request<Incoming>,
@@ -58,12 +63,11 @@ pub(super) async fn create(
     api.room_limit.check(&user.id).map_err(|wait| ApiError::limited("rooms", wait))?;
     let body: CreateBody = read_json(request).await?;
     let name = validate_room_name(&body.name).map_err(|e| ApiError::Validation(e.into()))?;
-    let room =
-        api.store.create_room(name, user.id).await.map_err(|e| {
-            if e.is_unique_violation() { ApiError::ChatroomExists } else { e.into() }
-        })?;
-    tracing::info!(chatroom_id = %room.id, "created room");
-    api.actions.unread_changed(actor(&user), room.id).await;
+    if body.encrypted {
+        let reason = "encrypted rooms are not available on this server";
+        return Err(ApiError::Validation(reason.into()));
+    }
+    let room = api.actions.create_room(actor(&user), name, body.private).await?;
     Ok(json_response(StatusCode::CREATED, &room))
 }
 

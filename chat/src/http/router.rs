@@ -9,15 +9,25 @@ use futures_util::future::BoxFuture;
 use http::{Method, Request, Response};
 use hyper::body::Incoming;
 
-use super::{Api, assets, attachments, auth, health, messages, request, rooms};
+use super::{Api, assets, attachments, auth, health, members, messages, request, rooms};
 use crate::error::ApiError;
 use crate::response::Body;
 
 type Reply = Result<Response<Body>, ApiError>;
 
-/// Serves one request; the string is the segment the template's `{…}`
-/// matched, as sent (empty when the template has none).
-type Handler = fn(Arc<Api>, Request<Incoming>, String) -> BoxFuture<'static, Reply>;
+/// Serves one request; the strings are the segments the template's `{…}`
+/// matched, as sent, in order.
+type Handler = fn(Arc<Api>, Request<Incoming>, Params) -> BoxFuture<'static, Reply>;
+
+/// The segments a template's `{…}` matched.
+pub(super) struct Params(Vec<String>);
+
+impl Params {
+    /// The `n`th (from 0), or `""` when the template has fewer.
+    fn get(&self, n: usize) -> &str {
+        self.0.get(n).map_or("", String::as_str)
+    }
+}
 
 struct Route {
     method: Method,
@@ -34,7 +44,7 @@ const fn route(method: Method, template: &'static str, handler: Handler) -> Rout
 static ROUTES: &[Route] = &[
     route(Method::GET, "/", |_, _, _| Box::pin(ready(Ok(assets::index())))),
     route(Method::GET, "/api/docs", |_, _, _| Box::pin(ready(Ok(assets::api_docs())))),
-    route(Method::GET, "/assets/{file}", |_, _, file| Box::pin(ready(assets::file(&file)))),
+    route(Method::GET, "/assets/{file}", |_, _, p| Box::pin(ready(assets::file(p.get(0))))),
     route(Method::GET, "/health", |_, _, _| Box::pin(ready(Ok(health::live())))),
     route(Method::GET, "/health/ready", |api, _, _| {
         Box::pin(
@@ -65,23 +75,35 @@ static ROUTES: &[Route] = &[
     route(Method::POST, "/api/v1/chatrooms", |api, request, _| {
         Box::pin(async move { rooms::create(&api, request).await })
     }),
-    route(Method::POST, "/api/v1/chatrooms/{id}/join", |api, request, room| {
-        Box::pin(async move { rooms::join(&api, request, &room).await })
+    route(Method::POST, "/api/v1/chatrooms/{id}/join", |api, request, p| {
+        Box::pin(async move { rooms::join(&api, request, p.get(0)).await })
     }),
-    route(Method::GET, "/api/v1/chatrooms/{id}/messages", |api, request, room| {
-        Box::pin(async move { messages::page(&api, request, &room).await })
+    route(Method::GET, "/api/v1/chatrooms/{id}/messages", |api, request, p| {
+        Box::pin(async move { messages::page(&api, request, p.get(0)).await })
     }),
-    route(Method::POST, "/api/v1/chatrooms/{id}/attachments", |api, request, room| {
-        Box::pin(async move { attachments::upload(&api, request, &room).await })
+    route(Method::POST, "/api/v1/chatrooms/{id}/attachments", |api, request, p| {
+        Box::pin(async move { attachments::upload(&api, request, p.get(0)).await })
     }),
-    route(Method::POST, "/api/v1/chatrooms/{id}/read", |api, request, room| {
-        Box::pin(async move { rooms::read(&api, request, &room).await })
+    route(Method::POST, "/api/v1/chatrooms/{id}/read", |api, request, p| {
+        Box::pin(async move { rooms::read(&api, request, p.get(0)).await })
     }),
-    route(Method::GET, "/api/v1/attachments/{id}", |api, request, id| {
-        Box::pin(async move { attachments::download(&api, request, &id).await })
+    route(Method::GET, "/api/v1/chatrooms/{id}/members", |api, request, p| {
+        Box::pin(async move { members::list(&api, request, p.get(0)).await })
     }),
-    route(Method::GET, "/ws/chat/{id}", |api, request, room| {
-        Box::pin(async move { crate::ws::upgrade(Arc::clone(&api.chat), request, &room).await })
+    route(Method::POST, "/api/v1/chatrooms/{id}/members", |api, request, p| {
+        Box::pin(async move { members::add(&api, request, p.get(0)).await })
+    }),
+    route(Method::DELETE, "/api/v1/chatrooms/{id}/members/{username}", |api, request, p| {
+        Box::pin(async move { members::remove(&api, request, p.get(0), p.get(1)).await })
+    }),
+    route(Method::POST, "/api/v1/direct", |api, request, _| {
+        Box::pin(async move { members::direct(&api, request).await })
+    }),
+    route(Method::GET, "/api/v1/attachments/{id}", |api, request, p| {
+        Box::pin(async move { attachments::download(&api, request, p.get(0)).await })
+    }),
+    route(Method::GET, "/ws/chat/{id}", |api, request, p| {
+        Box::pin(async move { crate::ws::upgrade(Arc::clone(&api.chat), request, p.get(0)).await })
     }),
     route(Method::GET, "/ws/notifications", |api, request, _| {
         Box::pin(
@@ -94,18 +116,19 @@ fn not_found() -> ApiError {
     ApiError::NotFound("route")
 }
 
-/// Where a path led: the template it matched and the segment its braces name.
+/// Where a path led: the template it matched and the segments its braces name.
 pub(super) struct Matched {
     template: &'static str,
-    param: String,
+    params: Params,
 }
 
 impl Matched {
     /// The template `path` matches, if any.
     pub(super) fn of(path: &str) -> Option<Self> {
         ROUTES.iter().find_map(|route| {
-            let param = match_template(route.template, path)?;
-            Some(Self { template: route.template, param: param.to_owned() })
+            let params = match_template(route.template, path)?;
+            let params = Params(params.into_iter().map(str::to_owned).collect());
+            Some(Self { template: route.template, params })
         })
     }
 
@@ -115,16 +138,16 @@ impl Matched {
     }
 }
 
-/// The segment `template`'s braces match in `path` (empty when it has
-/// none), or `None` when `path` does not fit `template`.
-fn match_template<'p>(template: &str, path: &'p str) -> Option<&'p str> {
+/// The segments `template`'s braces match in `path`, in order, or `None`
+/// when `path` does not fit `template`.
+fn match_template<'p>(template: &str, path: &'p str) -> Option<Vec<&'p str>> {
     let mut wanted = template.split('/');
     let mut given = path.split('/');
-    let mut param = "";
+    let mut params = Vec::new();
     loop {
         match (wanted.next(), given.next()) {
-            (None, None) => return Some(param),
-            (Some(want), Some(segment)) if want.starts_with('{') => param = segment,
+            (None, None) => return Some(params),
+            (Some(want), Some(segment)) if want.starts_with('{') => params.push(segment),
             (Some(want), Some(segment)) if want == segment => {}
             _ => return None,
         }
@@ -141,13 +164,13 @@ pub(super) async fn handle(
     if !method.is_safe() {
         request::check_csrf(&api.origins, request.headers())?;
     }
-    let Matched { template, param } = matched.ok_or_else(not_found)?;
+    let Matched { template, params } = matched.ok_or_else(not_found)?;
     let mut rows = ROUTES.iter().filter(|route| route.template == template);
     let Some(route) = rows.clone().find(|route| route.method == method) else {
         let allowed: Vec<&str> = rows.by_ref().map(|route| route.method.as_str()).collect();
         return Err(ApiError::MethodNotAllowed(allowed.join(", ")));
     };
-    (route.handler)(api, request, param).await
+    (route.handler)(api, request, params).await
 }
 
 #[cfg(test)]
@@ -156,15 +179,19 @@ mod tests {
 
     #[test]
     fn templates_match_whole_segments_and_name_their_parameter() {
-        assert_eq!(match_template("/", "/"), Some(""));
-        assert_eq!(match_template("/health", "/health"), Some(""));
+        let none: Vec<&str> = Vec::new();
+        assert_eq!(match_template("/", "/"), Some(none.clone()));
+        assert_eq!(match_template("/health", "/health"), Some(none));
         assert_eq!(match_template("/health", "/health/ready"), None);
         assert_eq!(match_template("/health/ready", "/health"), None);
-        assert_eq!(match_template("/ws/chat/{id}", "/ws/chat/abc"), Some("abc"));
+        assert_eq!(match_template("/ws/chat/{id}", "/ws/chat/abc"), Some(vec!["abc"]));
         assert_eq!(match_template("/ws/chat/{id}", "/ws/chat/abc/"), None);
         let join = "/api/v1/chatrooms/{id}/join";
-        assert_eq!(match_template(join, "/api/v1/chatrooms/r1/join"), Some("r1"));
+        assert_eq!(match_template(join, "/api/v1/chatrooms/r1/join"), Some(vec!["r1"]));
         assert_eq!(match_template(join, "/api/v1/chatrooms/r1/leave"), None);
+        let member = "/api/v1/chatrooms/{id}/members/{username}";
+        let path = "/api/v1/chatrooms/r1/members/ann";
+        assert_eq!(match_template(member, path), Some(vec!["r1", "ann"]));
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! [`Rooms::publish`]: super::Rooms::publish
 //! [`Rooms::apply`]: super::Rooms::apply
 
-use protocol::{Message, Reaction};
+use protocol::{Chatroom, Message, Reaction};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -48,6 +48,28 @@ pub(crate) enum RoomEvent {
         /// Their name.
         username: String,
     },
+    /// Someone became a member of the room.
+    MemberAdded {
+        /// The room, as the new member sees it.
+        chatroom: Chatroom,
+        /// The new member.
+        user_id: Uuid,
+        /// Their name.
+        username: String,
+        /// Who added them.
+        by: String,
+    },
+    /// Someone is no longer a member: they left, or the owner removed them.
+    MemberRemoved {
+        /// The room.
+        chatroom_id: Uuid,
+        /// The former member.
+        user_id: Uuid,
+        /// Their name.
+        username: String,
+        /// Who removed them (themself, when they left).
+        by: String,
+    },
     /// A user came online (or went offline) in a room on the instance where
     /// the event happened.
     Presence {
@@ -74,7 +96,9 @@ impl RoomEvent {
     pub(crate) fn room(&self) -> Uuid {
         match self {
             RoomEvent::Stored { message, .. } => message.chatroom_id,
+            RoomEvent::MemberAdded { chatroom, .. } => chatroom.id,
             RoomEvent::Reactions { chatroom_id, .. }
+            | RoomEvent::MemberRemoved { chatroom_id, .. }
             | RoomEvent::Typing { chatroom_id, .. }
             | RoomEvent::Presence { chatroom_id, .. } => *chatroom_id,
         }
@@ -82,8 +106,9 @@ impl RoomEvent {
 
     /// Whether only instances already heard from need it. A stored message
     /// is read back from PostgreSQL by an instance that starts later, and
-    /// typing is momentary; a reaction state or a presence change is never
-    /// read back, so it goes out even before any other instance is known.
+    /// typing is momentary; a reaction state, a membership or a presence
+    /// change is never read back, so it goes out even before any other
+    /// instance is known.
     pub(crate) fn only_for_known_instances(&self) -> bool {
         matches!(self, RoomEvent::Stored { .. } | RoomEvent::Typing { .. })
     }

@@ -70,6 +70,8 @@ pub(crate) enum CloseReason {
     LoggedOut,
     /// The server is stopping: closed with 1001.
     ShuttingDown,
+    /// Its user is no longer a member of its room: closed with 4403.
+    Removed,
 }
 
 /// Asks a connection to close; the first reason given wins, and the server's

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::event::{Origin, RoomEvent};
 use super::order::{RoomOrder, Stored};
 use super::presence::{Change, RemotePresence, RoomUsers};
-use super::{Neighbours, Outgoing, Peer, Watchers};
+use super::{CloseReason, Neighbours, Outgoing, Peer, Watchers};
 
 /// The connections of one room.
 #[derive(Default)]
@@ -210,6 +210,21 @@ impl Rooms {
                 room.reaction_versions.insert(message_id, version);
                 let frame = ServerFrame::Reactions { message_id, reactions };
                 room.broadcast(&Outgoing::notice(frame), None);
+            }
+            RoomEvent::MemberAdded { chatroom, user_id, username, by } => {
+                self.watchers.room_added(user_id, &chatroom);
+                let frame = Outgoing::notice(ServerFrame::MemberAdded { username, by });
+                self.broadcast(room_id, &frame, None);
+            }
+            RoomEvent::MemberRemoved { user_id, username, by, .. } => {
+                self.watchers.room_removed(user_id, room_id);
+                let Some(entry) = self.room(room_id) else { return };
+                let room = lock(&entry);
+                let frame = Outgoing::notice(ServerFrame::MemberRemoved { username, by });
+                room.broadcast(&frame, Some(user_id));
+                for peer in room.peers.iter().filter(|peer| peer.user_id == user_id) {
+                    peer.closer.close(CloseReason::Removed);
+                }
             }
             RoomEvent::Typing { user_id, username, .. } => {
                 let frame = Outgoing::notice(ServerFrame::Typing { username });

@@ -2,13 +2,13 @@
 //! user has not read in each of their rooms. Every stored message (from
 //! here or from another instance) updates the figures of the members
 //! watching its room; a moved read marker or a join sets them from the
-//! database again.
+//! database again; a membership added or removed adds or drops the room.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use dashmap::DashMap;
-use protocol::{Message, NotificationFrame};
+use protocol::{Chatroom, Message, NotificationFrame};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -173,5 +173,29 @@ impl Watchers {
         watcher.counts.insert(room, counts);
         self.by_room.entry(room).or_default().insert(user);
         watcher.send_counts(room);
+    }
+
+    /// `user` became a member of `chatroom` (with everything before read):
+    /// their sockets here hear of the room, and count in it from now on.
+    pub(crate) fn room_added(&self, user: Uuid, chatroom: &Chatroom) {
+        let Some(entry) = self.users.get(&user).map(|e| Arc::clone(&e)) else { return };
+        let mut watcher = lock(&entry);
+        watcher.counts.insert(chatroom.id, Unread { unread: 0, mentions: 0 });
+        self.by_room.entry(chatroom.id).or_default().insert(user);
+        watcher.send(&NotificationFrame::RoomAdded { chatroom: chatroom.clone() });
+        watcher.send_counts(chatroom.id);
+    }
+
+    /// `user` is no longer a member of `room`: its figures go, and their
+    /// sockets here hear so.
+    pub(crate) fn room_removed(&self, user: Uuid, room: Uuid) {
+        let Some(entry) = self.users.get(&user).map(|e| Arc::clone(&e)) else { return };
+        let mut watcher = lock(&entry);
+        watcher.counts.remove(&room);
+        if let Some(mut users) = self.by_room.get_mut(&room) {
+            users.remove(&user);
+        }
+        self.by_room.remove_if(&room, |_, users| users.is_empty());
+        watcher.send(&NotificationFrame::RoomRemoved { chatroom_id: room });
     }
 }

@@ -6,6 +6,7 @@
 
 mod append;
 mod attachments;
+mod members;
 mod messages;
 mod migrate;
 mod reactions;
@@ -22,6 +23,7 @@ use tokio_postgres::error::SqlState;
 
 pub(crate) use append::{Appended, NewMessage, RoomHeads, StoredRow};
 pub(crate) use attachments::{CHUNK_BYTES, NewFile, StoredFile, UploadError};
+pub(crate) use members::{Added, DirectRoom, Removed};
 pub(crate) use messages::Before;
 pub(crate) use reactions::{Toggle, Toggled};
 pub(crate) use reading::{MAX_UNREAD, Marked, Unread};

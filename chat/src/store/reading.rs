@@ -2,10 +2,11 @@
 //! others after the marker (at most [`MAX_UNREAD`]) and how many of those
 //! mention them.
 
+use protocol::Chatroom;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::rooms::Chatroom;
+use super::rooms::{ROOM_COLUMNS, room_columns, room_from_row};
 use super::{Store, StoreError};
 
 /// Unread counts stop here: "999+" is all a badge needs, and counting stops
@@ -59,7 +60,8 @@ pub(crate) enum Marked {
 }
 
 impl Store {
-    /// Every room, oldest first, as `user` (named `username`) sees it.
+    /// Every public room and every private room `user` (named `username`)
+    /// is in, oldest first, as they see it.
     pub(crate) async fn rooms_for(
         &self,
         user: Uuid,
@@ -68,13 +70,14 @@ impl Store {
         let client = self.client().await?;
         let statement = client
             .prepare_cached(&format!(
-                "SELECT c.id, c.name, c.created_by, c.created_at, m.user_id IS NOT NULL,
-                        u.count, u.mentions
+                "SELECT {}, m.user_id IS NOT NULL, u.count, u.mentions
                  FROM chatrooms c
                  LEFT JOIN chatroom_members m ON m.chatroom_id = c.id AND m.user_id = $1
                  LEFT JOIN read_markers r ON r.chatroom_id = c.id AND r.user_id = $1
                  LEFT JOIN LATERAL ({}) u (count, mentions) ON m.user_id IS NOT NULL
+                 WHERE NOT c.private OR m.user_id IS NOT NULL
                  ORDER BY c.created_at, c.id",
+                room_columns("$1"),
                 unread_query()
             ))
             .await?;
@@ -82,10 +85,10 @@ impl Store {
         Ok(rows
             .iter()
             .map(|row| RoomListing {
-                room: Chatroom::from_row(row),
-                is_member: row.get(4),
-                unread: row.get(5),
-                mentions: row.get(6),
+                room: room_from_row(row),
+                is_member: row.get(ROOM_COLUMNS),
+                unread: row.get(ROOM_COLUMNS + 1),
+                mentions: row.get(ROOM_COLUMNS + 2),
             })
             .collect())
     }

@@ -1,74 +1,91 @@
-//! The `chatrooms` and `chatroom_members` tables.
+//! The `chatrooms` table, and who may see a room.
 
-use serde::Serialize;
-use time::OffsetDateTime;
+use protocol::{Chatroom, RoomKind};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{Store, StoreError};
 
-/// A chat room, as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub(crate) struct Chatroom {
-    /// Its id.
-    pub(crate) id: Uuid,
-    /// Unique regardless of case.
-    pub(crate) name: String,
-    /// The user who created it.
-    pub(crate) created_by: Uuid,
-    /// When it was created.
-    #[serde(with = "time::serde::rfc3339")]
-    pub(crate) created_at: OffsetDateTime,
+/// The columns of a [`Chatroom`] as the user `$viewer` sees it (`c` is the
+/// room): its direct room's `peer` is the other member's name.
+pub(super) fn room_columns(viewer: &str) -> String {
+    format!(
+        "c.id, c.name, c.created_by, c.created_at, c.private, c.encrypted, c.kind,
+         CASE WHEN c.kind = 'direct' THEN
+             (SELECT u.username FROM users u
+              WHERE u.id = CASE WHEN c.direct_pair[1] = {viewer}
+                                THEN c.direct_pair[2] ELSE c.direct_pair[1] END)
+         END"
+    )
 }
 
-impl Chatroom {
-    pub(super) fn from_row(row: &Row) -> Self {
-        Self { id: row.get(0), name: row.get(1), created_by: row.get(2), created_at: row.get(3) }
+/// How many columns [`room_columns`] reads.
+pub(super) const ROOM_COLUMNS: usize = 8;
+
+/// The room of a row that starts with [`room_columns`].
+pub(super) fn room_from_row(row: &Row) -> Chatroom {
+    Chatroom {
+        id: row.get(0),
+        name: row.get(1),
+        created_by: row.get(2),
+        created_at: row.get(3),
+        private: row.get(4),
+        encrypted: row.get(5),
+        kind: RoomKind::parse(row.get(6)),
+        peer: row.get(7),
     }
 }
 
 /// Whether a user may read and write a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Membership {
-    /// No such room.
+    /// No such room, or a private one the user is not in: the same answer,
+    /// so that a private room's existence is not revealed.
     NoRoom,
-    /// The room exists; the user has not joined it.
+    /// A public room the user has not joined.
     Outsider,
-    /// The user has joined the room.
+    /// The user is a member.
     Member,
 }
 
 impl Store {
-    /// Creates a room with its creator as a member, atomically; a taken name is a unique violation.
+    /// Creates a room with its creator as its first member and owner,
+    /// atomically; a public room's taken name is a unique violation.
     pub(crate) async fn create_room(
         &self,
         name: &str,
         creator: Uuid,
+        private: bool,
     ) -> Result<Chatroom, StoreError> {
         let mut client = self.client().await?;
         let insert_room = client
-            .prepare_cached(
-                "INSERT INTO chatrooms (id, name, created_by) VALUES ($1, $2, $3)
-                 RETURNING id, name, created_by, created_at",
-            )
+            .prepare_cached(&format!(
+                "INSERT INTO chatrooms AS c (id, name, created_by, private) VALUES ($1, $2, $3, $4)
+                 RETURNING {}",
+                room_columns("$3")
+            ))
             .await?;
         let insert_member = client
             .prepare_cached("INSERT INTO chatroom_members (chatroom_id, user_id) VALUES ($1, $2)")
             .await?;
         let tx = client.transaction().await?;
-        let row = tx.query_one(&insert_room, &[&Uuid::now_v7(), &name, &creator]).await?;
-        let room = Chatroom::from_row(&row);
+        let row = tx.query_one(&insert_room, &[&Uuid::now_v7(), &name, &creator, &private]).await?;
+        let room = room_from_row(&row);
         tx.execute(&insert_member, &[&room.id, &creator]).await?;
         tx.commit().await?;
         Ok(room)
     }
 
-    /// Makes `user` a member of `room`; false when there is no such room.
+    /// Makes `user` a member of the public room `room`; false when there is
+    /// no such room, or it is private (and `user` not in it already).
     pub(crate) async fn join_room(&self, room: Uuid, user: Uuid) -> Result<bool, StoreError> {
         let client = self.client().await?;
         let statement = client
             .prepare_cached(
-                "WITH room AS (SELECT id FROM chatrooms WHERE id = $1),
+                "WITH room AS (SELECT c.id FROM chatrooms c WHERE c.id = $1
+                                 AND (NOT c.private OR EXISTS (
+                                     SELECT 1 FROM chatroom_members m
+                                     WHERE m.chatroom_id = c.id AND m.user_id = $2))),
                       joined AS (INSERT INTO chatroom_members (chatroom_id, user_id)
                                  SELECT id, $2 FROM room ON CONFLICT DO NOTHING
                                  RETURNING chatroom_id),
@@ -85,7 +102,7 @@ impl Store {
         Ok(found > 0)
     }
 
-    /// Whether `room` exists and `user` has joined it.
+    /// Whether `room` exists for `user`, and whether they are in it.
     pub(crate) async fn membership(
         &self,
         room: Uuid,
@@ -95,13 +112,14 @@ impl Store {
         let statement = client
             .prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM chatroom_members m
-                                WHERE m.chatroom_id = c.id AND m.user_id = $2)
+                                WHERE m.chatroom_id = c.id AND m.user_id = $2), c.private
                  FROM chatrooms c WHERE c.id = $1",
             )
             .await?;
         Ok(match client.query_opt(&statement, &[&room, &user]).await? {
             None => Membership::NoRoom,
             Some(row) if row.get::<_, bool>(0) => Membership::Member,
+            Some(row) if row.get::<_, bool>(1) => Membership::NoRoom,
             Some(_) => Membership::Outsider,
         })
     }

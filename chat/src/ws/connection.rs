@@ -21,7 +21,7 @@ use super::wire::text;
 use super::{Gateway, Held};
 use super::{inbound, outbound};
 use crate::rooms::{CloseReason, Closer, Outgoing, Peer};
-use crate::store::User;
+use crate::store::{Membership, User};
 
 /// Frames queued per connection before it counts as too slow (then `resync` + 1013).
 const OUTBOX: usize = 512;
@@ -69,7 +69,11 @@ impl Connection {
         context.span().in_scope(|| tracing::info!("connected"));
 
         metrics::gauge!(crate::metrics::WS_ACTIVE).increment(1.0);
-        let (socket, end) = match start_room(&gateway, &context, joined.needs_start).await {
+        let started = match start_room(&gateway, &context, joined.needs_start).await {
+            Ok(()) => still_member(&gateway, &context).await,
+            Err(end) => Err(end),
+        };
+        let (socket, end) = match started {
             Ok(()) => {
                 let greeting = Greeting { users: joined.users, after: self.after };
                 let ends = Ends {
@@ -109,6 +113,21 @@ async fn start_room(gateway: &Gateway, context: &Context, needs_start: bool) -> 
             context
                 .span()
                 .in_scope(|| tracing::warn!(%error, "reading the room's newest message failed"));
+            Err(End::Close(CloseCode::Again, "database unavailable; reconnect"))
+        }
+    }
+}
+
+/// Whether the user is still a member now that the connection is in the
+/// room: a removal applied between the handshake's check and the join found
+/// no connection here to close, so it is checked once more.
+async fn still_member(gateway: &Gateway, context: &Context) -> Result<(), End> {
+    let user = context.peer.user_id;
+    match Box::pin(gateway.store.membership(context.room_id, user)).await {
+        Ok(Membership::Member) => Ok(()),
+        Ok(_) => Err(end_for(CloseReason::Removed)),
+        Err(error) => {
+            context.span().in_scope(|| tracing::warn!(%error, "checking membership failed"));
             Err(End::Close(CloseCode::Again, "database unavailable; reconnect"))
         }
     }
@@ -201,6 +220,7 @@ pub(super) fn end_for(reason: CloseReason) -> End {
         CloseReason::SlowConsumer => End::Slow,
         CloseReason::LoggedOut => End::Close(CloseCode::Policy, "logged out"),
         CloseReason::ShuttingDown => End::Close(CloseCode::Away, "server shutting down"),
+        CloseReason::Removed => End::Close(CloseCode::Library(4403), "no longer a member"),
     }
 }
 

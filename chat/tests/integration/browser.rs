@@ -31,6 +31,9 @@ macro_rules! chromedriver_or_skip {
     };
 }
 
+// After the macro, which it uses.
+mod members;
+
 /// Asserts that `shown` holds each of `expected` exactly once, in that
 /// order, and that every message shown is confirmed (stored, not pending).
 fn assert_exactly_once_in_order(who: &str, shown: &[Shown], expected: &[&str]) {
@@ -146,7 +149,7 @@ async fn a_stock_command_gets_the_bots_quote_on_both_screens() {
     }
 
     // The README's picture: a chat in progress, two people and a bot reply,
-    // a reaction, and a mention waiting in another room.
+    // a reaction, a mention waiting in another room, and a direct conversation.
     alice.say("Thanks, bot. Lunch at noon?").await;
     bob.wait_message("Thanks, bot. Lunch at noon?").await;
     let react_to_quote = "const quote =
@@ -168,6 +171,14 @@ async fn a_stock_command_gets_the_bots_quote_on_both_screens() {
             vec![lunch])
         .await;
     bob.say("@alice the usual place?").await;
+    let direct = "return fetch('/api/v1/direct', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+                                                  body: JSON.stringify({ username: 'alice' }) })
+                      .then((r) => r.status);";
+    assert_eq!(bob.js(direct, vec![]).await, 201, "bob's direct room with alice");
+    let listed =
+        "return Array.from(document.querySelectorAll('[data-testid=\"direct-list\"] .room-name'),
+                                    (n) => n.textContent).includes('bob');";
+    alice.wait_for("bob under alice's direct messages", listed, vec![]).await;
     let badge = "const badge = document.querySelector('[data-testid=\"unread-badge\"]');
                  return badge ? badge.textContent : null;";
     assert_eq!(alice.wait_for("Lunch's badge", badge, vec![]).await, "1");

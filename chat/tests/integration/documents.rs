@@ -53,6 +53,8 @@ fn every_server_frame_and_error_code_is_documented() {
         ServerFrame::Typing { username: "ann".into() },
         ServerFrame::Resync,
         ServerFrame::Reactions { message_id: uuid::Uuid::nil(), reactions: vec![] },
+        ServerFrame::MemberAdded { username: "bob".into(), by: "ann".into() },
+        ServerFrame::MemberRemoved { username: "bob".into(), by: "ann".into() },
         ServerFrame::Error { message: "no".into(), code: ErrorCode::InvalidFrame, client_id: None },
     ];
     for frame in frames {
@@ -77,6 +79,7 @@ fn every_server_frame_and_error_code_is_documented() {
         ErrorCode::Unavailable,
         ErrorCode::NotFound,
         ErrorCode::Forbidden,
+        ErrorCode::LimitReached,
     ] {
         let name = serde_json::to_value(code).unwrap().as_str().unwrap().to_owned();
         assert!(codes.contains(&name), "{name} is not in asyncapi.yaml");
@@ -89,16 +92,38 @@ fn every_notification_frame_is_documented() {
     let types = message_types(&document);
     let channel = &document["channels"]["notifications"];
     assert_eq!(channel["address"].as_str(), Some("/ws/notifications"));
-    let frames = [protocol::NotificationFrame::Unread {
-        chatroom_id: uuid::Uuid::nil(),
-        unread: 1,
-        mentions: 0,
-    }];
+    let chatroom = protocol::Chatroom {
+        id: uuid::Uuid::nil(),
+        name: "Team".into(),
+        created_by: uuid::Uuid::nil(),
+        created_at: time::OffsetDateTime::UNIX_EPOCH,
+        private: true,
+        encrypted: false,
+        kind: protocol::RoomKind::Room,
+        peer: None,
+    };
+    let frames = [
+        protocol::NotificationFrame::Unread {
+            chatroom_id: uuid::Uuid::nil(),
+            unread: 1,
+            mentions: 0,
+        },
+        protocol::NotificationFrame::RoomAdded { chatroom },
+        protocol::NotificationFrame::RoomRemoved { chatroom_id: uuid::Uuid::nil() },
+    ];
     for frame in frames {
         let json: serde_json::Value = serde_json::from_str(&frame.to_json()).unwrap();
         let kind = json["type"].as_str().unwrap().to_owned();
         assert!(types.contains(&kind), "{kind} is not in asyncapi.yaml");
-        assert!(channel["messages"].get(kind.as_str()).is_some(), "{kind} not on the channel");
+        // The channel names its messages in camelCase: room_added is roomAdded.
+        let mut parts = kind.split('_');
+        let first = parts.next().unwrap_or_default().to_owned();
+        let key = parts.fold(first, |key, part| {
+            let mut chars = part.chars();
+            let head = chars.next().map(|c| c.to_ascii_uppercase().to_string()).unwrap_or_default();
+            key + &head + chars.as_str()
+        });
+        assert!(channel["messages"].get(key.as_str()).is_some(), "{key} not on the channel");
     }
     assert!(types.contains(&"mention".to_owned()));
     assert!(types.contains(&"reaction".to_owned()), "the client's reaction frame");

@@ -18,6 +18,7 @@ mod faults;
 mod hostile;
 mod hostile_property;
 mod limits;
+mod members;
 mod messages;
 mod notifications;
 mod poison;
