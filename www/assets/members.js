@@ -97,10 +97,12 @@ export async function onLeaveClick() {
   const room = state.room;
   if (!room || !state.user) return;
   if (!window.confirm(`Leave ${room.name}?`)) return;
+  room.leaving = true;
   try {
     await api(`/chatrooms/${encodeURIComponent(room.id)}/members/${encodeURIComponent(state.user.username)}`, { method: 'DELETE' });
     dropRoom(room.id, 'You left the room.');
   } catch (err) {
+    room.leaving = false;
     if (!handleAuthLoss(err) && isCurrent(room)) setText(ui.membersError, err.message);
   }
 }

@@ -61,7 +61,7 @@ function roomItem(room) {
   return h('li', {},
     h('button', {
       type: 'button',
-      class: room.id === openId ? 'room is-active' : 'room',
+      class: ['room', room.id === openId ? 'is-active' : '', room.kind === 'direct' ? 'is-direct' : ''].filter(Boolean).join(' '),
       'data-testid': 'room',
       dataset: { roomId: room.id },
       'aria-current': room.id === openId ? 'true' : null,
@@ -91,7 +91,9 @@ export function dropRoom(id, why) {
   state.unread.delete(id);
   if (room && room.private) state.rooms = state.rooms.filter((r) => r.id !== id);
   else if (room) room.is_member = false;
-  if (state.room && state.room.id === id) failRoom(state.room, why);
+  // Told once: by the leave's answer, the socket's close or the notification, whichever comes first.
+  const open = state.room;
+  if (open && open.id === id && !open.closed) failRoom(open, open.leaving ? 'You left the room.' : why);
   renderRoomList();
 }
 
@@ -175,7 +177,8 @@ export function isCurrent(room) {
 }
 
 export async function openRoom(info, { focusInput = true } = {}) {
-  if (state.room && state.room.id === info.id) {
+  // A room that failed (left, removed, gone) opens afresh when clicked again.
+  if (state.room && state.room.id === info.id && !state.room.closed) {
     if (focusInput) ui.messageInput.focus();
     return;
   }
@@ -250,6 +253,7 @@ export function showChatRoom(room) {
   ui.chatTitle.textContent = room.name;
   const info = state.rooms.find((r) => r.id === room.id);
   ui.chatPrivate.hidden = !(info && info.private && info.kind !== 'direct');
+  ui.chatTitle.classList.toggle('is-direct', Boolean(info && info.kind === 'direct'));
   resetMembersPanel();
   ui.messages.replaceChildren(h('li', { class: 'history-status', id: 'history-status' }));
   renderHistoryStatus(room);

@@ -7,6 +7,7 @@ use protocol::Chatroom;
 use uuid::Uuid;
 
 use super::{Actor, RoomActions};
+use crate::auth::validate_username;
 use crate::error::ApiError;
 use crate::rooms::RoomEvent;
 use crate::store::{Added, DirectRoom, Removed};
@@ -44,7 +45,7 @@ impl RoomActions {
         room: Uuid,
         username: &str,
     ) -> Result<Made<()>, ApiError> {
-        match self.store.add_member(room, username).await? {
+        match self.store.add_member(room, someone(username)?).await? {
             Added::Now(person, chatroom) => {
                 self.rooms.publish(RoomEvent::MemberAdded {
                     chatroom: *chatroom,
@@ -69,7 +70,7 @@ impl RoomActions {
         room: Uuid,
         username: &str,
     ) -> Result<(), ApiError> {
-        match self.store.remove_member(room, username, actor.id).await? {
+        match self.store.remove_member(room, someone(username)?, actor.id).await? {
             Removed::Gone(person) => {
                 self.rooms.publish(RoomEvent::MemberRemoved {
                     chatroom_id: room,
@@ -93,7 +94,7 @@ impl RoomActions {
         actor: Actor<'_>,
         username: &str,
     ) -> Result<Made<Chatroom>, ApiError> {
-        match self.store.direct_room(actor.id, username).await? {
+        match self.store.direct_room(actor.id, someone(username)?).await? {
             DirectRoom::NoUser => Err(ApiError::UserNotFound),
             DirectRoom::Found { room, created: None } => Ok(Made::Existing(*room)),
             DirectRoom::Found { room, created: Some((peer, theirs)) } => {
@@ -110,4 +111,10 @@ impl RoomActions {
             }
         }
     }
+}
+
+/// `username` when it could name someone; anything else names nobody
+/// (and never reaches a query: no U+0000, no 10 KiB names).
+fn someone(username: &str) -> Result<&str, ApiError> {
+    validate_username(username).map(|()| username).map_err(|_| ApiError::UserNotFound)
 }

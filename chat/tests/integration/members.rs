@@ -117,6 +117,12 @@ async fn any_member_adds_the_owner_removes_and_anyone_leaves() {
     assert_eq!(add(&bob, &room, "carl").await.status, StatusCode::OK, "a member already");
     add(&bob, &room, "nobody").await.assert_error(StatusCode::NOT_FOUND, "USER_NOT_FOUND");
     add(&bob, &room, "StockBot").await.assert_error(StatusCode::NOT_FOUND, "USER_NOT_FOUND");
+    for hostile in ["ca\u{0}rl", &"c".repeat(10_000), "carl'; --", "", "🙂"] {
+        add(&bob, &room, hostile).await.assert_error(StatusCode::NOT_FOUND, "USER_NOT_FOUND");
+        let direct = bob.post("/api/v1/direct", json!({"username": hostile})).await;
+        direct.assert_error(StatusCode::NOT_FOUND, "USER_NOT_FOUND");
+    }
+    remove(&ann, &room, "ca%00rl").await.assert_error(StatusCode::NOT_FOUND, "USER_NOT_FOUND");
     let roles = members(&carl, &room).await;
     let expected = [("ann", "owner"), ("bob", "member"), ("carl", "member")];
     assert_eq!(roles, expected.map(|(u, r)| (u.to_owned(), r.to_owned())));

@@ -40,6 +40,24 @@ async fn a_private_room_appears_for_the_person_added_and_goes_when_they_are_remo
     let said = alice.wait_for("the member notice", notice, vec![]).await;
     assert_eq!(said, json!("bob was added by alice."));
 
+    // Bob leaves by himself, and alice adds him back.
+    bob.join_room("Hideout").await;
+    bob.click("members-button").await;
+    bob.click("leave-room").await;
+    bob.client.accept_alert().await.expect("accept the confirmation");
+    let left = "const e = document.querySelector('[data-testid=\"chat-error\"]');
+                return e.textContent === 'You left the room.';";
+    bob.wait_for("bob told he left", left, vec![]).await;
+    let absent =
+        "return !Array.from(document.querySelectorAll('[data-testid=\"room\"] .room-name'),
+                                     (n) => n.textContent).includes('Hideout');";
+    bob.wait_for("Hideout gone from bob's list", absent, vec![]).await;
+    let said = alice.wait_for("the member notice", "return document.querySelector('[data-testid=\"member-notice\"]').textContent === 'bob left the room.';", vec![]).await;
+    assert_eq!(said, json!(true));
+    alice.type_into("add-member-name", "bob").await;
+    alice.click("add-member").await;
+    bob.wait_for("Hideout back in bob's list", LISTS_ROOM, vec![json!("Hideout")]).await;
+
     bob.join_room("Hideout").await;
     alice.say("Welcome in.").await;
     bob.wait_message("Welcome in.").await;
