@@ -72,6 +72,10 @@ pub struct TargetArgs {
     /// it out, the floor of the server's promise to store before it delivers.
     #[arg(long, requires_all = ["compare_baseline", "database_url"])]
     pub durable_baseline: bool,
+    /// Every user opens their WebSocket at once (a join storm: a big room
+    /// whose people all come back together), instead of 64 at a time.
+    #[arg(long)]
+    pub join_storm: bool,
     /// Write the figures here as JSON, and the latency plot beside it (.svg).
     #[arg(long)]
     pub json: Option<PathBuf>,

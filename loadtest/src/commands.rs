@@ -70,12 +70,32 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         report::write_svg(&svg, &workload, &server, baseline.as_ref())?;
         println!("wrote {} and {}", path.display(), svg.display());
     }
-    let missed = missed_thresholds(&server.report, args.slo_p99_ms, args.max_lost);
+    let mut missed = missed_thresholds(&server.report, args.slo_p99_ms, args.max_lost);
+    for (label, report) in [("server", Some(&server.report)), ("baseline", baseline_report)] {
+        if let Some(refused) = report.and_then(|r| unconnected(label, r)) {
+            eprintln!("{}", report::alarm(&refused));
+            missed.push(refused);
+        }
+    }
     if missed.is_empty() { Ok(()) } else { Err(ThresholdMissed(missed).into()) }
 }
 
+/// Users of `report` that never connected, in words: every figure of such a
+/// run is of fewer users than asked for, so the run fails whatever else it
+/// shows.
+fn unconnected(label: &str, report: &Report) -> Option<String> {
+    (report.connect_failures > 0).then(|| {
+        let asked = report.connected + report.connect_failures;
+        format!(
+            "{label}: {} of {asked} users could not connect; the figures are of the {} that did",
+            report.connect_failures, report.connected
+        )
+    })
+}
+
 /// A run that missed a threshold given on the command line (`--slo-p99-ms`,
-/// `--max-lost`): the binary exits with status 3.
+/// `--max-lost`), or in which users could not connect: the binary exits
+/// with status 3.
 #[derive(Debug)]
 pub struct ThresholdMissed(pub Vec<String>);
 
@@ -388,6 +408,20 @@ mod tests {
         let mut unacked = report(5.0, 0);
         unacked.acked = 9;
         assert!(!passes(&unacked, 100.0));
+    }
+
+    #[test]
+    fn users_that_could_not_connect_fail_the_run() {
+        assert_eq!(unconnected("server", &report(5.0, 0)), None);
+        let mut refused = report(5.0, 0);
+        refused.connect_failures = 970;
+        refused.connected = 30;
+        let said = unconnected("server", &refused).expect("a failure");
+        assert_eq!(
+            said,
+            "server: 970 of 1000 users could not connect; the figures are of the 30 that did"
+        );
+        assert!(!passes(&refused, 100.0), "a capacity step fails too");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `loadtest`: reads the command line, builds the one tokio runtime, runs.
 //! Exits 0 when the run is done (and met the thresholds given), 1 on an
-//! error, 3 when it missed a threshold (`--slo-p99-ms`, `--max-lost`).
+//! error, 3 when it missed a threshold (`--slo-p99-ms`, `--max-lost`) or
+//! some users could not connect.
 
 use std::process::ExitCode;
 

@@ -188,6 +188,16 @@ pub fn table(workload: &Workload, server: &Report, baseline: Option<&Report>) ->
     render(workload, &rows, baseline.is_some())
 }
 
+/// `text` as a warning on stderr: red when stderr is a terminal.
+pub(crate) fn alarm(text: &str) -> String {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        format!("\x1b[1;31mloadtest: {text}\x1b[0m")
+    } else {
+        format!("loadtest: {text}")
+    }
+}
+
 /// Lines under the table, per target: what each connection cost the
 /// server's memory, and the generator's own CPU time and lateness (which are
 /// inside the latencies above: if they are large, the generator is the limit).
@@ -237,6 +247,9 @@ fn render(workload: &Workload, rows: &[Row], with_baseline: bool) -> String {
         workload.duration_s,
         workload.payload_bytes
     );
+    if workload.join_storm {
+        out.insert_str(out.len() - 1, "every user connects at once (a join storm)\n");
+    }
     if with_baseline && workload.durable_baseline {
         out.insert_str(
             out.len() - 1,
@@ -296,6 +309,7 @@ mod tests {
             payload_bytes: 100,
             drain_s: 5.0,
             durable_baseline: false,
+            join_storm: false,
         }
     }
 

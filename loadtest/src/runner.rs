@@ -205,8 +205,8 @@ impl DatabaseWatch {
     }
 }
 
-/// Opens every user's WebSocket, a bounded number at a time; records the
-/// connect times. Returns the sockets by user (`None`: failed) and the failures.
+/// Opens every user's WebSocket, a bounded number at a time (all at once in
+/// a join storm); records the connect times. Returns the sockets by user (`None`: failed) and the failures.
 async fn connect_all(
     target: &Target,
     workload: &Workload,
@@ -222,7 +222,11 @@ async fn connect_all(
             let dial = target.dial(workload, user);
             async move { (user, client::connect(&dial).await) }
         })
-        .buffer_unordered(CONNECT_CONCURRENCY);
+        .buffer_unordered(if workload.join_storm {
+            workload.users.max(1) as usize
+        } else {
+            CONNECT_CONCURRENCY
+        });
     while let Some((user, result)) = attempts.next().await {
         match result {
             Ok((socket, took)) => {
@@ -396,6 +400,7 @@ mod tests {
             payload_bytes: 64,
             drain_s: 1.0,
             durable_baseline: false,
+            join_storm: false,
         }
     }
 

@@ -48,6 +48,7 @@ pub(crate) fn workload(args: &TargetArgs, rate: f64, duration: f64) -> anyhow::R
         payload_bytes: args.payload,
         drain_s: args.drain,
         durable_baseline: args.durable_baseline,
+        join_storm: args.join_storm,
     })
 }
 

@@ -35,6 +35,8 @@ pub struct Workload {
     pub drain_s: f64,
     /// Whether the baseline commits messages to PostgreSQL before fanning them out.
     pub durable_baseline: bool,
+    /// Whether every user connects at once, instead of a few at a time.
+    pub join_storm: bool,
 }
 
 impl Workload {
@@ -98,6 +100,7 @@ mod tests {
             payload_bytes: 100,
             drain_s: 5.0,
             durable_baseline: false,
+            join_storm: false,
         }
     }
 
