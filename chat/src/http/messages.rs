@@ -1,4 +1,6 @@
-//! `GET /api/v1/chatrooms/{id}/messages`: a page of history, oldest first.
+//! `GET /api/v1/chatrooms/{id}/messages`: a page of history, oldest first:
+//! the newest, older than `before`, or `around` one message (to open a
+//! search result or a reply's original in context).
 
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -18,7 +20,9 @@ const DEFAULT_LIMIT: i64 = 50;
 /// The largest page.
 const MAX_LIMIT: i64 = 100;
 
-/// The newest `limit` messages older than `before` (or the newest overall).
+/// The newest `limit` messages older than `before` (or the newest overall),
+/// or `limit` messages around `around`: the half before it, then it and
+/// the rest after it.
 pub(super) async fn page(
     api: &Api,
     request: Request<Incoming>,
@@ -34,6 +38,20 @@ pub(super) async fn page(
             .filter(|n| (1..=MAX_LIMIT).contains(n))
             .ok_or_else(|| ApiError::Validation(format!("limit must be 1-{MAX_LIMIT}")))?,
     };
+    if let Some(around) = query_param(query, "around") {
+        if query_param(query, "before").is_some() {
+            return Err(ApiError::Validation("give before or around, not both".into()));
+        }
+        let anchor: Uuid = around
+            .parse()
+            .map_err(|_| ApiError::Validation("around must be a message id".into()))?;
+        let older = (limit - 1) / 2;
+        let messages =
+            api.store.messages_around(room, anchor, older, limit - older).await?.ok_or_else(
+                || ApiError::Validation("around names no message of this chatroom".into()),
+            )?;
+        return Ok(json_response(StatusCode::OK, &serde_json::json!({ "messages": messages })));
+    }
     let before = query_param(query, "before").map(|text| parse_before(&text)).transpose()?;
     let messages =
         api.store.recent_messages(room, limit, before).await?.ok_or_else(|| {

@@ -138,6 +138,37 @@ impl Store {
         Ok(Some(self.messages_from_rows(&rows).await?))
     }
 
+    /// The messages of `room` around message `anchor`, oldest first: up to
+    /// `older` before it, then it and up to `newer - 1` after it. `None` when
+    /// `anchor` is not a message of the room.
+    pub(crate) async fn messages_around(
+        &self,
+        room: Uuid,
+        anchor: Uuid,
+        older: i64,
+        newer: i64,
+    ) -> Result<Option<Vec<Message>>, StoreError> {
+        let client = self.client().await?;
+        let Some(at) = self.message_time(&client, room, anchor).await? else {
+            return Ok(None);
+        };
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT * FROM (
+                     (SELECT {MESSAGE_COLUMNS} FROM messages
+                      WHERE chatroom_id = $1 AND created_at < $2
+                      ORDER BY created_at DESC LIMIT $3)
+                     UNION ALL
+                     (SELECT {MESSAGE_COLUMNS} FROM messages
+                      WHERE chatroom_id = $1 AND created_at >= $2
+                      ORDER BY created_at LIMIT $4)) page
+                 ORDER BY created_at"
+            ))
+            .await?;
+        let rows = client.query(&statement, &[&room, &at, &older, &newer]).await?;
+        Ok(Some(self.messages_from_rows(&rows).await?))
+    }
+
     /// Up to `limit` messages of `room` newer than message `after`, oldest first.
     /// `None` when `after` is not a message of the room.
     pub(crate) async fn messages_after(

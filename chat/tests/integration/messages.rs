@@ -59,6 +59,26 @@ async fn history_shows_the_last_fifty_oldest_first_and_pages_back() {
 }
 
 #[tokio::test]
+async fn around_opens_a_message_in_context() {
+    let server = TestServer::start().await;
+    let ann = server.user("ann").await;
+    let room = ann.create_room("General").await;
+    let mut ws = ann.connect(&room, "").await;
+    let acks = say_many(&mut ws, "m", 30).await;
+    let id = |i: usize| acks[i]["id"].as_str().unwrap().to_owned();
+
+    let page = ann.history(&room, &format!("?around={}&limit=5", id(10))).await;
+    assert_eq!(contents(&page), ["m-8", "m-9", "m-10", "m-11", "m-12"], "two before, two after");
+    let page = ann.history(&room, &format!("?around={}&limit=4", id(10))).await;
+    assert_eq!(contents(&page), ["m-9", "m-10", "m-11", "m-12"], "an even page leans later");
+    let first = ann.history(&room, &format!("?around={}&limit=5", id(0))).await;
+    assert_eq!(contents(&first), ["m-0", "m-1", "m-2"], "nothing before the first");
+    let last = ann.history(&room, &format!("?around={}", id(29))).await;
+    assert_eq!(last.len(), 25, "the default page: 24 before, then the message");
+    assert_eq!(contents(&last).last(), Some(&"m-29"));
+}
+
+#[tokio::test]
 async fn paging_parameters_are_validated() {
     let server = TestServer::start().await;
     let ann = server.user("ann").await;
@@ -75,6 +95,10 @@ async fn paging_parameters_are_validated() {
         "?before=yesterday",
         &format!("?before={unknown}"),
         &format!("?before={foreign}"),
+        "?around=nope",
+        &format!("?around={unknown}"),
+        &format!("?around={foreign}"),
+        &format!("?around={foreign}&before={foreign}"),
     ] {
         let reply = ann.get(&format!("/api/v1/chatrooms/{room}/messages{query}")).await;
         reply.assert_error(reqwest::StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
