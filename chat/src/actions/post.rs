@@ -62,8 +62,11 @@ impl RoomActions {
     }
 
     /// Tells the rest of `room`, here and on the other instances, that
-    /// `actor` is typing. Never stored.
+    /// `actor` is typing, at most once every 2 s. Never stored.
     pub(crate) fn typing(&self, actor: Actor<'_>, room: Uuid) {
+        if !self.rooms.may_type(room, actor.id) {
+            return;
+        }
         self.rooms.publish(RoomEvent::Typing {
             chatroom_id: room,
             user_id: actor.id,

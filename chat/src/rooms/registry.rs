@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use protocol::{Message, ServerFrame};
@@ -29,11 +29,16 @@ struct Room {
     filling: bool,
     /// The newest reaction change sent for each message (see [`Rooms::apply`]).
     reaction_versions: HashMap<Uuid, i32>,
+    /// When each user typing here was last passed on (see [`Rooms::may_type`]).
+    typed: HashMap<Uuid, Instant>,
 }
 
 /// Reaction versions a live room remembers before it starts again from
 /// nothing (a stale state could then pass once).
 const REMEMBERED_REACTIONS: usize = 10_000;
+/// A user's typing notices reach a room at most this often, however many
+/// sockets they type from: in a big room every notice is a frame per member.
+const TYPING_INTERVAL: Duration = Duration::from_secs(2);
 
 impl Room {
     fn broadcast(&self, frame: &Outgoing, skip_user: Option<Uuid>) {
@@ -168,6 +173,7 @@ impl Rooms {
             });
             if count == Some(0) {
                 room.online.remove(&peer.username);
+                room.typed.remove(&peer.user_id);
             }
             (count == Some(0)).then(|| peer.username.to_string())
         };
@@ -175,6 +181,21 @@ impl Rooms {
             self.publish(RoomEvent::Presence { chatroom_id: room_id, username, online: false });
         }
         self.map.remove_if(&room_id, |_, room| lock(room).peers.is_empty());
+    }
+
+    /// Whether `user`'s typing notice in `room_id` may go out now: at most
+    /// one per [`TYPING_INTERVAL`] per user and room.
+    pub(crate) fn may_type(&self, room_id: Uuid, user: Uuid) -> bool {
+        let Some(entry) = self.room(room_id) else { return false };
+        let mut room = lock(&entry);
+        let now = Instant::now();
+        match room.typed.get(&user) {
+            Some(last) if now.duration_since(*last) < TYPING_INTERVAL => false,
+            _ => {
+                room.typed.insert(user, now);
+                true
+            }
+        }
     }
 
     /// An event that happened here: passed to the other instances (see

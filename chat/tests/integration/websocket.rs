@@ -89,6 +89,23 @@ async fn typing_reaches_the_others_only() {
 }
 
 #[tokio::test]
+async fn a_typer_reaches_the_room_at_most_once_every_two_seconds_from_any_socket() {
+    let server = TestServer::start().await;
+    let Pair { ann, mut ann_ws, mut bob_ws, room, .. } = server.two_in_a_room().await;
+    ann_ws.next_of("user_joined").await;
+    let mut ann_again = ann.connect(&room, "").await;
+    ann_again.next_of("presence").await;
+    ann_ws.send(json!({"type": "typing"})).await;
+    ann_again.send(json!({"type": "typing"})).await;
+    ann_ws.send(json!({"type": "typing"})).await;
+    assert_eq!(bob_ws.next_of("typing").await, json!({"type": "typing", "username": "ann"}));
+    // The other two came within the interval: nothing more, until ann speaks.
+    ann_ws.say("there", "t1").await;
+    let next = bob_ws.next().await;
+    assert_eq!(next["type"], "chat_message", "no second typing notice: {next}");
+}
+
+#[tokio::test]
 async fn refused_frames_get_their_error_code_and_store_nothing() {
     let server = TestServer::start().await;
     let ann = server.user("ann").await;

@@ -6,13 +6,12 @@
 //! # Layout
 //!
 //! - `parse`: what a `chat_message`'s content means (a message, `/stock=`, a refusal).
-//! - `typing`: a typing notice for the rest of the room, throttled per connection.
+//! - `typing`: a typing notice for the rest of the room.
 
 mod parse;
 mod typing;
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use protocol::{ClientFrame, ErrorCode, ServerFrame};
 use uuid::Uuid;
@@ -29,13 +28,11 @@ pub(in crate::ws) struct Context {
     pub(in crate::ws) room_id: Uuid,
     /// The connection itself: its user and its queue.
     pub(in crate::ws) peer: Arc<Peer>,
-    /// When a typing notice was last passed on.
-    last_typing: Option<Instant>,
 }
 
 impl Context {
     pub(in crate::ws) fn new(actions: Arc<RoomActions>, room_id: Uuid, peer: Arc<Peer>) -> Self {
-        Self { actions, room_id, peer, last_typing: None }
+        Self { actions, room_id, peer }
     }
 
     /// A span naming the user, the room and the connection, for its log lines.
