@@ -152,7 +152,8 @@ async fn handle(tcp: TcpStream, rooms: Arc<Rooms>, committer: Option<durable::Co
     });
     room.lock().unwrap_or_else(PoisonError::into_inner).push(Arc::clone(&peer));
     let me = Sender { room_id, user_id: Uuid::new_v4(), username, committer };
-    let presence = ServerFrame::Presence { users: vec![me.username.clone()] }.to_json();
+    let presence =
+        ServerFrame::Presence { users: vec![me.username.clone()], online: None }.to_json();
 
     let mut result = socket.send(WsMessage::text(presence)).await;
     while result.is_ok() {

@@ -171,6 +171,10 @@ pub enum ErrorCode {
     LimitReached,
 }
 
+/// Above this many people online a room is big: presence changes come as
+/// `presence_diff`, and the `presence` frame lists this many names.
+pub const BIG_ROOM: usize = 100;
+
 /// A frame the server sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -189,8 +193,23 @@ pub enum ServerFrame {
     },
     /// Who is online in the room, sent right after connecting.
     Presence {
-        /// Distinct usernames, sorted.
+        /// Distinct usernames, sorted; in a big room the first
+        /// [`BIG_ROOM`] of them.
         users: Vec<String>,
+        /// How many are online, when that is more than `users` shows.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        online: Option<u32>,
+    },
+    /// In a room with more than [`BIG_ROOM`] online, who came and went
+    /// since the last diff (at most one a second), instead of
+    /// `user_joined`/`user_left`.
+    PresenceDiff {
+        /// Came online, sorted.
+        joined: Vec<String>,
+        /// Went offline, sorted.
+        left: Vec<String>,
+        /// How many are online now.
+        online: u32,
     },
     /// Someone else is typing.
     Typing {
@@ -353,7 +372,7 @@ mod tests {
     fn server_frames_round_trip() {
         let frames = [
             ServerFrame::Resync,
-            ServerFrame::Presence { users: vec!["ann".into()] },
+            ServerFrame::Presence { users: vec!["ann".into()], online: None },
             ServerFrame::Error {
                 message: "no".into(),
                 code: ErrorCode::UnknownCommand,

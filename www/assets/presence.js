@@ -6,13 +6,21 @@ import { personButton } from './members.js';
 import { isCurrent } from './rooms.js';
 import { TYPING_SEND_INTERVAL_MS, TYPING_SHOW_MS, state, ui } from './state.js';
 
+/** Names listed at most; a big room shows these and how many more. */
+const MAX_LISTED = 100;
+
 export function renderOnline(room) {
-  const names = [...room.online].sort((a, b) => a.localeCompare(b));
+  const names = [...room.online].sort((a, b) => a.localeCompare(b)).slice(0, MAX_LISTED);
+  const total = Math.max(room.onlineTotal ?? 0, room.online.size);
   const me = state.user ? state.user.username : '';
-  ui.onlineUsers.replaceChildren(...names.map((name) => (sameUser(name, me)
+  const items = names.map((name) => (sameUser(name, me)
     ? h('li', { class: 'online-user is-self', text: name })
-    : h('li', { class: 'online-user' }, personButton(name, 'online-name')))));
-  ui.onlineCount.textContent = names.length ? `(${names.length})` : '';
+    : h('li', { class: 'online-user' }, personButton(name, 'online-name'))));
+  if (total > names.length) {
+    items.push(h('li', { class: 'online-more', 'data-testid': 'online-more', text: `and ${total - names.length} more` }));
+  }
+  ui.onlineUsers.replaceChildren(...items);
+  ui.onlineCount.textContent = total ? `(${total})` : '';
 }
 
 export function onTyping(room, frame) {

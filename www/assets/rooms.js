@@ -166,6 +166,7 @@ export function createRoomSession(info) {
     exhausted: false,
     loadingOlder: false,
     online: new Set(),
+    onlineTotal: null,        // how many are online, when a big room names only some
     typing: new Map(),        // username → timeout id
     lastTypingSentAt: 0,
     wentOffline: false,       // the browser reported offline since the socket opened

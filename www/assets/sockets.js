@@ -217,6 +217,7 @@ export function onSocketMessage(room, ws, event) {
     case 'member_added':
     case 'member_removed': onMemberFrame(room, frame); break;
     case 'presence': onPresence(room, frame); break;
+    case 'presence_diff': onPresenceDiff(room, frame); break;
     case 'user_joined': onUserJoined(room, frame); break;
     case 'user_left': onUserLeft(room, frame); break;
     case 'typing': onTyping(room, frame); break;
@@ -238,6 +239,19 @@ export function onFirstFrame(room) {
 
 export function onPresence(room, frame) {
   room.online = new Set(Array.isArray(frame.users) ? frame.users.filter((u) => typeof u === 'string') : []);
+  room.onlineTotal = Number.isInteger(frame.online) ? frame.online : null;
+  renderOnline(room);
+}
+
+/** A big room's `presence_diff`: who came and went, and how many are online. */
+export function onPresenceDiff(room, frame) {
+  const names = (list) => (Array.isArray(list) ? list.filter((u) => typeof u === 'string') : []);
+  for (const name of names(frame.joined)) room.online.add(name);
+  for (const name of names(frame.left)) {
+    room.online.delete(name);
+    clearTyping(room, name);
+  }
+  room.onlineTotal = Number.isInteger(frame.online) ? frame.online : null;
   renderOnline(room);
 }
 

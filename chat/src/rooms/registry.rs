@@ -1,11 +1,12 @@
 //! The map of live rooms: room events applied to their sockets, delivery in
 //! room order, and presence across instances.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
+use protocol::frames::BIG_ROOM;
 use protocol::{Message, ServerFrame};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
@@ -21,8 +22,11 @@ use super::{CloseReason, Neighbours, Outgoing, Peer, Watchers};
 struct Room {
     /// Every open connection to the room.
     peers: Vec<Arc<Peer>>,
-    /// Connections per username: a user is online here while it is above zero.
-    online: HashMap<Arc<str>, usize>,
+    /// Connections per username: a user is online here while it is above
+    /// zero. Sorted, so the first names of a big room are at hand.
+    online: BTreeMap<Arc<str>, usize>,
+    /// In a big room, who came and went since the last `presence_diff`.
+    diff: Diff,
     /// Which stored message comes next.
     order: RoomOrder,
     /// A gap fill is on its way.
@@ -40,7 +44,52 @@ const REMEMBERED_REACTIONS: usize = 10_000;
 /// sockets they type from: in a big room every notice is a frame per member.
 const TYPING_INTERVAL: Duration = Duration::from_secs(2);
 
+/// Presence changes of a big room waiting for the next `presence_diff`.
+#[derive(Default)]
+struct Diff {
+    joined: BTreeSet<String>,
+    left: BTreeSet<String>,
+}
+
+impl Diff {
+    /// Records `username` coming (or going); one who comes and goes within
+    /// a diff is not mentioned.
+    fn record(&mut self, username: String, online: bool) {
+        let (to, from) = if online {
+            (&mut self.joined, &mut self.left)
+        } else {
+            (&mut self.left, &mut self.joined)
+        };
+        if !from.remove(&username) {
+            to.insert(username);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.joined.is_empty() && self.left.is_empty()
+    }
+}
+
 impl Room {
+    /// People online in the room: here, and on other instances (`remote`).
+    fn online_count(&self, remote: &HashSet<String>) -> usize {
+        self.online.len() + remote.iter().filter(|u| !self.online.contains_key(u.as_str())).count()
+    }
+
+    /// Tells the room that `username` came online (or went offline), except
+    /// `skip`: a small room at once, a big one in the next diff (and, while
+    /// a diff waits, every change goes in it, so none overtakes it).
+    fn tell_presence(&mut self, username: String, online: bool, big: bool, skip: Option<&str>) {
+        if big || !self.diff.is_empty() {
+            self.diff.record(username, online);
+            return;
+        }
+        let frame = presence_frame(username, online);
+        for peer in self.peers.iter().filter(|peer| Some(&*peer.username) != skip) {
+            peer.deliver(&frame);
+        }
+    }
+
     fn broadcast(&self, frame: &Outgoing, skip_user: Option<Uuid>) {
         for peer in &self.peers {
             if Some(peer.user_id) != skip_user {
@@ -84,8 +133,11 @@ pub(crate) struct Rooms {
 
 /// What a connection learns on joining a room.
 pub(crate) struct Joined {
-    /// Who is online in the room (on any instance), sorted.
+    /// Who is online in the room (on any instance), sorted; the first
+    /// [`BIG_ROOM`] in a big room.
     pub(crate) users: Vec<String>,
+    /// How many are online, when more than `users` names.
+    pub(crate) online: Option<u32>,
     /// The room is new here: read its newest stored time and call [`Rooms::start`].
     pub(crate) needs_start: bool,
 }
@@ -138,11 +190,17 @@ impl Rooms {
             *count += 1;
             let came_online = *count == 1;
             room.peers.push(peer);
-            let mut users = self.remote.users(room_id);
-            users.extend(room.online.keys().map(|name| name.to_string()));
-            let mut users: Vec<String> = users.into_iter().collect();
-            users.sort_unstable();
-            (Joined { users, needs_start: !room.order.is_started() }, came_online)
+            let remote = self.remote.users(room_id);
+            let users: Vec<String> = if remote.is_empty() {
+                room.online.keys().take(BIG_ROOM).map(|name| name.to_string()).collect()
+            } else {
+                let mut all: BTreeSet<String> = remote.iter().cloned().collect();
+                all.extend(room.online.keys().map(|name| name.to_string()));
+                all.into_iter().take(BIG_ROOM).collect()
+            };
+            let count = room.online_count(&remote);
+            let online = (count > users.len()).then(|| u32::try_from(count).unwrap_or(u32::MAX));
+            (Joined { users, online, needs_start: !room.order.is_started() }, came_online)
         };
         if came_online {
             self.publish(RoomEvent::Presence { chatroom_id: room_id, username, online: true });
@@ -195,6 +253,27 @@ impl Rooms {
                 room.typed.insert(user, now);
                 true
             }
+        }
+    }
+
+    /// Sends each big room's waiting presence changes as one
+    /// `presence_diff` (called once a second).
+    pub(crate) fn flush_presence(&self) {
+        let rooms: Vec<(Uuid, Arc<Mutex<Room>>)> =
+            self.map.iter().map(|entry| (*entry.key(), Arc::clone(entry.value()))).collect();
+        for (room_id, entry) in rooms {
+            let mut room = lock(&entry);
+            if room.diff.is_empty() {
+                continue;
+            }
+            let Diff { joined, left } = std::mem::take(&mut room.diff);
+            let count = room.online_count(&self.remote.users(room_id));
+            let frame = Outgoing::notice(ServerFrame::PresenceDiff {
+                joined: joined.into_iter().collect(),
+                left: left.into_iter().collect(),
+                online: u32::try_from(count).unwrap_or(u32::MAX),
+            });
+            room.broadcast(&frame, None);
         }
     }
 
@@ -266,16 +345,15 @@ impl Rooms {
     /// undone (a join and a leave crossing each other: the later one tells).
     fn came_online_here(&self, room_id: Uuid, username: String, online: bool) {
         let Some(entry) = self.room(room_id) else { return };
-        let room = lock(&entry);
+        let mut room = lock(&entry);
         if room.online.contains_key(username.as_str()) != online
             || self.remote.is_online(room_id, &username)
         {
             return;
         }
-        let frame = presence_frame(username.clone(), online);
-        for peer in room.peers.iter().filter(|peer| *peer.username != *username) {
-            peer.deliver(&frame);
-        }
+        let big = room.online_count(&self.remote.users(room_id)) > BIG_ROOM;
+        let skip = username.clone();
+        room.tell_presence(username, online, big, Some(&skip));
     }
 
     /// Queues `frame` to every connection of the room, except those of `skip_user`.
@@ -373,11 +451,12 @@ impl Rooms {
     fn announce(&self, changes: impl IntoIterator<Item = Change>) {
         for change in changes {
             let Some(entry) = self.room(change.room) else { continue };
-            let room = lock(&entry);
+            let mut room = lock(&entry);
             if room.online.contains_key(change.username.as_str()) {
                 continue;
             }
-            room.broadcast(&presence_frame(change.username, change.online), None);
+            let big = room.online_count(&self.remote.users(change.room)) > BIG_ROOM;
+            room.tell_presence(change.username, change.online, big, None);
         }
     }
 }

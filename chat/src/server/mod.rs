@@ -97,6 +97,7 @@ pub async fn run(
     let broker = Broker::start(config.rabbitmq_url.clone(), link, stop.clone(), &tasks);
     tasks.spawn(fill_gaps(store.clone(), Arc::clone(&rooms), gap_requests, stop.clone()));
     tasks.spawn(cluster::report_presence(Arc::clone(&rooms), outbox, stop.clone()));
+    tasks.spawn(upkeep::presence_diffs(Arc::clone(&rooms), stop.clone()));
     let stock: Arc<dyn crate::stock::StockDesk> = Arc::new(broker);
     let stopping = CancellationToken::new();
     let limits = Limits::new(&config.rate_limits);

@@ -1,17 +1,20 @@
 //! Background upkeep: histogram buckets, idle rate-limit keys, expired
-//! sessions, files whose message never came.
+//! sessions, files whose message never came, big rooms' presence diffs.
 
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::limits::Limits;
+use crate::rooms::Rooms;
 use crate::store::Store;
 
 /// How often histogram samples are folded into buckets.
 const METRICS_UPKEEP: Duration = Duration::from_secs(5);
 /// How often idle rate-limit keys are forgotten.
 const LIMITS_SWEEP: Duration = Duration::from_secs(30);
+/// How often a big room hears who came and went.
+const PRESENCE_DIFF: Duration = Duration::from_secs(1);
 /// How often files whose message was never stored are looked for.
 const FILE_SWEEP: Duration = Duration::from_secs(60);
 /// How old such a file must be: far longer than any message waits for the
@@ -67,6 +70,18 @@ pub(super) async fn sweep_unlinked_files(store: Store, shutdown: CancellationTok
             Ok(0) => {}
             Ok(count) => tracing::info!(count, "deleted files whose message never came"),
             Err(error) => tracing::warn!(%error, "sweeping unlinked files failed"),
+        }
+    }
+}
+
+/// Sends big rooms' presence changes, at most one diff a second per room.
+pub(super) async fn presence_diffs(rooms: std::sync::Arc<Rooms>, shutdown: CancellationToken) {
+    let mut ticks = tokio::time::interval(PRESENCE_DIFF);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => rooms.flush_presence(),
+            () = shutdown.cancelled() => return,
         }
     }
 }

@@ -75,7 +75,8 @@ impl Connection {
         };
         let (socket, end) = match started {
             Ok(()) => {
-                let greeting = Greeting { users: joined.users, after: self.after };
+                let greeting =
+                    Greeting { users: joined.users, online: joined.online, after: self.after };
                 let ends = Ends {
                     closer: &self.closer,
                     session: &self.session,
@@ -180,8 +181,10 @@ struct Ends<'a> {
 
 /// What a new connection is told first.
 struct Greeting {
-    /// Who is online in the room.
+    /// Who is online in the room (the first of them, in a big room).
     users: Vec<String>,
+    /// How many are online, when more than `users` names.
+    online: Option<u32>,
     /// Replay stored messages newer than this one.
     after: Option<Uuid>,
 }
@@ -192,9 +195,9 @@ async fn greet(
     socket: &mut Socket,
     gateway: &Gateway,
     context: &Context,
-    Greeting { users, after }: Greeting,
+    Greeting { users, online, after }: Greeting,
 ) -> Result<Option<OffsetDateTime>, tungstenite::Error> {
-    socket.feed(text(&ServerFrame::Presence { users })).await?;
+    socket.feed(text(&ServerFrame::Presence { users, online })).await?;
     let mut replayed_until = None;
     if let Some(after) = after {
         match gateway.store.messages_after(context.room_id, after, MAX_REPLAY + 1).await {

@@ -5,13 +5,13 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use protocol::broker::StockCommand;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 use service::amqp::lapin::options::{BasicAckOptions, BasicConsumeOptions};
 use service::amqp::lapin::types::FieldTable;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use crate::support::{PATIENCE, Pair, TestServer};
+use crate::support::{PATIENCE, Pair, TestServer, Ws};
 
 #[tokio::test]
 async fn the_handshake_checks_session_room_membership_and_origin() {
@@ -86,6 +86,72 @@ async fn typing_reaches_the_others_only() {
     ann_ws.say("done typing", "c").await;
     // Ann's next frame is her acknowledgement, not her own typing notice.
     assert_eq!(ann_ws.next().await["type"], "chat_message");
+}
+
+#[tokio::test]
+async fn a_big_room_hears_presence_as_diffs_and_lists_the_first_hundred() {
+    let server = TestServer::start().await;
+    let host = server.user("host").await;
+    let room = host.create_room("Stadium").await;
+    let mut host_ws = host.connect(&room, "").await;
+    let mut crowd = Vec::new();
+    for n in 0..99 {
+        let fan = server.user(&format!("fan{n:03}")).await;
+        fan.join(&room).await;
+        let mut ws = fan.connect(&room, "").await;
+        ws.next_of("presence").await;
+        crowd.push(ws);
+    }
+    // 100 online, each told of the others one by one; the 101st makes the room big.
+    let late = server.user("latecomer").await;
+    late.join(&room).await;
+    let mut late_ws = late.connect(&room, "").await;
+    let presence = late_ws.next_of("presence").await;
+    let users = presence["users"].as_array().unwrap();
+    assert_eq!(users.len(), 100, "the first hundred names");
+    assert_eq!(users[0], "fan000", "sorted");
+    assert_eq!(presence["online"], 101);
+    let first = next_diff(&mut host_ws).await;
+    assert_eq!(
+        first,
+        json!({"type": "presence_diff", "joined": ["latecomer"], "left": [], "online": 101})
+    );
+
+    // Who comes and goes within a second is told in one diff.
+    let next = server.user("newcomer").await;
+    next.join(&room).await;
+    let mut next_ws = next.connect(&room, "").await;
+    next_ws.next_of("presence").await;
+    drop(late_ws);
+    let diff = next_diff(&mut host_ws).await;
+    let both = json!({"type": "presence_diff", "joined": ["newcomer"], "left": ["latecomer"], "online": 101});
+    let one_by_one =
+        [json!({"type": "presence_diff", "joined": ["newcomer"], "left": [], "online": 102})];
+    if diff != both {
+        // The second fell on either side of a tick: two diffs, in order.
+        assert_eq!(diff, one_by_one[0]);
+        let left = next_diff(&mut host_ws).await;
+        assert_eq!(
+            left,
+            json!({"type": "presence_diff", "joined": [], "left": ["latecomer"], "online": 101})
+        );
+    }
+    drop(crowd);
+}
+
+/// The next `presence_diff`, past per-user frames (of others than those diffs name).
+async fn next_diff(ws: &mut Ws) -> Value {
+    loop {
+        let frame = ws.next().await;
+        match frame["type"].as_str() {
+            Some("presence_diff") => return frame,
+            Some("user_joined" | "user_left") => {
+                let name = frame["username"].as_str().unwrap_or_default();
+                assert!(name.starts_with("fan"), "a per-user frame in a big room: {frame}");
+            }
+            _ => {}
+        }
+    }
 }
 
 #[tokio::test]

@@ -160,7 +160,7 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
         any::<String>().prop_map(|username| ServerFrame::UserJoined { username }),
         any::<String>().prop_map(|username| ServerFrame::UserLeft { username }),
         proptest::collection::vec(any::<String>(), 0..8)
-            .prop_map(|users| ServerFrame::Presence { users }),
+            .prop_map(|users| ServerFrame::Presence { users, online: None }),
         any::<String>().prop_map(|username| ServerFrame::Typing { username }),
         Just(ServerFrame::Resync),
         (any::<String>(), error_code(), proptest::option::of(any::<String>()))
