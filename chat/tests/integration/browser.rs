@@ -107,12 +107,7 @@ async fn a_stock_command_gets_the_bots_quote_on_both_screens() {
     let driver = chromedriver_or_skip!("a_stock_command_gets_the_bots_quote_on_both_screens");
     let server = TestServer::start().await;
     let mut bot = TestBot::start(&server).await;
-    let alice = Page::open(&driver, "alice", &server.url("/")).await;
-    let bob = Page::open(&driver, "bob", &server.url("/")).await;
-    alice.register().await;
-    alice.create_room("Investors").await;
-    bob.register().await;
-    bob.join_room("Investors").await;
+    let (alice, bob) = Page::two_in_a_room(&driver, &server.url("/"), "Investors").await;
 
     alice.say("Morning Bob! How is Apple doing?").await;
     bob.wait_message("Morning Bob! How is Apple doing?").await;
@@ -202,12 +197,7 @@ async fn a_stock_command_gets_the_bots_quote_on_both_screens() {
 async fn markup_in_a_message_shows_as_text_and_runs_nothing() {
     let driver = chromedriver_or_skip!("markup_in_a_message_shows_as_text_and_runs_nothing");
     let server = TestServer::start().await;
-    let alice = Page::open(&driver, "alice", &server.url("/")).await;
-    let bob = Page::open(&driver, "bob", &server.url("/")).await;
-    alice.register().await;
-    alice.create_room("Sandbox").await;
-    bob.register().await;
-    bob.join_room("Sandbox").await;
+    let (alice, bob) = Page::two_in_a_room(&driver, &server.url("/"), "Sandbox").await;
 
     let hostile = [
         "<img src=x onerror=window.__pwned=1>",
@@ -429,12 +419,7 @@ async fn the_api_reference_page_renders_every_operation_under_the_pages_csp() {
 async fn an_attached_image_appears_on_the_other_persons_screen() {
     let driver = chromedriver_or_skip!("an_attached_image_appears_on_the_other_persons_screen");
     let server = TestServer::start().await;
-    let alice = Page::open(&driver, "alice", &server.url("/")).await;
-    let bob = Page::open(&driver, "bob", &server.url("/")).await;
-    alice.register().await;
-    alice.create_room("Photos").await;
-    bob.register().await;
-    bob.join_room("Photos").await;
+    let (alice, bob) = Page::two_in_a_room(&driver, &server.url("/"), "Photos").await;
 
     // A real 2×2 PNG (red, green, blue, white).
     let png: &[u8] = b"\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x02\x00\x00\x00\x02\x08\x02\x00\x00\x00\xfd\xd4\x9a\x73\x00\x00\x00\x12\x49\x44\x41\x54\x78\x9c\x63\xf8\xcf\xc0\xc0\x00\xc2\x0c\xff\x81\x00\x00\x1f\xee\x05\xfb\x0b\xd9\x68\x8b\x00\x00\x00\x00\x49\x45\x4e\x44\xae\x42\x60\x82";

@@ -82,12 +82,7 @@ async fn a_private_room_appears_for_the_person_added_and_goes_when_they_are_remo
 async fn a_name_in_the_room_opens_a_direct_conversation() {
     let driver = chromedriver_or_skip!("a_name_in_the_room_opens_a_direct_conversation");
     let server = TestServer::start().await;
-    let alice = Page::open(&driver, "alice", &server.url("/")).await;
-    let bob = Page::open(&driver, "bob", &server.url("/")).await;
-    alice.register().await;
-    alice.create_room("Lobby").await;
-    bob.register().await;
-    bob.join_room("Lobby").await;
+    let (alice, bob) = Page::two_in_a_room(&driver, &server.url("/"), "Lobby").await;
     bob.say("Anyone around?").await;
     alice.wait_message("Anyone around?").await;
 

@@ -66,6 +66,22 @@ impl Page {
         Self { client, who: who.to_owned() }
     }
 
+    /// Alice and Bob, each in a browser of their own on the page at `url`,
+    /// registered, and both in the room `room` that alice made.
+    pub(crate) async fn two_in_a_room(
+        driver: &Chromedriver,
+        url: &str,
+        room: &str,
+    ) -> (Self, Self) {
+        let alice = Self::open(driver, "alice", url).await;
+        let bob = Self::open(driver, "bob", url).await;
+        alice.register().await;
+        alice.create_room(room).await;
+        bob.register().await;
+        bob.join_room(room).await;
+        (alice, bob)
+    }
+
     /// Runs `script` (a function body) in the page and returns its result.
     pub(crate) async fn js(&self, script: &str, args: Vec<Value>) -> Value {
         self.client
