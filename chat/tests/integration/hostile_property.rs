@@ -154,6 +154,17 @@ async fn rest(client: &Client, room: &str, case: &Case) -> Vec<(String, u16)> {
             &format!("/api/v1/chatrooms/{room}/read"),
             format!("{{\"message_id\":{}}}", literal(&t[4], s)),
         ),
+        (
+            "add member",
+            &format!("/api/v1/chatrooms/{room}/members"),
+            format!("{{\"username\":{}}}", literal(&t[0], s)),
+        ),
+        ("direct room", "/api/v1/direct", format!("{{\"username\":{}}}", literal(&t[1], s))),
+        (
+            "private room",
+            "/api/v1/chatrooms",
+            format!("{{\"name\":{},\"private\":true}}", literal(&t[2], s)),
+        ),
     ];
     for (name, path, body) in bodies {
         statuses.push((name.to_owned(), raw(client, Method::POST, path, body).await));
@@ -166,6 +177,13 @@ async fn rest(client: &Client, room: &str, case: &Case) -> Vec<(String, u16)> {
         encoded(&t[7])
     );
     statuses.push(("history".into(), client.get(&page).await.status.as_u16()));
+    let around = format!("/api/v1/chatrooms/{room}/messages?around={}", encoded(&t[4]));
+    statuses.push(("history around".into(), client.get(&around).await.status.as_u16()));
+    let members = format!("/api/v1/chatrooms/{}/members", encoded(&t[5]));
+    statuses.push(("members".into(), client.get(&members).await.status.as_u16()));
+    let member = format!("/api/v1/chatrooms/{room}/members/{}", encoded(&t[6]));
+    let removed = raw(client, Method::DELETE, &member, String::new()).await;
+    statuses.push(("remove member".into(), removed));
     let file = format!("/api/v1/attachments/{}", encoded(&t[2]));
     statuses.push(("download".into(), client.get(&file).await.status.as_u16()));
     let upload = format!(
