@@ -24,3 +24,8 @@ pub(crate) fn json_response(status: StatusCode, body: &impl serde::Serialize) ->
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
+
+/// `{"success": true}` with `status`: what a write with nothing else to say answers.
+pub(crate) fn success(status: StatusCode) -> Response<Body> {
+    json_response(status, &serde_json::json!({ "success": true }))
+}

@@ -28,7 +28,7 @@ pub(crate) use self::upload::{FileUpload, Posted};
 use crate::limits::Limiter;
 use crate::rooms::{RoomWriter, Rooms};
 use crate::stock::StockDesk;
-use crate::store::Store;
+use crate::store::{Store, User};
 
 /// What the actions act on, shared by both edges.
 pub(crate) struct RoomActions {
@@ -57,4 +57,10 @@ pub(crate) struct Actor<'a> {
     pub(crate) id: Uuid,
     /// Their name, as stored.
     pub(crate) username: &'a str,
+}
+
+impl<'a> From<&'a User> for Actor<'a> {
+    fn from(user: &'a User) -> Self {
+        Actor { id: user.id, username: &user.username }
+    }
 }

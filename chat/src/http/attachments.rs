@@ -106,7 +106,7 @@ pub(super) async fn upload(
     });
     let body = timed(frames, BODY_IDLE, deadline);
     let upload = FileUpload { filename, caption, client_id, size };
-    let actor = Actor { id: user.id, username: &user.username };
+    let actor = Actor::from(&user);
     let served_as = |head: &[u8]| served_type(head, &claimed);
     match api.actions.upload(actor, room, upload, body, served_as).await {
         Ok(Posted::Created(message)) => Ok(json_response(StatusCode::CREATED, &message)),

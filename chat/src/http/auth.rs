@@ -13,7 +13,7 @@ use crate::auth::{
     validate_username,
 };
 use crate::error::ApiError;
-use crate::response::{Body, json_response};
+use crate::response::{Body, json_response, success};
 
 #[derive(Deserialize)]
 struct RegisterBody {
@@ -88,7 +88,7 @@ pub(super) async fn logout(
     api.sessions.end(&hash).await?;
     api.sockets.log_out(&hash);
     tracing::info!(user_id = %user.id, "logged out");
-    let mut response = json_response(StatusCode::OK, &serde_json::json!({ "success": true }));
+    let mut response = success(StatusCode::OK);
     set_cookie(&mut response, api.cookie_secure, "", 0);
     Ok(response)
 }

@@ -11,8 +11,7 @@ use super::request::{member_of_room, read_json};
 use crate::access::authenticate;
 use crate::actions::{Actor, Made};
 use crate::error::ApiError;
-use crate::response::{Body, json_response};
-use crate::store::User;
+use crate::response::{Body, json_response, success};
 
 #[derive(Deserialize)]
 struct Someone {
@@ -39,11 +38,12 @@ pub(super) async fn add(
 ) -> Result<Response<Body>, ApiError> {
     let (user, room) = member_of_room(api, request.headers(), room).await?;
     let body: Someone = read_json(request).await?;
-    let status = match api.actions.add_member(actor(&user), room, body.username.trim()).await? {
-        Made::New(()) => StatusCode::CREATED,
-        Made::Existing(()) => StatusCode::OK,
-    };
-    Ok(json_response(status, &serde_json::json!({ "success": true })))
+    let status =
+        match api.actions.add_member(Actor::from(&user), room, body.username.trim()).await? {
+            Made::New(()) => StatusCode::CREATED,
+            Made::Existing(()) => StatusCode::OK,
+        };
+    Ok(success(status))
 }
 
 /// `DELETE /chatrooms/{id}/members/{username}`: the owner removes anyone
@@ -55,8 +55,8 @@ pub(super) async fn remove(
     username: &str,
 ) -> Result<Response<Body>, ApiError> {
     let (user, room) = member_of_room(api, request.headers(), room).await?;
-    api.actions.remove_member(actor(&user), room, username).await?;
-    Ok(json_response(StatusCode::OK, &serde_json::json!({ "success": true })))
+    api.actions.remove_member(Actor::from(&user), room, username).await?;
+    Ok(success(StatusCode::OK))
 }
 
 /// `POST /direct` `{username}`: 201 with the pair's new direct room, 200
@@ -67,12 +67,8 @@ pub(super) async fn direct(
 ) -> Result<Response<Body>, ApiError> {
     let (user, _) = authenticate(&api.sessions, request.headers()).await?;
     let body: Someone = read_json(request).await?;
-    match api.actions.direct_room(actor(&user), body.username.trim()).await? {
+    match api.actions.direct_room(Actor::from(&user), body.username.trim()).await? {
         Made::New(room) => Ok(json_response(StatusCode::CREATED, &room)),
         Made::Existing(room) => Ok(json_response(StatusCode::OK, &room)),
     }
-}
-
-fn actor(user: &User) -> Actor<'_> {
-    Actor { id: user.id, username: &user.username }
 }

@@ -12,8 +12,7 @@ use crate::access::authenticate;
 use crate::actions::Actor;
 use crate::auth::validate_room_name;
 use crate::error::ApiError;
-use crate::response::{Body, json_response};
-use crate::store::User;
+use crate::response::{Body, json_response, success};
 
 #[derive(Deserialize)]
 struct CreateBody {
@@ -49,8 +48,8 @@ pub(super) async fn read(
 ) -> Result<Response<Body>, ApiError> {
     let (user, room) = member_of_room(api, request.headers(), room).await?;
     let body: ReadBody = read_json(request).await?;
-    api.actions.mark_read(actor(&user), room, body.message_id).await?;
-    Ok(success())
+    api.actions.mark_read(Actor::from(&user), room, body.message_id).await?;
+    Ok(success(StatusCode::OK))
 }
 
 /// `POST /chatrooms` `{name, private?}`: 201 with the room; its creator is
@@ -67,7 +66,7 @@ pub(super) async fn create(
         let reason = "encrypted rooms are not available on this server";
         return Err(ApiError::Validation(reason.into()));
     }
-    let room = api.actions.create_room(actor(&user), name, body.private).await?;
+    let room = api.actions.create_room(Actor::from(&user), name, body.private).await?;
     Ok(json_response(StatusCode::CREATED, &room))
 }
 
@@ -79,14 +78,6 @@ pub(super) async fn join(
 ) -> Result<Response<Body>, ApiError> {
     let (user, _) = authenticate(&api.sessions, request.headers()).await?;
     let room = room_id(room)?;
-    api.actions.join(actor(&user), room).await?;
-    Ok(success())
-}
-
-fn actor(user: &User) -> Actor<'_> {
-    Actor { id: user.id, username: &user.username }
-}
-
-fn success() -> Response<Body> {
-    json_response(StatusCode::OK, &serde_json::json!({ "success": true }))
+    api.actions.join(Actor::from(&user), room).await?;
+    Ok(success(StatusCode::OK))
 }

@@ -26,7 +26,8 @@ async fn a_private_room_appears_for_the_person_added_and_goes_when_they_are_remo
     alice.click("new-room-private").await;
     alice.click("create-room").await;
     alice.wait_in_room("Hideout").await;
-    alice.testid("chat-private").await;
+    let badge = "return !document.querySelector('[data-testid=\"chat-private\"]').hidden;";
+    alice.wait_for("the private badge on the room", badge, vec![]).await;
     assert_eq!(bob.js(LISTS_ROOM, vec![json!("Hideout")]).await, json!(false), "not for bob yet");
 
     alice.click("members-button").await;
