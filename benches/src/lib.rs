@@ -55,6 +55,9 @@ pub fn stored_message(content_len: usize) -> Message {
         attachments: Vec::new(),
         reactions: Vec::new(),
         mentions: Vec::new(),
+        edited_at: None,
+        deleted: false,
+        reply_to: None,
     }
 }
 

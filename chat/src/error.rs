@@ -12,6 +12,10 @@ pub enum ApiError {
     /// The input breaks a documented rule.
     #[error("{0}")]
     Validation(String),
+    /// A message's text is empty or too long: 400 `VALIDATION_ERROR`, or
+    /// the error frame's own code.
+    #[error("{1}")]
+    Content(ErrorCode, &'static str),
     /// The request body is over the limit.
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
@@ -93,7 +97,9 @@ impl ApiError {
 
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
-            ApiError::Validation(_) => (StatusCode::BAD_REQUEST, "VALIDATION_ERROR"),
+            ApiError::Validation(_) | ApiError::Content(..) => {
+                (StatusCode::BAD_REQUEST, "VALIDATION_ERROR")
+            }
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
             ApiError::StorageQuotaExceeded(_) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "STORAGE_QUOTA_EXCEEDED")
@@ -129,6 +135,7 @@ impl ApiError {
     pub(crate) fn frame(&self) -> (ErrorCode, String) {
         let code = match self {
             ApiError::Validation(_) => ErrorCode::InvalidFrame,
+            ApiError::Content(code, _) => *code,
             ApiError::RateLimited(wait) => {
                 let seconds = crate::limits::retry_after_secs(*wait);
                 return (

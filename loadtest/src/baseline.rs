@@ -219,7 +219,7 @@ impl Sender {
         S: SinkExt<WsMessage, Error = tokio_tungstenite::tungstenite::Error> + Unpin,
     {
         let refusal = match ClientFrame::decode(text) {
-            Ok(ClientFrame::ChatMessage { content, client_id }) => {
+            Ok(ClientFrame::ChatMessage { content, client_id, .. }) => {
                 let content = content.trim();
                 let chars = content.chars().count();
                 if chars == 0 || chars > MAX_CONTENT_CHARS || content.starts_with('/') {
@@ -237,6 +237,9 @@ impl Sender {
                         attachments: Vec::new(),
                         reactions: Vec::new(),
                         mentions: Vec::new(),
+                        edited_at: None,
+                        deleted: false,
+                        reply_to: None,
                     };
                     let frame = ServerFrame::ChatMessage(message).to_json().into();
                     match &self.committer {
@@ -252,7 +255,11 @@ impl Sender {
                 }
             }
             Ok(ClientFrame::Typing) => None,
-            Ok(ClientFrame::Reaction { .. }) => Some((ErrorCode::InvalidFrame, None)),
+            Ok(
+                ClientFrame::Reaction { .. }
+                | ClientFrame::Edit { .. }
+                | ClientFrame::Delete { .. },
+            ) => Some((ErrorCode::InvalidFrame, None)),
             Err(error) => Some((ErrorCode::InvalidFrame, error.client_id)),
         };
         match refusal {

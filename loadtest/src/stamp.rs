@@ -63,8 +63,12 @@ impl Stamp {
 
 /// The `chat_message` frame carrying `content`, with `client_id`.
 pub(crate) fn chat_frame(content: &str, client_id: &str) -> String {
-    ClientFrame::ChatMessage { content: content.to_owned(), client_id: Some(client_id.to_owned()) }
-        .to_json()
+    ClientFrame::ChatMessage {
+        content: content.to_owned(),
+        client_id: Some(client_id.to_owned()),
+        reply_to: None,
+    }
+    .to_json()
 }
 
 #[cfg(test)]
@@ -103,7 +107,7 @@ mod tests {
         assert!(client_id.chars().count() <= protocol::frames::MAX_CLIENT_ID_CHARS);
         assert_eq!(
             ClientFrame::decode(&chat_frame(&content, &client_id)),
-            Ok(ClientFrame::ChatMessage { content, client_id: Some(client_id) })
+            Ok(ClientFrame::ChatMessage { content, client_id: Some(client_id), reply_to: None })
         );
     }
 }

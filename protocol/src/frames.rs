@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::text::check_storable;
-use crate::{Chatroom, Message, Reaction};
+use crate::{Chatroom, Message, MessageDeletion, MessageEdit, Reaction};
 
 /// Longest accepted `client_id`, in characters.
 pub const MAX_CLIENT_ID_CHARS: usize = 64;
@@ -21,6 +21,20 @@ pub enum ClientFrame {
         content: String,
         /// Idempotency key chosen by the client.
         client_id: Option<String>,
+        /// The message of the room it answers.
+        reply_to: Option<Uuid>,
+    },
+    /// Replace the text of one of the sender's messages.
+    Edit {
+        /// The message, of this room.
+        message_id: Uuid,
+        /// The new text, untrimmed; never read as a command.
+        content: String,
+    },
+    /// Delete a message (the sender's own, or any in a room the sender owns).
+    Delete {
+        /// The message, of this room.
+        message_id: Uuid,
     },
     /// The user is typing.
     Typing,
@@ -59,6 +73,8 @@ struct WireClientFrame<'a> {
     emoji: Option<String>,
     #[serde(default)]
     on: Option<bool>,
+    #[serde(default)]
+    reply_to: Option<String>,
 }
 
 /// The wire shape of a client frame, for encoding.
@@ -69,6 +85,15 @@ enum WireClientFrameOut<'a> {
         content: &'a str,
         #[serde(skip_serializing_if = "Option::is_none")]
         client_id: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reply_to: Option<Uuid>,
+    },
+    Edit {
+        message_id: Uuid,
+        content: &'a str,
+    },
+    Delete {
+        message_id: Uuid,
     },
     Typing,
     Reaction {
@@ -82,8 +107,18 @@ impl ClientFrame {
     /// Encodes the frame as a client sends it (what [`ClientFrame::decode`] reads).
     pub fn to_json(&self) -> String {
         let wire = match self {
-            ClientFrame::ChatMessage { content, client_id } => {
-                WireClientFrameOut::ChatMessage { content, client_id: client_id.as_deref() }
+            ClientFrame::ChatMessage { content, client_id, reply_to } => {
+                WireClientFrameOut::ChatMessage {
+                    content,
+                    client_id: client_id.as_deref(),
+                    reply_to: *reply_to,
+                }
+            }
+            ClientFrame::Edit { message_id, content } => {
+                WireClientFrameOut::Edit { message_id: *message_id, content }
+            }
+            ClientFrame::Delete { message_id } => {
+                WireClientFrameOut::Delete { message_id: *message_id }
             }
             ClientFrame::Typing => WireClientFrameOut::Typing,
             ClientFrame::Reaction { message_id, emoji, on } => {
@@ -119,27 +154,45 @@ impl ClientFrame {
         if client_id.as_deref().is_some_and(|id| check_storable(id).is_err()) {
             return Err(refuse("client_id must not contain U+0000", None));
         }
+        let message_id = wire.message_id.as_deref().map(str::parse::<Uuid>);
         match (wire.kind.as_deref(), wire.content) {
-            (Some("chat_message") | None, Some(content)) => match check_storable(&content) {
-                Ok(()) => Ok(ClientFrame::ChatMessage { content, client_id }),
-                Err(_) => Err(refuse("content must not contain U+0000", client_id)),
+            (Some("chat_message") | None, Some(content)) => {
+                let reply_to = match wire.reply_to.as_deref().map(str::parse) {
+                    None => None,
+                    Some(Ok(id)) => Some(id),
+                    Some(Err(_)) => {
+                        return Err(refuse("reply_to must be a message id (a UUID)", client_id));
+                    }
+                };
+                match check_storable(&content) {
+                    Ok(()) => Ok(ClientFrame::ChatMessage { content, client_id, reply_to }),
+                    Err(_) => Err(refuse("content must not contain U+0000", client_id)),
+                }
+            }
+            (Some("edit"), content) => match (message_id, content) {
+                (Some(Ok(message_id)), Some(content)) => match check_storable(&content) {
+                    Ok(()) => Ok(ClientFrame::Edit { message_id, content }),
+                    Err(_) => Err(refuse("content must not contain U+0000", client_id)),
+                },
+                _ => Err(refuse("edit needs message_id (a UUID) and a string content", client_id)),
+            },
+            (Some("delete"), _) => match message_id {
+                Some(Ok(message_id)) => Ok(ClientFrame::Delete { message_id }),
+                _ => Err(refuse("delete needs message_id (a UUID)", client_id)),
             },
             (Some("chat_message") | None, None) => {
                 Err(refuse("chat_message needs a string content", client_id))
             }
             (Some("typing"), _) => Ok(ClientFrame::Typing),
-            (Some("reaction"), _) => {
-                let message_id = wire.message_id.and_then(|id| id.parse().ok());
-                match (message_id, wire.emoji, wire.on) {
-                    (Some(message_id), Some(emoji), Some(on)) => {
-                        Ok(ClientFrame::Reaction { message_id, emoji, on })
-                    }
-                    _ => Err(refuse(
-                        "reaction needs message_id (a UUID), emoji and on (a boolean)",
-                        client_id,
-                    )),
+            (Some("reaction"), _) => match (message_id.and_then(Result::ok), wire.emoji, wire.on) {
+                (Some(message_id), Some(emoji), Some(on)) => {
+                    Ok(ClientFrame::Reaction { message_id, emoji, on })
                 }
-            }
+                _ => Err(refuse(
+                    "reaction needs message_id (a UUID), emoji and on (a boolean)",
+                    client_id,
+                )),
+            },
             (Some(_), _) => Err(refuse("unknown frame type", client_id)),
         }
     }
@@ -223,6 +276,10 @@ pub enum ServerFrame {
         /// Emoji in order of first use.
         reactions: Vec<Reaction>,
     },
+    /// A message's author edited it.
+    MessageEdited(MessageEdit),
+    /// A message was deleted: it stays as a tombstone.
+    MessageDeleted(MessageDeletion),
     /// Someone was added to the room.
     MemberAdded {
         /// Who was added.
@@ -305,11 +362,15 @@ mod tests {
     fn decodes_typed_untyped_and_typing_frames() {
         assert_eq!(
             ClientFrame::decode(r#"{"type":"chat_message","content":"hi","client_id":"c1","x":1}"#),
-            Ok(ClientFrame::ChatMessage { content: "hi".into(), client_id: Some("c1".into()) })
+            Ok(ClientFrame::ChatMessage {
+                content: "hi".into(),
+                client_id: Some("c1".into()),
+                reply_to: None
+            })
         );
         assert_eq!(
             ClientFrame::decode(r#"{"content":"hi"}"#),
-            Ok(ClientFrame::ChatMessage { content: "hi".into(), client_id: None })
+            Ok(ClientFrame::ChatMessage { content: "hi".into(), client_id: None, reply_to: None })
         );
         assert_eq!(ClientFrame::decode(r#"{"type":"typing"}"#), Ok(ClientFrame::Typing));
     }
@@ -330,6 +391,11 @@ mod tests {
             r#"[null,"hi"]"#,
             r#"["chat_message","hi","c1"]"#,
             r#" ["typing"]"#,
+            r#"{"content":"hi","reply_to":"nope"}"#,
+            r#"{"type":"edit","message_id":"00000000-0000-0000-0000-000000000001"}"#,
+            r#"{"type":"edit","content":"x"}"#,
+            r#"{"type":"delete","message_id":"x"}"#,
+            r#"{"type":"delete"}"#,
         ] {
             assert!(ClientFrame::decode(bad).is_err(), "{bad}");
         }
@@ -353,8 +419,15 @@ mod tests {
             ClientFrame::ChatMessage {
                 content: "say \"hi\" \\ <b>".into(),
                 client_id: Some("c1".into()),
+                reply_to: None,
             },
-            ClientFrame::ChatMessage { content: "no id".into(), client_id: None },
+            ClientFrame::ChatMessage {
+                content: "no id".into(),
+                client_id: None,
+                reply_to: Some(Uuid::from_u128(7)),
+            },
+            ClientFrame::Edit { message_id: Uuid::from_u128(8), content: "/stock=AAPL.US".into() },
+            ClientFrame::Delete { message_id: Uuid::from_u128(9) },
             ClientFrame::Typing,
         ];
         for frame in frames {

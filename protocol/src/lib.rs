@@ -18,5 +18,5 @@ pub mod stock_code;
 pub mod text;
 
 pub use frames::{ClientFrame, ClientFrameError, ErrorCode, NotificationFrame, ServerFrame};
-pub use message::{Attachment, Message, Reaction};
+pub use message::{Attachment, Message, MessageDeletion, MessageEdit, Reaction, ReplyTo};
 pub use room::{Chatroom, RoomKind};

@@ -42,6 +42,56 @@ pub struct Message {
     /// are stored; `[]` for none.
     #[serde(default)]
     pub mentions: Vec<String>,
+    /// When it was last edited (`null` until it is).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub edited_at: Option<OffsetDateTime>,
+    /// A tombstone: the message was deleted, and its text, files, mentions
+    /// and reactions with it.
+    #[serde(default)]
+    pub deleted: bool,
+    /// The message of the same room this one answers, as it reads now.
+    #[serde(default)]
+    pub reply_to: Option<Box<ReplyTo>>,
+}
+
+/// Most characters of the original a reply quotes.
+pub const REPLY_EXCERPT_CHARS: usize = 100;
+
+/// The message a reply answers, quoted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyTo {
+    /// The original message.
+    pub id: Uuid,
+    /// Its author.
+    pub username: String,
+    /// Its first [`REPLY_EXCERPT_CHARS`] characters as it reads now (`""`
+    /// once deleted).
+    pub excerpt: String,
+}
+
+/// A message's new text, after its author edited it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageEdit {
+    /// The message.
+    pub message_id: Uuid,
+    /// Its room.
+    pub chatroom_id: Uuid,
+    /// The new text.
+    pub content: String,
+    /// The users the new text mentions.
+    pub mentions: Vec<String>,
+    /// When it was edited: its place in the room's order.
+    #[serde(with = "time::serde::rfc3339")]
+    pub edited_at: OffsetDateTime,
+}
+
+/// A message that was deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageDeletion {
+    /// The message.
+    pub message_id: Uuid,
+    /// Its room.
+    pub chatroom_id: Uuid,
 }
 
 /// One emoji's reactions to a message.

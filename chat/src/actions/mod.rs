@@ -7,12 +7,14 @@
 //!
 //! # Layout
 //!
-//! - `post`: a typed message, or a `/stock=` command for the bot.
+//! - `post`: a typed message (or a reply), or a `/stock=` command for the bot.
+//! - `change`: editing and deleting a message.
 //! - `react`: an emoji on a message.
 //! - `upload`: a file, then its message.
 //! - `reading`: joining a room, and moving a member's read marker.
 //! - `members`: creating rooms, adding and removing members, direct rooms.
 
+mod change;
 mod members;
 mod post;
 mod react;

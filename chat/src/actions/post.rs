@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
+use protocol::ReplyTo;
 use protocol::broker::StockCommand;
+use protocol::message::{BOT_USERNAME, REPLY_EXCERPT_CHARS};
 use uuid::Uuid;
 
 use super::{Actor, RoomActions};
@@ -15,24 +17,57 @@ impl RoomActions {
     /// Queues `content` (trimmed and validated by the edge) for the room
     /// writer, with the users it mentions; waits while the writer's queue is
     /// full. The stored copy, broadcast to the room, is the sender's
-    /// acknowledgement; a failure to store reaches `sender` alone.
+    /// acknowledgement; a failure to store reaches `sender` alone. A reply
+    /// (`reply_to`, a message of the room) also mentions the original's
+    /// author.
     pub(crate) async fn post_message(
         &self,
         sender: &Arc<Peer>,
         room: Uuid,
         content: String,
         client_id: Option<String>,
+        reply_to: Option<Uuid>,
     ) -> Result<(), ApiError> {
         self.message_limit
             .check(&sender.user_id)
             .map_err(|wait| ApiError::limited("messages", wait))?;
-        let mentions = resolve_mentions(&self.store, &content).await;
-        let post =
-            Post { chatroom_id: room, content, client_id, mentions, sender: Arc::clone(sender) };
+        let mut mentions = resolve_mentions(&self.store, &content).await;
+        let reply_to = match reply_to {
+            Some(original) => Some(Box::new(self.quote(room, original).await?)),
+            None => None,
+        };
+        if let Some(original) = &reply_to
+            && original.username != *sender.username
+            && original.username != BOT_USERNAME
+            && !mentions.iter().any(|name| name.eq_ignore_ascii_case(&original.username))
+        {
+            mentions.push(original.username.clone());
+        }
+        let post = Post {
+            chatroom_id: room,
+            content,
+            client_id,
+            mentions,
+            reply_to,
+            sender: Arc::clone(sender),
+        };
         if self.writer.post(post).await {
             Ok(())
         } else {
             Err(ApiError::UnavailableBecause("the server is shutting down"))
+        }
+    }
+
+    /// Message `original` of `room` as a reply quotes it; a deleted one
+    /// cannot be answered.
+    async fn quote(&self, room: Uuid, original: Uuid) -> Result<ReplyTo, ApiError> {
+        match self.store.message_in(room, original).await? {
+            Some(message) if !message.deleted => Ok(ReplyTo {
+                id: message.id,
+                username: message.username,
+                excerpt: message.content.chars().take(REPLY_EXCERPT_CHARS).collect(),
+            }),
+            _ => Err(ApiError::NotFound("message")),
         }
     }
 

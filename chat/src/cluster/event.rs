@@ -42,7 +42,8 @@ pub(crate) enum Event {
         chatroom_id: Uuid,
     },
     /// Something happened in a room, in the room event's own form
-    /// (`{"message": …}`, `{"reactions": …}`, `{"typing": …}`, `{"presence": …}`).
+    /// (`{"message": …}`, `{"changed": …}`, `{"reactions": …}`, `{"typing": …}`,
+    /// `{"presence": …}`).
     #[serde(untagged)]
     Room(RoomEvent),
 }
@@ -83,6 +84,8 @@ impl Event {
 mod tests {
     use super::*;
     use protocol::{Message, Reaction};
+
+    use crate::store::LogEntry;
     use time::OffsetDateTime;
 
     #[test]
@@ -103,8 +106,35 @@ mod tests {
                     attachments: Vec::new(),
                     reactions: Vec::new(),
                     mentions: Vec::new(),
+                    edited_at: None,
+                    deleted: false,
+                    reply_to: Some(Box::new(protocol::ReplyTo {
+                        id: Uuid::from_u128(3),
+                        username: "bob".into(),
+                        excerpt: "hello".into(),
+                    })),
                 },
                 previous: Some(at - time::Duration::microseconds(1)),
+            }),
+            Event::Room(RoomEvent::Changed {
+                entry: LogEntry::Edited(protocol::MessageEdit {
+                    message_id: Uuid::from_u128(3),
+                    chatroom_id: room,
+                    content: "edited".into(),
+                    mentions: vec!["ann".into()],
+                    edited_at: at,
+                }),
+                previous: Some(at - time::Duration::microseconds(2)),
+            }),
+            Event::Room(RoomEvent::Changed {
+                entry: LogEntry::Deleted {
+                    deletion: protocol::MessageDeletion {
+                        message_id: Uuid::from_u128(3),
+                        chatroom_id: room,
+                    },
+                    at,
+                },
+                previous: None,
             }),
             Event::Room(RoomEvent::Typing {
                 chatroom_id: room,

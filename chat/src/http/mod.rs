@@ -12,13 +12,14 @@
 //! - `router`: the route table, once: each method and path template's handler;
 //!   the template is the metric label.
 //! - `request`: bounded JSON bodies, the login limit, cross-site writes.
-//! - `auth`, `rooms`, `members`, `messages`, `health`, `assets`, `attachments`:
-//!   the endpoints.
+//! - `auth`, `rooms`, `members`, `messages`, `edits`, `search`, `health`,
+//!   `assets`, `attachments`: the endpoints.
 //! - `range`: the `Range` header of a download.
 
 mod assets;
 mod attachments;
 mod auth;
+mod edits;
 mod health;
 mod members;
 mod messages;
@@ -26,6 +27,7 @@ pub(crate) mod range;
 mod request;
 mod rooms;
 mod router;
+mod search;
 
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;

@@ -9,7 +9,9 @@ use futures_util::future::BoxFuture;
 use http::{Method, Request, Response};
 use hyper::body::Incoming;
 
-use super::{Api, assets, attachments, auth, health, members, messages, request, rooms};
+use super::{
+    Api, assets, attachments, auth, edits, health, members, messages, request, rooms, search,
+};
 use crate::error::ApiError;
 use crate::response::Body;
 
@@ -80,6 +82,15 @@ static ROUTES: &[Route] = &[
     }),
     route(Method::GET, "/api/v1/chatrooms/{id}/messages", |api, request, p| {
         Box::pin(async move { messages::page(&api, request, p.get(0)).await })
+    }),
+    route(Method::PATCH, "/api/v1/chatrooms/{id}/messages/{message_id}", |api, request, p| {
+        Box::pin(async move { edits::edit(&api, request, p.get(0), p.get(1)).await })
+    }),
+    route(Method::DELETE, "/api/v1/chatrooms/{id}/messages/{message_id}", |api, request, p| {
+        Box::pin(async move { edits::delete(&api, request, p.get(0), p.get(1)).await })
+    }),
+    route(Method::GET, "/api/v1/search", |api, request, _| {
+        Box::pin(async move { search::search(&api, request).await })
     }),
     route(Method::POST, "/api/v1/chatrooms/{id}/attachments", |api, request, p| {
         Box::pin(async move { attachments::upload(&api, request, p.get(0)).await })

@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::store::LogEntry;
+
 /// Something that happened in a room.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -24,7 +26,16 @@ pub(crate) enum RoomEvent {
     Stored {
         /// The message, with its room and its time (the room's order).
         message: Message,
-        /// The time of the room's message before it (`None` for the first).
+        /// The time of the room's entry before it (`None` for the first).
+        #[serde(with = "time::serde::rfc3339::option")]
+        previous: Option<OffsetDateTime>,
+    },
+    /// A message was edited or deleted: an entry of the room's log after
+    /// `previous` in its order, like a message.
+    Changed {
+        /// The edit or deletion, with its room and its time.
+        entry: LogEntry,
+        /// The time of the room's entry before it (`None` for the first).
         #[serde(with = "time::serde::rfc3339::option")]
         previous: Option<OffsetDateTime>,
     },
@@ -96,6 +107,7 @@ impl RoomEvent {
     pub(crate) fn room(&self) -> Uuid {
         match self {
             RoomEvent::Stored { message, .. } => message.chatroom_id,
+            RoomEvent::Changed { entry, .. } => entry.room(),
             RoomEvent::MemberAdded { chatroom, .. } => chatroom.id,
             RoomEvent::Reactions { chatroom_id, .. }
             | RoomEvent::MemberRemoved { chatroom_id, .. }
@@ -104,12 +116,15 @@ impl RoomEvent {
         }
     }
 
-    /// Whether only instances already heard from need it. A stored message
+    /// Whether only instances already heard from need it. A stored entry
     /// is read back from PostgreSQL by an instance that starts later, and
     /// typing is momentary; a reaction state, a membership or a presence
     /// change is never read back, so it goes out even before any other
     /// instance is known.
     pub(crate) fn only_for_known_instances(&self) -> bool {
-        matches!(self, RoomEvent::Stored { .. } | RoomEvent::Typing { .. })
+        matches!(
+            self,
+            RoomEvent::Stored { .. } | RoomEvent::Changed { .. } | RoomEvent::Typing { .. }
+        )
     }
 }

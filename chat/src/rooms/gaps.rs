@@ -1,4 +1,5 @@
-//! Reading back from PostgreSQL the messages a room is waiting for.
+//! Reading back from PostgreSQL what the rooms need: the log entries a
+//! room is waiting for, and unread figures after a deletion.
 //!
 //! A room asks for a fill when a message arrives before its predecessor (see
 //! `rooms::order`); the fill waits a moment for the missing event, then reads
@@ -16,6 +17,15 @@ use uuid::Uuid;
 use super::Rooms;
 use crate::store::Store;
 
+/// What a room asks to read back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadBack {
+    /// The entries the room misses.
+    Fill(Uuid),
+    /// The unread figures of its watching members: a message was deleted.
+    Recount(Uuid),
+}
+
 /// How long a gap may close by itself (the other instance's event arriving)
 /// before the database is asked.
 const GAP_WAIT: Duration = Duration::from_millis(200);
@@ -30,7 +40,7 @@ const RETRY: Duration = Duration::from_secs(1);
 pub(crate) async fn run(
     store: Store,
     rooms: Arc<Rooms>,
-    mut requests: mpsc::UnboundedReceiver<Uuid>,
+    mut requests: mpsc::UnboundedReceiver<ReadBack>,
     shutdown: CancellationToken,
 ) {
     let mut tails = tokio::time::interval(TAIL_CHECK);
@@ -38,8 +48,12 @@ pub(crate) async fn run(
     loop {
         tokio::select! {
             request = requests.recv() => match request {
-                Some(room) => {
+                Some(ReadBack::Fill(room)) => {
                     tokio::spawn(fill(store.clone(), Arc::clone(&rooms), room));
+                }
+                Some(ReadBack::Recount(room)) => {
+                    let (store, rooms) = (store.clone(), Arc::clone(&rooms));
+                    tokio::spawn(async move { rooms.watchers().recount_room(&store, room).await });
                 }
                 None => return,
             },
@@ -55,10 +69,10 @@ async fn fill(store: Store, rooms: Arc<Rooms>, room: Uuid) {
     tokio::time::sleep(GAP_WAIT).await;
     loop {
         let Some(after) = rooms.last_delivered(room) else { return };
-        match store.messages_since(room, after, FILL_BATCH).await {
-            Ok(messages) => {
-                metrics::counter!(crate::metrics::GAP_FILLED).increment(messages.len() as u64);
-                rooms.filled(room, after, messages);
+        match store.log_since(room, after, FILL_BATCH).await {
+            Ok(entries) => {
+                metrics::counter!(crate::metrics::GAP_FILLED).increment(entries.len() as u64);
+                rooms.filled(room, after, entries);
                 return;
             }
             Err(error) => {

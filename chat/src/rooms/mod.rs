@@ -14,7 +14,8 @@
 //! - `writer`: the group commit, with a database connection of its own.
 //! - `registry`: [`Rooms`], the live rooms, their peers and presence;
 //!   `Rooms::publish` and `Rooms::apply`, the one way events reach sockets.
-//! - `order`: a room's delivery order; `gaps`: reading back what it misses.
+//! - `order`: a room's delivery order; `gaps`: reading back what it misses
+//!   (and unread figures after a deletion).
 //! - `presence`: who is online on the other instances.
 //! - `peer`: one connection as a room sees it, and the frames queued to it.
 //! - `sockets`: the open sockets of each session, for logout.
@@ -44,4 +45,6 @@ pub(crate) use peer::{CloseReason, Closer, Outgoing, Peer};
 pub(crate) use registry::Rooms;
 pub(crate) use sockets::SessionSockets;
 pub(crate) use watchers::{WatchSocket, Watchers};
-pub(crate) use writer::{BotPost, BotPostOutcome, FilePost, FilePosted, Post, RoomWriter};
+pub(crate) use writer::{
+    BotPost, BotPostOutcome, ChangePost, FilePost, FilePosted, Post, RoomWriter,
+};

@@ -12,20 +12,29 @@ use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
 use super::Outgoing;
+use crate::store::LogEntry;
 
 /// Early messages a room holds; beyond that they are read back from the
 /// database when the gap is filled.
 const MAX_HELD: usize = 4096;
 
-/// A stored message on its way to a room's connections.
+/// A stored entry of a room's log (a message, an edit, a deletion) on its
+/// way to the room's connections.
 #[derive(Debug, Clone)]
 pub(crate) struct Stored {
     /// Its time: the room's order.
     pub(crate) at: OffsetDateTime,
-    /// The time of the room's message before it (`None` for the room's first).
+    /// The time of the room's entry before it (`None` for the room's first).
     pub(crate) previous: Option<OffsetDateTime>,
-    /// The encoded `chat_message` frame.
+    /// Its frame.
     pub(crate) frame: Outgoing,
+}
+
+impl Stored {
+    /// `entry`, which follows the entry at `previous`.
+    pub(crate) fn new(entry: LogEntry, previous: Option<OffsetDateTime>) -> Self {
+        Self { at: entry.at(), previous, frame: Outgoing::stored(entry) }
+    }
 }
 
 /// Where a room's delivery stands.

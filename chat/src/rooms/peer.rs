@@ -2,12 +2,14 @@
 
 use std::sync::{Arc, OnceLock};
 
-use protocol::{Message, ServerFrame};
+use protocol::ServerFrame;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+use crate::store::LogEntry;
 
 /// A frame queued for connections: made once and shared by every recipient.
 ///
@@ -28,17 +30,14 @@ struct Frame {
 }
 
 impl Outgoing {
-    /// A stored message, at its time in the room's order.
-    pub(crate) fn stored(message: Message) -> Self {
-        let at = Some(message.created_at);
-        Self(Arc::new(Frame {
-            frame: ServerFrame::ChatMessage(message),
-            at,
-            encoded: OnceLock::new(),
-        }))
+    /// An entry of a room's log (a message, an edit, a deletion), at its
+    /// time in the room's order.
+    pub(crate) fn stored(entry: LogEntry) -> Self {
+        let at = Some(entry.at());
+        Self(Arc::new(Frame { frame: entry.into_frame(), at, encoded: OnceLock::new() }))
     }
 
-    /// A frame that is not a stored message in the room's order (presence,
+    /// A frame that is not an entry in the room's order (presence,
     /// typing, an error, a stored copy sent again to its sender alone).
     pub(crate) fn notice(frame: ServerFrame) -> Self {
         Self(Arc::new(Frame { frame, at: None, encoded: OnceLock::new() }))
@@ -50,7 +49,7 @@ impl Outgoing {
         &self.0.frame
     }
 
-    /// A stored message's time, so a resuming connection can skip what it replayed.
+    /// A log entry's time, so a resuming connection can skip what it replayed.
     pub(crate) fn at(&self) -> Option<OffsetDateTime> {
         self.0.at
     }

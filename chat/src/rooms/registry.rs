@@ -6,16 +6,18 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
+use protocol::ServerFrame;
 use protocol::frames::BIG_ROOM;
-use protocol::{Message, ServerFrame};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::event::{Origin, RoomEvent};
+use super::gaps::ReadBack;
 use super::order::{RoomOrder, Stored};
 use super::presence::{Change, RemotePresence, RoomUsers};
 use super::{CloseReason, Neighbours, Outgoing, Peer, Watchers};
+use crate::store::LogEntry;
 
 /// The connections of one room.
 #[derive(Default)]
@@ -100,13 +102,18 @@ impl Room {
 
     /// Sends what the room's order released, and asks `gaps` for a fill when
     /// a message is missing and no fill is on its way.
-    fn release(&mut self, room_id: Uuid, ready: &[Outgoing], gaps: &mpsc::UnboundedSender<Uuid>) {
+    fn release(
+        &mut self,
+        room_id: Uuid,
+        ready: &[Outgoing],
+        gaps: &mpsc::UnboundedSender<ReadBack>,
+    ) {
         for frame in ready {
             self.broadcast(frame, None);
         }
         if !self.filling && self.order.has_gap() {
             self.filling = true;
-            let _ = gaps.send(room_id);
+            let _ = gaps.send(ReadBack::Fill(room_id));
         }
     }
 }
@@ -128,7 +135,7 @@ pub(crate) struct Rooms {
     watchers: Watchers,
     remote: RemotePresence,
     neighbours: Arc<dyn Neighbours>,
-    gaps: mpsc::UnboundedSender<Uuid>,
+    gaps: mpsc::UnboundedSender<ReadBack>,
 }
 
 /// What a connection learns on joining a room.
@@ -150,8 +157,11 @@ fn lock(room: &Mutex<Room>) -> std::sync::MutexGuard<'_, Room> {
 
 impl Rooms {
     /// Rooms that tell `neighbours` (the other instances) what happens here
-    /// and ask for gap fills on `gaps` (room ids; see `rooms::gaps`).
-    pub(crate) fn new(neighbours: Arc<dyn Neighbours>, gaps: mpsc::UnboundedSender<Uuid>) -> Self {
+    /// and ask `gaps` to read back what they miss (see `rooms::gaps`).
+    pub(crate) fn new(
+        neighbours: Arc<dyn Neighbours>,
+        gaps: mpsc::UnboundedSender<ReadBack>,
+    ) -> Self {
         Self {
             map: DashMap::new(),
             watchers: Watchers::default(),
@@ -293,8 +303,16 @@ impl Rooms {
         match event {
             RoomEvent::Stored { message, previous } => {
                 self.watchers.stored(&message);
-                let at = message.created_at;
-                self.deliver(room_id, Stored { at, previous, frame: Outgoing::stored(message) });
+                let entry = LogEntry::Message(Box::new(message));
+                self.deliver(room_id, Stored::new(entry, previous));
+            }
+            RoomEvent::Changed { entry, previous } => {
+                // The figures of those who had not read a deleted message
+                // drop: read them again.
+                if matches!(entry, LogEntry::Deleted { .. }) && self.watchers.any_in(room_id) {
+                    let _ = self.gaps.send(ReadBack::Recount(room_id));
+                }
+                self.deliver(room_id, Stored::new(entry, previous));
             }
             RoomEvent::Reactions { message_id, reactions, version, .. } => {
                 let Some(entry) = self.room(room_id) else { return };
@@ -379,21 +397,22 @@ impl Rooms {
         self.room(room_id).and_then(|entry| lock(&entry).order.last())
     }
 
-    /// Delivers messages read back from the database (oldest first, the first
-    /// following `after`) and ends the fill; a gap that remains asks for the next.
+    /// Delivers log entries read back from the database (oldest first, the
+    /// first following `after`) and ends the fill; a gap that remains asks
+    /// for the next.
     pub(crate) fn filled(
         &self,
         room_id: Uuid,
         after: Option<OffsetDateTime>,
-        messages: Vec<Message>,
+        entries: Vec<LogEntry>,
     ) {
-        let Some(entry) = self.room(room_id) else { return };
-        let mut room = lock(&entry);
+        let Some(room_entry) = self.room(room_id) else { return };
+        let mut room = lock(&room_entry);
         let mut ready = Vec::new();
         let mut previous = after;
-        for message in messages {
-            let at = message.created_at;
-            room.order.offer(Stored { at, previous, frame: Outgoing::stored(message) }, &mut ready);
+        for entry in entries {
+            let at = entry.at();
+            room.order.offer(Stored::new(entry, previous), &mut ready);
             previous = Some(at);
         }
         room.filling = false;
@@ -406,7 +425,7 @@ impl Rooms {
         let mut room = lock(&entry);
         if !room.filling {
             room.filling = true;
-            let _ = self.gaps.send(room_id);
+            let _ = self.gaps.send(ReadBack::Fill(room_id));
         }
     }
 

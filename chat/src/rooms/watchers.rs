@@ -153,6 +153,29 @@ impl Watchers {
         }
     }
 
+    /// Whether anyone watches `room` from here.
+    pub(crate) fn any_in(&self, room: Uuid) -> bool {
+        self.by_room.contains_key(&room)
+    }
+
+    /// Reads again the figures in `room` of everyone watching it here (a
+    /// message was deleted).
+    pub(crate) async fn recount_room(&self, store: &Store, room: Uuid) {
+        let users: Vec<Uuid> = self
+            .by_room
+            .get(&room)
+            .map(|users| users.iter().copied().collect())
+            .unwrap_or_default();
+        for user in users {
+            let Some(username) =
+                self.users.get(&user).map(|watcher| lock(&watcher).username.clone())
+            else {
+                continue;
+            };
+            self.refresh(store, user, &username, room).await;
+        }
+    }
+
     /// Reads `user`'s figures in `room` again (after a read or a join),
     /// only when the user watches here. A failure leaves the sockets behind
     /// until the next change.

@@ -21,14 +21,17 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Instant;
 
-use protocol::{Attachment, ErrorCode, Message, ServerFrame};
+use protocol::{Attachment, ErrorCode, Message, ReplyTo, ServerFrame};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use super::{Outgoing, Peer, RoomEvent, Rooms};
-use crate::store::{Appended, NewMessage, RoomHeads, Store, StoreError, StoredRow};
+use crate::store::{
+    Appended, Change, Changed, NewChange, NewMessage, RoomHeads, SearchIndex, Store, StoreError,
+    StoredRow,
+};
 
 /// Posts waiting; a full queue makes senders wait (backpressure on their socket).
 const QUEUE: usize = 4096;
@@ -50,10 +53,30 @@ pub(crate) struct Post {
     pub(crate) content: String,
     /// The sender's idempotency key.
     pub(crate) client_id: Option<String>,
-    /// The users the text mentions, as their names are stored.
+    /// The users the text mentions, as their names are stored (and the
+    /// author of the message it replies to).
     pub(crate) mentions: Vec<String>,
+    /// The message of the room it answers.
+    pub(crate) reply_to: Option<Box<ReplyTo>>,
     /// The sending connection: errors and duplicate acknowledgements go to it alone.
     pub(crate) sender: Arc<Peer>,
+}
+
+/// An edit or deletion of a message: it takes its place in the room's
+/// order after what was posted before it.
+pub(crate) struct ChangePost {
+    /// The room.
+    pub(crate) chatroom_id: Uuid,
+    /// The message changed.
+    pub(crate) target: Uuid,
+    /// Who changes it.
+    pub(crate) user_id: Uuid,
+    /// Their name.
+    pub(crate) username: String,
+    /// What the change does.
+    pub(crate) change: Change,
+    /// Told the outcome once made (and published) or refused.
+    pub(crate) done: oneshot::Sender<Result<Changed, StoreError>>,
 }
 
 /// A stock bot reply to store at most once per command.
@@ -114,6 +137,7 @@ enum Job {
     User(Post),
     File(FilePost),
     Bot(BotPost),
+    Change(ChangePost),
 }
 
 /// A job and when it was handed to the writer.
@@ -134,18 +158,20 @@ pub(crate) struct RoomWriter {
 
 impl RoomWriter {
     /// Starts `writers` writer tasks, each with a PostgreSQL connection of its
-    /// own, tracked by `tasks`; they end when every handle is dropped, after
-    /// storing what is queued.
+    /// own, tracked by `tasks`, and the search index they feed; they end when
+    /// every handle is dropped, after storing (and indexing) what is queued.
     pub(crate) fn start(
         store: &Store,
         rooms: Arc<Rooms>,
         writers: NonZeroUsize,
         tasks: &TaskTracker,
     ) -> Result<Self, StoreError> {
+        let index = SearchIndex::start(store, tasks)?;
         let queues = (0..writers.get())
             .map(|_| {
                 let (queue, jobs) = mpsc::channel(QUEUE);
-                tasks.spawn(WriterTask::new(store.writer_pool()?, Arc::clone(&rooms)).run(jobs));
+                let task = WriterTask::new(store.writer_pool()?, Arc::clone(&rooms), index.clone());
+                tasks.spawn(task.run(jobs));
                 Ok(queue)
             })
             .collect::<Result<_, StoreError>>()?;
@@ -172,6 +198,13 @@ impl RoomWriter {
         queue.send(Queued { job: Job::Bot(post), at: Instant::now() }).await.is_ok()
     }
 
+    /// Queues an edit or deletion, waiting while the queue is full. False
+    /// when stopped.
+    pub(crate) async fn change(&self, change: ChangePost) -> bool {
+        let queue = self.queue_of(change.chatroom_id);
+        queue.send(Queued { job: Job::Change(change), at: Instant::now() }).await.is_ok()
+    }
+
     /// The queue of the writer that stores `room`'s messages, so they are
     /// stored in the order they were posted.
     fn queue_of(&self, room: Uuid) -> &mpsc::Sender<Queued> {
@@ -183,6 +216,8 @@ impl RoomWriter {
 struct WriterTask {
     store: Store,
     rooms: Arc<Rooms>,
+    /// Told of every message stored, to index its words.
+    index: SearchIndex,
     /// The last time handed out: times only increase.
     last_time: OffsetDateTime,
     /// The newest stored time of each room this task has written.
@@ -190,8 +225,14 @@ struct WriterTask {
 }
 
 impl WriterTask {
-    fn new(store: Store, rooms: Arc<Rooms>) -> Self {
-        Self { store, rooms, last_time: OffsetDateTime::UNIX_EPOCH, heads: RoomHeads::default() }
+    fn new(store: Store, rooms: Arc<Rooms>, index: SearchIndex) -> Self {
+        Self {
+            store,
+            rooms,
+            index,
+            last_time: OffsetDateTime::UNIX_EPOCH,
+            heads: RoomHeads::default(),
+        }
     }
 
     async fn run(mut self, mut queue: mpsc::Receiver<Queued>) {
@@ -207,46 +248,91 @@ impl WriterTask {
             for job in &jobs {
                 waited.record(taken.duration_since(job.at).as_secs_f64());
             }
-            let batch: Vec<NewMessage> =
-                jobs.iter_mut().map(|job| self.stamp(&mut job.job)).collect();
-            metrics::histogram!(crate::metrics::WRITER_BATCH).record(batch.len() as f64);
-            let started = Instant::now();
-            let outcomes = self.store.append(&batch, &mut self.heads).await;
-            metrics::histogram!(crate::metrics::WRITER_INSERT)
-                .record(started.elapsed().as_secs_f64());
-            if let Some(Appended::Failed(error)) =
-                outcomes.iter().find(|outcome| matches!(outcome, Appended::Failed(_)))
-            {
-                tracing::error!(%error, count = jobs.len(), "storing messages failed");
-            }
-            for ((Queued { job, .. }, new), outcome) in jobs.drain(..).zip(batch).zip(outcomes) {
-                match outcome {
-                    Appended::Stored(row) => self.finish(job, new.message, Some(row)).await,
-                    Appended::Skipped => self.finish(job, new.message, None).await,
-                    Appended::Refused => refuse(job),
-                    Appended::Failed(error) => fail(job, &error),
+            // Messages are stored a batch at a time; a change between them
+            // alone, in its place.
+            while !jobs.is_empty() {
+                let posts = jobs.iter().take_while(|q| !matches!(q.job, Job::Change(_))).count();
+                if posts == 0 {
+                    if let Some(Queued { job: Job::Change(change), .. }) = jobs.drain(..1).next() {
+                        self.change(change).await;
+                    }
+                } else {
+                    let batch: Vec<Queued> = jobs.drain(..posts).collect();
+                    self.store_batch(batch).await;
                 }
             }
         }
+    }
+
+    /// Stores posts with one insert, then publishes each stored one and
+    /// answers the others.
+    async fn store_batch(&mut self, mut jobs: Vec<Queued>) {
+        let batch: Vec<NewMessage> = jobs.iter_mut().map(|job| self.stamp(&mut job.job)).collect();
+        metrics::histogram!(crate::metrics::WRITER_BATCH).record(batch.len() as f64);
+        let started = Instant::now();
+        let outcomes = self.store.append(&batch, &mut self.heads).await;
+        metrics::histogram!(crate::metrics::WRITER_INSERT).record(started.elapsed().as_secs_f64());
+        if let Some(Appended::Failed(error)) =
+            outcomes.iter().find(|outcome| matches!(outcome, Appended::Failed(_)))
+        {
+            tracing::error!(%error, count = jobs.len(), "storing messages failed");
+        }
+        for ((Queued { job, .. }, new), outcome) in jobs.drain(..).zip(batch).zip(outcomes) {
+            match outcome {
+                Appended::Stored(row) => self.finish(job, new.message, Some(row)).await,
+                Appended::Skipped => self.finish(job, new.message, None).await,
+                Appended::Refused => refuse(job),
+                Appended::Failed(error) => fail(job, &error),
+            }
+        }
+    }
+
+    /// Makes an edit or deletion, after everything posted to its room before it.
+    async fn change(&mut self, post: ChangePost) {
+        let change = NewChange {
+            id: Uuid::now_v7(),
+            chatroom_id: post.chatroom_id,
+            target: post.target,
+            user_id: post.user_id,
+            username: post.username,
+            change: post.change,
+            stamp: self.next_time(),
+        };
+        let outcome = self.store.change_message(&change).await;
+        if let Ok(Changed::Logged { entry, previous }) = &outcome {
+            self.heads.advance(post.chatroom_id, entry.at());
+            self.rooms.publish(RoomEvent::Changed { entry: entry.clone(), previous: *previous });
+        }
+        let _ = post.done.send(outcome);
+    }
+
+    /// A time later than any handed out before.
+    fn next_time(&mut self) -> OffsetDateTime {
+        let now = truncate_to_micros(OffsetDateTime::now_utc());
+        self.last_time = now.max(self.last_time + Duration::microseconds(1));
+        self.last_time
     }
 
     /// Gives a job its id and provisional time (increasing; the insert may
     /// move it later); the text moves into the message (the job
     /// keeps what errors and duplicates need).
     fn stamp(&mut self, job: &mut Job) -> NewMessage {
-        let now = truncate_to_micros(OffsetDateTime::now_utc());
-        self.last_time = now.max(self.last_time + Duration::microseconds(1));
+        let created_at = self.next_time();
         let mut attachments = Vec::new();
+        let mut reply_to = None;
         let (chatroom_id, user_id, username, content, client_id, command_id, mentions) = match job {
-            Job::User(p) => (
-                p.chatroom_id,
-                p.sender.user_id,
-                p.sender.username.to_string(),
-                std::mem::take(&mut p.content),
-                p.client_id.clone(),
-                None,
-                std::mem::take(&mut p.mentions),
-            ),
+            Job::User(p) => {
+                reply_to = p.reply_to.take();
+                (
+                    p.chatroom_id,
+                    p.sender.user_id,
+                    p.sender.username.to_string(),
+                    std::mem::take(&mut p.content),
+                    p.client_id.clone(),
+                    None,
+                    std::mem::take(&mut p.mentions),
+                )
+            }
             Job::File(p) => {
                 attachments.push(p.attachment.clone());
                 (
@@ -268,6 +354,16 @@ impl WriterTask {
                 Some(p.command_id),
                 Vec::new(),
             ),
+            // Changes are never stamped as messages (see `run`).
+            Job::Change(p) => (
+                p.chatroom_id,
+                p.user_id,
+                p.username.clone(),
+                String::new(),
+                None,
+                None,
+                Vec::new(),
+            ),
         };
         NewMessage {
             message: Message {
@@ -277,11 +373,14 @@ impl WriterTask {
                 username,
                 content,
                 is_bot: command_id.is_some(),
-                created_at: self.last_time,
+                created_at,
                 client_id,
                 attachments,
                 reactions: Vec::new(),
                 mentions,
+                edited_at: None,
+                deleted: false,
+                reply_to,
             },
             command_id,
         }
@@ -293,6 +392,9 @@ impl WriterTask {
         if let Some(row) = row {
             metrics::counter!(crate::metrics::MESSAGES_SENT).increment(1);
             message.created_at = row.created_at;
+            if !message.content.is_empty() {
+                self.index.add(message.id);
+            }
             if let Job::File(post) = job {
                 let _ = post.done.send(Ok(FilePosted::Stored(Box::new(message.clone()))));
                 self.rooms.publish(RoomEvent::Stored { message, previous: row.previous });
@@ -310,7 +412,7 @@ impl WriterTask {
                 let _ = post.done.send(Ok(FilePosted::Skipped));
             }
             Job::User(post) if !stored => self.acknowledge_duplicate(post).await,
-            Job::User(_) => {}
+            Job::User(_) | Job::Change(_) => {}
         }
     }
 
@@ -387,6 +489,9 @@ fn tell_unstored(
         }
         Job::File(post) => {
             let _ = post.done.send(bot.map(|_| FilePosted::Refused));
+        }
+        Job::Change(post) => {
+            let _ = post.done.send(bot.map(|_| Changed::NotFound));
         }
     }
 }

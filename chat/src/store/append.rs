@@ -56,24 +56,25 @@ const INSERT_PLACED: &str = "INSERT INTO messages
         AS n (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id,
               command_id, mentions, previous_at)";
 
-/// [`INSERT_PLACED`] for a batch with files: `$12` each message's files
-/// (NULL for none).
-const INSERT_PLACED_WITH_FILES: &str = "INSERT INTO messages
+/// [`INSERT_PLACED`] for a batch with files or replies: `$12` each
+/// message's files (NULL for none), `$13` the message it replies to.
+const INSERT_PLACED_WITH_EXTRAS: &str = "INSERT INTO messages
         (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id,
-         mentions, previous_at, attachments)
+         mentions, previous_at, attachments, reply_to)
     SELECT id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id,
-           string_to_array(mentions, ' '), coalesce(previous_at, '-infinity'), attachments
+           string_to_array(mentions, ' '), coalesce(previous_at, '-infinity'), attachments,
+           reply_to
     FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
                 $6::bool[], $7::timestamptz[], $8::text[], $9::uuid[], $10::text[],
-                $11::timestamptz[], $12::jsonb[])
+                $11::timestamptz[], $12::jsonb[], $13::uuid[])
         AS n (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id,
-              command_id, mentions, previous_at, attachments)";
+              command_id, mentions, previous_at, attachments, reply_to)";
 
 /// The careful insert, after the batch's rooms are locked: skips messages
 /// whose `client_id` or `command_id` is stored already and rooms that do not
 /// exist, moves each room's times, keeping their spacing, to after the room's
 /// newest stored message, and chains them. `$1`..`$10` as in [`INSERT_PLACED`],
-/// `$11` each message's files (NULL for none).
+/// `$11` each message's files (NULL for none), `$12` the message it replies to.
 const INSERT_LOCKED: &str = "WITH rooms AS (
         SELECT c.id, (SELECT max(m.created_at) FROM messages m
                       WHERE m.chatroom_id = c.id) AS room_last
@@ -83,9 +84,9 @@ const INSERT_LOCKED: &str = "WITH rooms AS (
                min(n.created_at) OVER (PARTITION BY n.chatroom_id) AS room_first
         FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
                     $6::bool[], $7::timestamptz[], $8::text[], $9::uuid[], $10::text[],
-                    $11::jsonb[])
+                    $11::jsonb[], $12::uuid[])
             AS n (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id,
-                  command_id, mentions, attachments)
+                  command_id, mentions, attachments, reply_to)
         JOIN rooms r ON r.id = n.chatroom_id
         WHERE NOT EXISTS (SELECT 1 FROM messages m
                           WHERE m.chatroom_id = n.chatroom_id AND m.user_id = n.user_id
@@ -102,9 +103,9 @@ const INSERT_LOCKED: &str = "WITH rooms AS (
     )
     INSERT INTO messages
         (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id,
-         mentions, attachments, previous_at)
+         mentions, attachments, reply_to, previous_at)
     SELECT id, chatroom_id, user_id, username, content, is_bot, at, client_id, command_id,
-           string_to_array(mentions, ' '), attachments, previous_at
+           string_to_array(mentions, ' '), attachments, reply_to, previous_at
     FROM chained
     RETURNING id, created_at, nullif(previous_at, '-infinity')";
 
@@ -157,6 +158,11 @@ pub(crate) struct RoomHeads {
 }
 
 impl RoomHeads {
+    /// `room`'s newest entry is now at `at` (a change this writer made).
+    pub(crate) fn advance(&mut self, room: Uuid, at: OffsetDateTime) {
+        self.newest.insert(room, Some(at));
+    }
+
     /// Forgets the batch's rooms; when `contended`, they go the careful way
     /// for [`CONTENDED_FOR`].
     fn forget(&mut self, batch: &[&NewMessage], contended: bool) {
@@ -222,12 +228,12 @@ fn room_lock_keys(batch: &[&NewMessage]) -> (Vec<i32>, Vec<i32>) {
 }
 
 /// The advisory lock key of `room` (see [`room_lock_keys`]).
-fn room_lock_key(room: Uuid) -> (i32, i32) {
+pub(super) fn room_lock_key(room: Uuid) -> (i32, i32) {
     let key = room.as_u64_pair().1;
     ((key >> 32) as u32 as i32, key as u32 as i32)
 }
 
-/// The batch's columns, one array each, in the order of the inserts' `$1`..`$11`.
+/// The batch's columns, one array each, in the order of the inserts' `$1`..`$12`.
 struct Columns<'a> {
     ids: Vec<Uuid>,
     rooms: Vec<Uuid>,
@@ -240,6 +246,7 @@ struct Columns<'a> {
     command_ids: Vec<Option<Uuid>>,
     mentions: Vec<Option<String>>,
     attachments: Vec<Option<Json<&'a [Attachment]>>>,
+    replies: Vec<Option<Uuid>>,
 }
 
 impl<'a> Columns<'a> {
@@ -262,10 +269,16 @@ impl<'a> Columns<'a> {
                 .iter()
                 .map(|n| Some(Json(n.message.attachments.as_slice())).filter(|a| !a.0.is_empty()))
                 .collect(),
+            replies: batch.iter().map(|n| n.message.reply_to.as_ref().map(|r| r.id)).collect(),
         }
     }
 
-    fn params(&self) -> [&(dyn ToSql + Sync); 11] {
+    /// Whether a message holds what only the longer statements store.
+    fn has_extras(&self) -> bool {
+        self.attachments.iter().any(Option::is_some) || self.replies.iter().any(Option::is_some)
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 12] {
         [
             &self.ids,
             &self.rooms,
@@ -278,6 +291,7 @@ impl<'a> Columns<'a> {
             &self.command_ids,
             &self.mentions,
             &self.attachments,
+            &self.replies,
         ]
     }
 }
@@ -403,12 +417,11 @@ impl Store {
         }
         let mut columns = Columns::of(&placed);
         columns.times = rows.iter().map(|row| row.created_at).collect();
-        let [p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, files] = columns.params();
-        let with_files = columns.attachments.iter().any(Option::is_some);
-        let params: [&(dyn ToSql + Sync); 12] =
-            [p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, &previous, files];
-        let (sql, params) = if with_files {
-            (INSERT_PLACED_WITH_FILES, &params[..])
+        let [p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, files, replies] = columns.params();
+        let params: [&(dyn ToSql + Sync); 13] =
+            [p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, &previous, files, replies];
+        let (sql, params) = if columns.has_extras() {
+            (INSERT_PLACED_WITH_EXTRAS, &params[..])
         } else {
             (INSERT_PLACED, &params[..11])
         };
@@ -500,6 +513,9 @@ mod tests {
                 attachments: Vec::new(),
                 reactions: Vec::new(),
                 mentions: Vec::new(),
+                edited_at: None,
+                deleted: false,
+                reply_to: None,
             },
             command_id: None,
         }
@@ -601,7 +617,7 @@ mod tests {
         format!(
             "ARRAY[gen_random_uuid()], ARRAY['{room}'::uuid], ARRAY['{user}'::uuid], ARRAY['u'], \
              ARRAY['hello'], ARRAY[false], ARRAY[now()], ARRAY[NULL::text], ARRAY[NULL::uuid], \
-             ARRAY[NULL::text], ARRAY[NULL::jsonb]"
+             ARRAY[NULL::text], ARRAY[NULL::jsonb], ARRAY[NULL::uuid]"
         )
     }
 

@@ -1,6 +1,7 @@
-//! Reading the `messages` table: the history window, replay, gap fills.
+//! Reading the `messages` table: the history window, a message and its
+//! neighbours, resends.
 
-use protocol::{Attachment, Message};
+use protocol::{Attachment, Message, ReplyTo};
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 use tokio_postgres::types::Json;
@@ -8,9 +9,16 @@ use uuid::Uuid;
 
 use super::{Store, StoreError};
 
-/// Columns of a [`Message`], in the order `message_from_row` reads them.
-pub(super) const MESSAGE_COLUMNS: &str = "id, chatroom_id, user_id, username, content, is_bot, \
-     created_at, client_id, attachments, reaction_version, mentions";
+/// Columns of a [`Message`] `m` (and of `r`, the message it replies to),
+/// in the order `message_from_row` reads them; read from [`MESSAGES`].
+pub(super) const MESSAGE_COLUMNS: &str = "m.id, m.chatroom_id, m.user_id, m.username, m.content, \
+     m.is_bot, m.created_at, m.client_id, m.attachments, m.reaction_version, m.mentions, \
+     m.edited_at, m.deleted, m.reply_to, r.username AS reply_username, \
+     CASE WHEN r.deleted THEN '' ELSE left(r.content, 100) END AS reply_excerpt";
+/// How many columns [`MESSAGE_COLUMNS`] names.
+pub(super) const MESSAGE_COLUMN_COUNT: usize = 16;
+/// Messages `m`, each with the message it replies to (`r`).
+pub(super) const MESSAGES: &str = "messages m LEFT JOIN messages r ON r.id = m.reply_to";
 
 /// Where a page of history ends (exclusive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,13 +45,25 @@ pub(super) fn message_from_row(row: &Row) -> Message {
             .unwrap_or_default(),
         reactions: Vec::new(),
         mentions: row.get::<_, Option<Vec<String>>>(10).unwrap_or_default(),
+        edited_at: row.get(11),
+        deleted: row.get(12),
+        reply_to: row.get::<_, Option<Uuid>>(13).map(|id| {
+            Box::new(ReplyTo {
+                id,
+                username: row.get::<_, Option<String>>(14).unwrap_or_default(),
+                excerpt: row.get::<_, Option<String>>(15).unwrap_or_default(),
+            })
+        }),
     }
 }
 
 impl Store {
     /// The messages of `rows` (read with [`MESSAGE_COLUMNS`]), with their
     /// reactions.
-    async fn messages_from_rows(&self, rows: &[Row]) -> Result<Vec<Message>, StoreError> {
+    pub(super) async fn messages_from_rows(
+        &self,
+        rows: &[Row],
+    ) -> Result<Vec<Message>, StoreError> {
         let mut messages: Vec<Message> = rows.iter().map(message_from_row).collect();
         let reacted: Vec<bool> = rows.iter().map(|row| row.get::<_, i32>(9) > 0).collect();
         self.fill_reactions(&mut messages, &reacted).await?;
@@ -67,26 +87,6 @@ impl Store {
         Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
     }
 
-    /// Up to `limit` messages of `room` stored after `time` (all of them when
-    /// `None`), oldest first.
-    pub(crate) async fn messages_since(
-        &self,
-        room: Uuid,
-        time: Option<OffsetDateTime>,
-        limit: i64,
-    ) -> Result<Vec<Message>, StoreError> {
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages
-                 WHERE chatroom_id = $1 AND created_at > coalesce($2::timestamptz, '-infinity')
-                 ORDER BY created_at LIMIT $3"
-            ))
-            .await?;
-        let rows = client.query(&statement, &[&room, &time, &limit]).await?;
-        self.messages_from_rows(&rows).await
-    }
-
     /// The stored message a user already sent with `client_id` in `room`.
     pub(crate) async fn message_by_client_id(
         &self,
@@ -97,8 +97,8 @@ impl Store {
         let client = self.client().await?;
         let statement = client
             .prepare_cached(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages
-                 WHERE chatroom_id = $1 AND user_id = $2 AND client_id = $3"
+                "SELECT {MESSAGE_COLUMNS} FROM {MESSAGES}
+                 WHERE m.chatroom_id = $1 AND m.user_id = $2 AND m.client_id = $3"
             ))
             .await?;
         Ok(client
@@ -128,9 +128,10 @@ impl Store {
         };
         let statement = client
             .prepare_cached(&format!(
-                "SELECT * FROM (SELECT {MESSAGE_COLUMNS} FROM messages
-                                WHERE chatroom_id = $1 AND created_at < coalesce($3::timestamptz, 'infinity')
-                                ORDER BY created_at DESC LIMIT $2) page
+                "SELECT * FROM (SELECT {MESSAGE_COLUMNS} FROM {MESSAGES}
+                                WHERE m.chatroom_id = $1 AND m.kind = 'message'
+                                  AND m.created_at < coalesce($3::timestamptz, 'infinity')
+                                ORDER BY m.created_at DESC LIMIT $2) page
                  ORDER BY created_at"
             ))
             .await?;
@@ -155,13 +156,13 @@ impl Store {
         let statement = client
             .prepare_cached(&format!(
                 "SELECT * FROM (
-                     (SELECT {MESSAGE_COLUMNS} FROM messages
-                      WHERE chatroom_id = $1 AND created_at < $2
-                      ORDER BY created_at DESC LIMIT $3)
+                     (SELECT {MESSAGE_COLUMNS} FROM {MESSAGES}
+                      WHERE m.chatroom_id = $1 AND m.kind = 'message' AND m.created_at < $2
+                      ORDER BY m.created_at DESC LIMIT $3)
                      UNION ALL
-                     (SELECT {MESSAGE_COLUMNS} FROM messages
-                      WHERE chatroom_id = $1 AND created_at >= $2
-                      ORDER BY created_at LIMIT $4)) page
+                     (SELECT {MESSAGE_COLUMNS} FROM {MESSAGES}
+                      WHERE m.chatroom_id = $1 AND m.kind = 'message' AND m.created_at >= $2
+                      ORDER BY m.created_at LIMIT $4)) page
                  ORDER BY created_at"
             ))
             .await?;
@@ -169,37 +170,34 @@ impl Store {
         Ok(Some(self.messages_from_rows(&rows).await?))
     }
 
-    /// Up to `limit` messages of `room` newer than message `after`, oldest first.
-    /// `None` when `after` is not a message of the room.
-    pub(crate) async fn messages_after(
+    /// One message of `room` (a tombstone when deleted).
+    pub(crate) async fn message_in(
         &self,
         room: Uuid,
-        after: Uuid,
-        limit: i64,
-    ) -> Result<Option<Vec<Message>>, StoreError> {
+        id: Uuid,
+    ) -> Result<Option<Message>, StoreError> {
         let client = self.client().await?;
-        let Some(anchor) = self.message_time(&client, room, after).await? else {
-            return Ok(None);
-        };
         let statement = client
             .prepare_cached(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages
-                 WHERE chatroom_id = $1 AND created_at > $2
-                 ORDER BY created_at LIMIT $3"
+                "SELECT {MESSAGE_COLUMNS} FROM {MESSAGES}
+                 WHERE m.id = $1 AND m.chatroom_id = $2 AND m.kind = 'message'"
             ))
             .await?;
-        let rows = client.query(&statement, &[&room, &anchor, &limit]).await?;
-        Ok(Some(self.messages_from_rows(&rows).await?))
+        let rows = client.query(&statement, &[&id, &room]).await?;
+        Ok(self.messages_from_rows(&rows).await?.pop())
     }
 
-    async fn message_time(
+    /// The time of message `id` of `room`: where it is in the room's order.
+    pub(super) async fn message_time(
         &self,
         client: &deadpool_postgres::Object,
         room: Uuid,
         id: Uuid,
     ) -> Result<Option<OffsetDateTime>, StoreError> {
         let statement = client
-            .prepare_cached("SELECT created_at FROM messages WHERE id = $1 AND chatroom_id = $2")
+            .prepare_cached(
+                "SELECT created_at FROM messages WHERE id = $1 AND chatroom_id = $2 AND kind = 'message'",
+            )
             .await?;
         Ok(client.query_opt(&statement, &[&id, &room]).await?.map(|row| row.get(0)))
     }

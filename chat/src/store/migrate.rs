@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (5, include_str!("../../../sql/0005_mentions_and_read_markers.sql")),
     (6, include_str!("../../../sql/0006_attachment_links.sql")),
     (7, include_str!("../../../sql/0007_private_rooms.sql")),
+    (8, include_str!("../../../sql/0008_edits_and_search.sql")),
 ];
 
 /// Any fixed number: serialises migrations of instances starting together.

@@ -6,12 +6,15 @@
 
 mod append;
 mod attachments;
+mod changes;
+mod log;
 mod members;
 mod messages;
 mod migrate;
 mod reactions;
 mod reading;
 mod rooms;
+mod search;
 mod sessions;
 mod tls;
 mod users;
@@ -23,11 +26,14 @@ use tokio_postgres::error::SqlState;
 
 pub(crate) use append::{Appended, NewMessage, RoomHeads, StoredRow};
 pub(crate) use attachments::{CHUNK_BYTES, NewFile, StoredFile, UploadError};
+pub(crate) use changes::{Change, Changed, NewChange};
+pub(crate) use log::LogEntry;
 pub(crate) use members::{Added, DirectRoom, Removed};
 pub(crate) use messages::Before;
 pub(crate) use reactions::{Toggle, Toggled};
 pub(crate) use reading::{MAX_UNREAD, Marked, Unread};
 pub(crate) use rooms::Membership;
+pub(crate) use search::{MAX_QUERY_CHARS, Search, SearchIndex};
 pub(crate) use tls::{Connection, parse as parse_database_url};
 pub(crate) use users::User;
 

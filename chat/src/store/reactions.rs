@@ -59,7 +59,8 @@ impl Store {
         let bump = tx
             .prepare_cached(
                 "UPDATE messages SET reaction_version = reaction_version + 1
-                 WHERE id = $1 AND chatroom_id = $2 RETURNING reaction_version",
+                 WHERE id = $1 AND chatroom_id = $2 AND kind = 'message' AND NOT deleted
+                 RETURNING reaction_version",
             )
             .await?;
         let Some(row) = tx.query_opt(&bump, &[&toggle.message_id, &toggle.room]).await? else {

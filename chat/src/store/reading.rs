@@ -45,7 +45,7 @@ fn unread_query() -> String {
         "SELECT count(*), count(*) FILTER (WHERE $2 = ANY(s.mentions))
          FROM (SELECT x.mentions FROM messages x
                WHERE x.chatroom_id = c.id AND x.created_at > coalesce(r.read_at, '-infinity')
-                 AND x.user_id <> $1
+                 AND x.user_id <> $1 AND x.kind = 'message' AND NOT x.deleted
                ORDER BY x.created_at LIMIT {MAX_UNREAD}) s"
     )
 }

@@ -189,8 +189,8 @@ struct Greeting {
     after: Option<Uuid>,
 }
 
-/// `presence`, then the replay of what the client missed; returns the time
-/// of the newest message replayed.
+/// `presence`, then the replay of what the client missed (messages, edits
+/// and deletions); returns the time of the newest entry replayed.
 async fn greet(
     socket: &mut Socket,
     gateway: &Gateway,
@@ -200,11 +200,11 @@ async fn greet(
     socket.feed(text(&ServerFrame::Presence { users, online })).await?;
     let mut replayed_until = None;
     if let Some(after) = after {
-        match gateway.store.messages_after(context.room_id, after, MAX_REPLAY + 1).await {
+        match gateway.store.log_after(context.room_id, after, MAX_REPLAY + 1).await {
             Ok(Some(missed)) if missed.len() as i64 <= MAX_REPLAY => {
-                for message in missed {
-                    replayed_until = Some(message.created_at);
-                    socket.feed(text(&ServerFrame::ChatMessage(message))).await?;
+                for entry in missed {
+                    replayed_until = Some(entry.at());
+                    socket.feed(text(&entry.into_frame())).await?;
                 }
             }
             Ok(_) => socket.feed(text(&ServerFrame::Resync)).await?,

@@ -44,6 +44,9 @@ fn every_server_frame_and_error_code_is_documented() {
         attachments: Vec::new(),
         reactions: Vec::new(),
         mentions: Vec::new(),
+        edited_at: None,
+        deleted: false,
+        reply_to: None,
     };
     let frames = [
         ServerFrame::ChatMessage(message),

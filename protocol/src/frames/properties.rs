@@ -45,6 +45,8 @@ fn frame_like_object() -> impl Strategy<Value = Value> {
     let kind = prop_oneof![
         4 => Just(json!("chat_message")),
         2 => Just(json!("typing")),
+        1 => Just(json!("edit")),
+        1 => Just(json!("delete")),
         1 => any::<String>().prop_map(Value::String),
         1 => json_value(),
     ];
@@ -56,12 +58,29 @@ fn frame_like_object() -> impl Strategy<Value = Value> {
         6 => chars(0, MAX_CLIENT_ID_CHARS + 8).prop_map(Value::String),
         1 => json_value(),
     ];
+    let message_id = || {
+        prop_oneof![
+            4 => uuid().prop_map(|id| json!(id.to_string())),
+            1 => any::<String>().prop_map(Value::String),
+            1 => json_value(),
+        ]
+    };
     let extra = proptest::collection::btree_map("[a-z_]{1,10}", json_value(), 0..3);
     let field = |value: BoxedStrategy<Value>| proptest::option::weighted(0.75, value);
-    (field(kind.boxed()), field(content.boxed()), field(client_id.boxed()), extra).prop_map(
-        |(kind, content, client_id, extra)| {
+    let ids = (
+        proptest::option::weighted(0.5, message_id()),
+        proptest::option::weighted(0.2, message_id()),
+    );
+    (field(kind.boxed()), field(content.boxed()), field(client_id.boxed()), ids, extra).prop_map(
+        |(kind, content, client_id, (message_id, reply_to), extra)| {
             let mut map: Map<String, Value> = extra.into_iter().collect();
-            let known = [("type", kind), ("content", content), ("client_id", client_id)];
+            let known = [
+                ("type", kind),
+                ("content", content),
+                ("client_id", client_id),
+                ("message_id", message_id),
+                ("reply_to", reply_to),
+            ];
             for (key, value) in known {
                 if let Some(value) = value {
                     map.insert(key.to_owned(), value);
@@ -88,17 +107,30 @@ fn model(value: &Value) -> Option<ClientFrame> {
         Some(_) => None,
     };
     let (kind, content, client_id) = (text("type")?, text("content")?, text("client_id")?);
+    let (message_id, reply_to, _) = (text("message_id")?, text("reply_to")?, text("emoji")?);
+    if !matches!(map.get("on"), None | Some(Value::Null | Value::Bool(_))) {
+        return None;
+    }
     if let Some(id) = &client_id
         && (!(1..=MAX_CLIENT_ID_CHARS).contains(&id.chars().count()) || id.contains('\0'))
     {
         return None;
     }
+    // An id present must be a UUID.
+    let id = |text: Option<String>| match text {
+        None => Some(None),
+        Some(text) => text.parse::<Uuid>().ok().map(Some),
+    };
     match (kind.as_deref(), content) {
         // PostgreSQL cannot store U+0000.
-        (Some("chat_message") | None, Some(content)) if content.contains('\0') => None,
+        (Some("chat_message" | "edit") | None, Some(content)) if content.contains('\0') => None,
         (Some("chat_message") | None, Some(content)) => {
-            Some(ClientFrame::ChatMessage { content, client_id })
+            Some(ClientFrame::ChatMessage { content, client_id, reply_to: id(reply_to)? })
         }
+        (Some("edit"), Some(content)) => {
+            Some(ClientFrame::Edit { message_id: id(message_id)??, content })
+        }
+        (Some("delete"), _) => Some(ClientFrame::Delete { message_id: id(message_id)?? }),
         (Some("typing"), _) => Some(ClientFrame::Typing),
         _ => None,
     }
@@ -149,6 +181,9 @@ fn message() -> impl Strategy<Value = Message> {
                 attachments: Vec::new(),
                 reactions: Vec::new(),
                 mentions: Vec::new(),
+                edited_at: None,
+                deleted: false,
+                reply_to: None,
             }
         },
     )
@@ -191,7 +226,7 @@ proptest! {
             frame["type"] = json!("chat_message");
         }
         let decoded = ClientFrame::decode(&frame.to_string());
-        prop_assert_eq!(decoded, Ok(ClientFrame::ChatMessage { content, client_id }));
+        prop_assert_eq!(decoded, Ok(ClientFrame::ChatMessage { content, client_id, reply_to: None }));
     }
 
     #[test]

@@ -83,20 +83,32 @@ pub(in crate::ws) async fn apply(context: &mut Context, frame: &str) {
             let done = actions.react(context.actor(), room, message_id, &emoji, on).await;
             context.answer(done, None);
         }
-        Ok(ClientFrame::ChatMessage { content, client_id }) => match parse::classify(&content) {
-            Input::Refused(code, message) => context.refuse(code, message.into(), client_id),
-            Input::Stock(code) => {
-                let code = code.to_owned();
-                let done = actions.ask_quote(context.peer.user_id, room, code).await;
-                context.answer(done, client_id);
+        Ok(ClientFrame::Edit { message_id, content }) => {
+            let done = actions.edit_message(context.actor(), room, message_id, &content).await;
+            context.answer(done.map(drop), None);
+        }
+        Ok(ClientFrame::Delete { message_id }) => {
+            let done = actions.delete_message(context.actor(), room, message_id).await;
+            context.answer(done, None);
+        }
+        Ok(ClientFrame::ChatMessage { content, client_id, reply_to }) => {
+            match parse::classify(&content) {
+                Input::Refused(code, message) => context.refuse(code, message.into(), client_id),
+                Input::Stock(code) => {
+                    let code = code.to_owned();
+                    let done = actions.ask_quote(context.peer.user_id, room, code).await;
+                    context.answer(done, client_id);
+                }
+                Input::Message(text) => {
+                    // Most messages need no trimming: keep the decoded string then.
+                    let content =
+                        if text.len() == content.len() { content } else { text.to_owned() };
+                    let done = actions
+                        .post_message(&context.peer, room, content, client_id.clone(), reply_to)
+                        .await;
+                    context.answer(done, client_id);
+                }
             }
-            Input::Message(text) => {
-                // Most messages need no trimming: keep the decoded string then.
-                let content = if text.len() == content.len() { content } else { text.to_owned() };
-                let done =
-                    actions.post_message(&context.peer, room, content, client_id.clone()).await;
-                context.answer(done, client_id);
-            }
-        },
+        }
     }
 }

@@ -1,0 +1,244 @@
+//! Search: the words of each message (`message_words`), filled off the
+//! message path, and the query over them.
+//!
+//! Storing a message costs no text analysis: the room writer hands the ids
+//! it stored to the [`SearchIndex`], whose task turns a batch of them into
+//! words with one statement a moment later, on a connection of its own. An
+//! edit rewrites its message's words and a deletion empties them, in their
+//! own transactions; the index only ever adds a row that is missing (`ON
+//! CONFLICT DO NOTHING`), so whichever comes first, the newer text wins. A
+//! process that stops with ids queued, or a queue that overflows, leaves
+//! messages without words: the task catches up from the index's newest
+//! time (less a margin) when it starts, and from the oldest dropped id
+//! after an overflow.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use protocol::Message;
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+use super::messages::MESSAGE_COLUMNS;
+use super::{Store, StoreError};
+
+/// Ids waiting to be indexed; beyond that they are caught up later.
+const QUEUE: usize = 65_536;
+/// Most messages indexed by one statement.
+const BATCH: usize = 4096;
+/// How long a pass waits for more ids after the first: fewer, bigger
+/// statements cost PostgreSQL less per message.
+const LINGER: Duration = Duration::from_millis(250);
+/// How far before the index's newest entry a catch-up looks: longer than
+/// any message waits between its id being chosen and its commit.
+const CATCH_UP_MARGIN: time::Duration = time::Duration::minutes(10);
+/// Most characters of a search.
+pub(crate) const MAX_QUERY_CHARS: usize = 256;
+
+const INDEX: &str = "INSERT INTO message_words (message_id, chatroom_id, created_at, words)
+    SELECT id, chatroom_id, created_at, to_tsvector('chat_words', content)
+    FROM messages
+    WHERE id = ANY($1) AND kind = 'message' AND NOT deleted AND content <> ''
+    ON CONFLICT (message_id) DO NOTHING";
+
+/// Messages from `$1` (an id, so the id index finds them) on without words.
+const CATCH_UP: &str = "INSERT INTO message_words (message_id, chatroom_id, created_at, words)
+    SELECT m.id, m.chatroom_id, m.created_at, to_tsvector('chat_words', m.content)
+    FROM messages m
+    WHERE m.id >= $1 AND m.kind = 'message' AND NOT m.deleted AND m.content <> ''
+      AND NOT EXISTS (SELECT 1 FROM message_words w WHERE w.message_id = m.id)
+    ON CONFLICT (message_id) DO NOTHING";
+
+/// Where the room writer hands what it stored.
+#[derive(Clone)]
+pub(crate) struct SearchIndex {
+    queue: mpsc::Sender<Uuid>,
+    /// The Unix time (ms) of the oldest id dropped on a full queue, or
+    /// `u64::MAX` when none was.
+    dropped_since: Arc<AtomicU64>,
+}
+
+impl SearchIndex {
+    /// Starts the indexing task (tracked by `tasks`) on a connection of its
+    /// own; it ends once every handle is dropped, after indexing what is queued.
+    pub(crate) fn start(store: &Store, tasks: &TaskTracker) -> Result<Self, StoreError> {
+        let (queue, ids) = mpsc::channel(QUEUE);
+        let dropped_since = Arc::new(AtomicU64::new(u64::MAX));
+        let indexer = Indexer { store: store.writer_pool()?, dropped_since: dropped_since.clone() };
+        tasks.spawn(indexer.run(ids));
+        Ok(Self { queue, dropped_since })
+    }
+
+    /// Message `id` was stored: index its words soon.
+    pub(crate) fn add(&self, id: Uuid) {
+        if self.queue.try_send(id).is_err() {
+            let millis = id.get_timestamp().map_or(0, |t| {
+                let (seconds, nanos) = t.to_unix();
+                seconds * 1000 + u64::from(nanos / 1_000_000)
+            });
+            self.dropped_since.fetch_min(millis, Ordering::Relaxed);
+        }
+    }
+}
+
+struct Indexer {
+    store: Store,
+    dropped_since: Arc<AtomicU64>,
+}
+
+impl Indexer {
+    async fn run(self, mut ids: mpsc::Receiver<Uuid>) {
+        if let Err(error) = self.store.catch_up(None).await {
+            tracing::warn!(%error, "search index: catching up failed");
+        }
+        let mut batch = Vec::with_capacity(BATCH);
+        while ids.recv_many(&mut batch, BATCH).await > 0 {
+            let until = tokio::time::Instant::now() + LINGER;
+            while batch.len() < BATCH {
+                let room = BATCH - batch.len();
+                let more = ids.recv_many(&mut batch, room);
+                if !matches!(tokio::time::timeout_at(until, more).await, Ok(n) if n > 0) {
+                    break;
+                }
+            }
+            if let Err(error) = self.store.index_words(&batch).await {
+                tracing::warn!(%error, count = batch.len(), "search index: indexing failed");
+                self.dropped_since.fetch_min(0, Ordering::Relaxed);
+            }
+            batch.clear();
+            let since = self.dropped_since.swap(u64::MAX, Ordering::Relaxed);
+            if since != u64::MAX {
+                let since = (since > 0).then(|| {
+                    OffsetDateTime::UNIX_EPOCH + time::Duration::milliseconds(since as i64)
+                });
+                if let Err(error) = self.store.catch_up(since).await {
+                    tracing::warn!(%error, "search index: catching up failed");
+                    self.dropped_since.fetch_min(0, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
+
+/// The smallest UUIDv7 of time `at`: every message stored since has an id
+/// at least this.
+fn first_id_at(at: OffsetDateTime) -> Uuid {
+    let millis = u64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    uuid::Builder::from_unix_timestamp_millis(millis, &[0; 10]).into_uuid()
+}
+
+/// A search: words as web search reads them, in the rooms a user is in now.
+#[derive(Debug, Clone)]
+pub(crate) struct Search<'a> {
+    /// Who searches.
+    pub(crate) user: Uuid,
+    /// The words.
+    pub(crate) query: &'a str,
+    /// Only this room.
+    pub(crate) room: Option<Uuid>,
+    /// Only results older than this one.
+    pub(crate) before: Option<Uuid>,
+    /// Most results.
+    pub(crate) limit: i64,
+}
+
+impl Store {
+    /// Indexes messages `ids` that have no words yet.
+    async fn index_words(&self, ids: &[Uuid]) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(INDEX).await?;
+        client.execute(&statement, &[&ids]).await?;
+        Ok(())
+    }
+
+    /// Indexes the messages without words stored since `since` (`None`: the
+    /// index's newest entry, less a margin).
+    async fn catch_up(&self, since: Option<OffsetDateTime>) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let since = match since {
+            Some(since) => since,
+            None => {
+                let newest = client
+                    .query_one("SELECT max(created_at) FROM message_words", &[])
+                    .await?
+                    .get::<_, Option<OffsetDateTime>>(0);
+                newest.unwrap_or(OffsetDateTime::UNIX_EPOCH)
+            }
+        };
+        let from = first_id_at(since - CATCH_UP_MARGIN);
+        let statement = client.prepare_cached(CATCH_UP).await?;
+        let indexed = client.execute(&statement, &[&from]).await?;
+        if indexed > 0 {
+            tracing::info!(indexed, "search index caught up");
+        }
+        Ok(())
+    }
+
+    /// The messages that match, newest first: only in rooms `search.user`
+    /// is a member of, never deleted ones, never in encrypted rooms. `None`
+    /// when `before` names no result the user could see.
+    pub(crate) async fn search(
+        &self,
+        search: &Search<'_>,
+    ) -> Result<Option<Vec<Message>>, StoreError> {
+        let client = self.client().await?;
+        let before = match search.before {
+            None => None,
+            Some(id) => {
+                let row = client
+                    .query_opt(
+                        "SELECT w.created_at FROM message_words w
+                         JOIN chatroom_members cm
+                           ON cm.chatroom_id = w.chatroom_id AND cm.user_id = $2
+                         WHERE w.message_id = $1",
+                        &[&id, &search.user],
+                    )
+                    .await?;
+                match row {
+                    Some(row) => Some((row.get::<_, OffsetDateTime>(0), id)),
+                    None => return Ok(None),
+                }
+            }
+        };
+        let (before_at, before_id) = before.unzip();
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS}
+                 FROM message_words w
+                 JOIN chatroom_members cm ON cm.chatroom_id = w.chatroom_id AND cm.user_id = $1
+                 JOIN chatrooms c ON c.id = w.chatroom_id AND NOT c.encrypted
+                 JOIN messages m ON m.id = w.message_id
+                 LEFT JOIN messages r ON r.id = m.reply_to
+                 WHERE w.words @@ websearch_to_tsquery('chat_words', $2)
+                   AND ($3::uuid IS NULL OR w.chatroom_id = $3)
+                   AND ($4::timestamptz IS NULL OR (w.created_at, w.message_id) < ($4, $5::uuid))
+                   AND NOT m.deleted
+                 ORDER BY w.created_at DESC, w.message_id DESC
+                 LIMIT $6"
+            ))
+            .await?;
+        let rows = client
+            .query(
+                &statement,
+                &[&search.user, &search.query, &search.room, &before_at, &before_id, &search.limit],
+            )
+            .await?;
+        Ok(Some(self.messages_from_rows(&rows).await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_id_of_a_time_is_below_every_id_made_then() {
+        let now = OffsetDateTime::now_utc();
+        let bound = first_id_at(now - time::Duration::milliseconds(1));
+        assert!(Uuid::now_v7() > bound);
+        assert!(first_id_at(now + time::Duration::seconds(1)) > Uuid::now_v7());
+    }
+}
