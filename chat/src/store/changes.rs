@@ -80,7 +80,7 @@ const TARGET: &str = "SELECT m.user_id, c.created_by, m.deleted,
 const LOG_ROW: &str = "INSERT INTO messages
         (id, chatroom_id, user_id, username, content, is_bot, created_at, previous_at, kind,
          target_id)
-    VALUES ($1, $2, $3, $4, '', false, $5, coalesce($6, '-infinity'), $7, $8)";
+    VALUES ($1, $2, $3, $4, '', false, $5, coalesce($6::timestamptz, '-infinity'), $7, $8)";
 
 const EDIT: &str = "UPDATE messages SET content = $2, mentions = $3, edited_at = $4 WHERE id = $1";
 
