@@ -124,7 +124,7 @@ async fn raw(client: &Client, method: Method, path: &str, body: String) -> u16 {
 
 /// Every REST endpoint that reads text, with the case's strings; the
 /// statuses, each named.
-async fn rest(client: &Client, room: &str, case: &Case) -> Vec<(String, u16)> {
+async fn rest(client: &Client, room: &str, message: &str, case: &Case) -> Vec<(String, u16)> {
     let t = &case.texts;
     let s = case.surrogate;
     let mut statuses = Vec::new();
@@ -184,6 +184,23 @@ async fn rest(client: &Client, room: &str, case: &Case) -> Vec<(String, u16)> {
     let member = format!("/api/v1/chatrooms/{room}/members/{}", encoded(&t[6]));
     let removed = raw(client, Method::DELETE, &member, String::new()).await;
     statuses.push(("remove member".into(), removed));
+    let edit = format!("/api/v1/chatrooms/{room}/messages/{message}");
+    let body = format!("{{\"content\":{}}}", literal(&t[1], s));
+    statuses.push(("edit".into(), raw(client, Method::PATCH, &edit, body).await));
+    let stranger = format!("/api/v1/chatrooms/{room}/messages/{}", encoded(&t[2]));
+    let body = format!("{{\"content\":{}}}", literal(&t[0], false));
+    statuses.push(("edit by path".into(), raw(client, Method::PATCH, &stranger, body).await));
+    statuses.push(("delete".into(), raw(client, Method::DELETE, &stranger, String::new()).await));
+    let search = format!(
+        "/api/v1/search?q={}&chatroom_id={}&before={}&limit={}",
+        encoded(&t[3]),
+        encoded(&t[4]),
+        encoded(&t[5]),
+        encoded(&t[6])
+    );
+    statuses.push(("search".into(), client.get(&search).await.status.as_u16()));
+    let search = format!("/api/v1/search?q={}", encoded(&t[7]));
+    statuses.push(("search words".into(), client.get(&search).await.status.as_u16()));
     let file = format!("/api/v1/attachments/{}", encoded(&t[2]));
     statuses.push(("download".into(), client.get(&file).await.status.as_u16()));
     let upload = format!(
@@ -237,6 +254,15 @@ fn frames(message: &str, case: &Case) -> Vec<String> {
             literal(&t[6], false)
         ),
         format!("{{\"type\":{},\"content\":\"x\"}}", literal(&t[7], s)),
+        format!(
+            "{{\"type\":\"edit\",\"message_id\":\"{message}\",\"content\":{}}}",
+            literal(&t[1], s)
+        ),
+        format!("{{\"type\":\"delete\",\"message_id\":{}}}", literal(&t[2], s)),
+        format!(
+            "{{\"type\":\"chat_message\",\"content\":\"re\",\"reply_to\":{}}}",
+            literal(&t[3], s)
+        ),
         json!({"type": "typing", "content": t[0]}).to_string(),
     ]
 }
@@ -265,7 +291,7 @@ async fn hostile_text_in_every_field_breaks_nothing_and_costs_an_honest_user_not
         let case = strategy.new_tree(&mut runner).expect("a case").current();
         honest.say(&format!("honest {n}"), &format!("h{n}")).await;
         honest_sent += 1;
-        for (endpoint, status) in rest(&hostile_client, &pair.room, &case).await {
+        for (endpoint, status) in rest(&hostile_client, &pair.room, &target, &case).await {
             assert!(status < 500, "{endpoint} answered {status} for {case:?}");
         }
         // A frame over 64 KiB closes the socket (1009), as documented.
@@ -283,6 +309,7 @@ async fn hostile_text_in_every_field_breaks_nothing_and_costs_an_honest_user_not
                     "chat_message",
                     "error",
                     "reactions",
+                    "message_edited",
                     "presence",
                     "user_joined",
                     "user_left",
