@@ -4,7 +4,7 @@
 //! statement inserting a batch into a table with one primary key, at the
 //! same batch size and rate, on the same server.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -30,11 +30,12 @@ pub(crate) async fn connect(url: &str) -> anyhow::Result<Client> {
     Ok(client)
 }
 
-/// CPU ticks of every other client backend connected to this database.
-async fn backend_ticks(client: &Client) -> anyhow::Result<HashMap<i32, u64>> {
+/// CPU ticks of every other client backend connected to this database, with
+/// the name it gave (`application_name`).
+async fn backend_ticks(client: &Client) -> anyhow::Result<HashMap<i32, (String, u64)>> {
     let rows = client
         .query(
-            "SELECT pid FROM pg_stat_activity
+            "SELECT pid, application_name FROM pg_stat_activity
              WHERE datname = current_database() AND backend_type = 'client backend'
                AND pid <> pg_backend_pid()",
             &[],
@@ -44,15 +45,25 @@ async fn backend_ticks(client: &Client) -> anyhow::Result<HashMap<i32, u64>> {
         .iter()
         .filter_map(|row| {
             let pid: i32 = row.get(0);
-            Some((pid, probe::cpu_ticks_of(u32::try_from(pid).ok()?)?))
+            let name: String = row.get(1);
+            Some((pid, (name, probe::cpu_ticks_of(u32::try_from(pid).ok()?)?)))
         })
         .collect())
+}
+
+/// CPU seconds of a database's backends over a run.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BackendCpu {
+    /// All of them.
+    pub(crate) total_s: f64,
+    /// By the name each connection gave (`application_name`; "" for none).
+    pub(crate) by_name: BTreeMap<String, f64>,
 }
 
 /// Watches the backends that serve the chat's database over a run.
 pub(crate) struct Backends {
     client: Client,
-    at_start: HashMap<i32, u64>,
+    at_start: HashMap<i32, (String, u64)>,
 }
 
 impl Backends {
@@ -69,13 +80,16 @@ impl Backends {
 
     /// CPU seconds the backends used since [`Backends::start`] (a backend
     /// opened since counts from zero).
-    pub(crate) async fn finish(self) -> anyhow::Result<f64> {
+    pub(crate) async fn finish(self) -> anyhow::Result<BackendCpu> {
         let at_end = backend_ticks(&self.client).await?;
-        let ticks: u64 = at_end
-            .iter()
-            .map(|(pid, end)| end.saturating_sub(self.at_start.get(pid).copied().unwrap_or(0)))
-            .sum();
-        Ok(ticks as f64 / probe::CLOCK_TICKS_PER_S)
+        let mut cpu = BackendCpu::default();
+        for (pid, (name, end)) in at_end {
+            let start = self.at_start.get(&pid).map_or(0, |(_, ticks)| *ticks);
+            let seconds = end.saturating_sub(start) as f64 / probe::CLOCK_TICKS_PER_S;
+            cpu.total_s += seconds;
+            *cpu.by_name.entry(name).or_default() += seconds;
+        }
+        Ok(cpu)
     }
 }
 
@@ -123,6 +137,8 @@ pub struct DatabaseFigures {
     pub stored_messages: u64,
     /// `backend_cpu_s` per stored message, µs.
     pub cpu_us_per_message: Option<f64>,
+    /// `backend_cpu_s` by the name each connection gave (`application_name`).
+    pub backend_cpu_s_by_name: BTreeMap<String, f64>,
     /// Group-commit inserts the writers made over the run.
     pub inserts: f64,
     /// Rows per insert over the run.
@@ -261,6 +277,17 @@ pub(crate) fn describe(figures: &DatabaseFigures) -> String {
     if let Some(us) = figures.cpu_us_per_message {
         out += &format!(": {us:.1} µs per message");
     }
+    if figures.backend_cpu_s_by_name.len() > 1 && figures.stored_messages > 0 {
+        let parts: Vec<String> = figures
+            .backend_cpu_s_by_name
+            .iter()
+            .map(|(name, seconds)| {
+                let us = seconds * 1e6 / figures.stored_messages as f64;
+                format!("{} {us:.1}", if name.is_empty() { "(unnamed)" } else { name })
+            })
+            .collect();
+        out += &format!(" ({} µs)", parts.join(", "));
+    }
     if let Some(batch) = figures.batch_mean {
         out += &format!(", {:.0} inserts of {batch:.1} rows", figures.inserts);
     }
@@ -319,6 +346,7 @@ mod tests {
         let backends = Backends::start(&database.url()).await.unwrap();
         busy.batch_execute("SELECT count(*) FROM generate_series(1, 3000000)").await.unwrap();
         let cpu = backends.finish().await.unwrap();
-        assert!(cpu > 0.0, "{cpu}");
+        assert!(cpu.total_s > 0.0, "{cpu:?}");
+        assert!((cpu.by_name.values().sum::<f64>() - cpu.total_s).abs() < 1e-9, "{cpu:?}");
     }
 }

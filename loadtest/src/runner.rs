@@ -169,10 +169,11 @@ pub(crate) async fn measure(target: &Target, workload: &Workload) -> anyhow::Res
         eprintln!("{}: drain timed out after {drain_s:.1}s", target.label);
     }
     let rss_before_bytes = usage.map(|u| u.rss_at_start_bytes);
-    let database = database_cpu.map(|(cpu_s, (rows, inserts))| DatabaseFigures {
-        backend_cpu_s: cpu_s,
+    let database = database_cpu.map(|(cpu, (rows, inserts))| DatabaseFigures {
+        backend_cpu_s: cpu.total_s,
+        backend_cpu_s_by_name: cpu.by_name,
         stored_messages: report.acked,
-        cpu_us_per_message: (report.acked > 0).then(|| cpu_s * 1e6 / report.acked as f64),
+        cpu_us_per_message: (report.acked > 0).then(|| cpu.total_s * 1e6 / report.acked as f64),
         inserts,
         batch_mean: (inserts > 0.0).then(|| rows / inserts),
         floor: None,
@@ -197,7 +198,7 @@ impl DatabaseWatch {
     }
 
     /// CPU seconds, and (rows, inserts) of the writers since the start.
-    async fn finish(self) -> anyhow::Result<(f64, (f64, f64))> {
+    async fn finish(self) -> anyhow::Result<(database::BackendCpu, (f64, f64))> {
         let cpu_s = self.backends.finish().await?;
         let (rows, inserts) = database::writer_batches(&self.metrics_urls).await?;
         let (rows_before, inserts_before) = self.batches_at_start;

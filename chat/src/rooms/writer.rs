@@ -170,7 +170,11 @@ impl RoomWriter {
         let queues = (0..writers.get())
             .map(|_| {
                 let (queue, jobs) = mpsc::channel(QUEUE);
-                let task = WriterTask::new(store.writer_pool()?, Arc::clone(&rooms), index.clone());
+                let task = WriterTask::new(
+                    store.writer_pool("chat-writer")?,
+                    Arc::clone(&rooms),
+                    index.clone(),
+                );
                 tasks.spawn(task.run(jobs));
                 Ok(queue)
             })

@@ -484,7 +484,8 @@ mod tests {
 
     async fn store_with_a_room() -> (testkit::database::TestDatabase, Store) {
         let database = testkit::database::TestDatabase::new();
-        let store = Store::connect(&database.url()).await.unwrap().writer_pool().unwrap();
+        let store =
+            Store::connect(&database.url()).await.unwrap().writer_pool("chat-writer").unwrap();
         let client = store.client().await.unwrap();
         client
             .batch_execute(&format!(
@@ -627,7 +628,8 @@ mod tests {
     #[tokio::test]
     async fn the_writers_insert_plan_made_on_an_empty_table_uses_indexes_as_it_grows() {
         let database = testkit::database::TestDatabase::new();
-        let store = Store::connect(&database.url()).await.unwrap().writer_pool().unwrap();
+        let store =
+            Store::connect(&database.url()).await.unwrap().writer_pool("chat-writer").unwrap();
         let client = store.client().await.unwrap();
         let (user, room) =
             ("00000000-0000-7000-8000-00000000000a", "00000000-0000-7000-8000-00000000000b");

@@ -125,7 +125,10 @@ pub(crate) struct Store {
 impl Store {
     /// Creates the database if missing, applies migrations, and opens the pool.
     pub(crate) async fn connect(url: &str) -> Result<Self, StoreError> {
-        let connection = tls::parse(url).map_err(StoreError::Unavailable)?;
+        let mut connection = tls::parse(url).map_err(StoreError::Unavailable)?;
+        if connection.config.get_application_name().is_none() {
+            connection.config.application_name("chat");
+        }
         migrate::create_database_if_missing(&connection).await?;
         let store = Self { pool: pool(&connection, POOL_SIZE)?, connection };
         let mut client = store.client().await?;
@@ -145,8 +148,12 @@ impl Store {
     /// empty would scan the whole table for each room's newest message for as
     /// long as the connection lives; so these connections also plan without
     /// sequential scans (every statement they run is a key lookup).
-    pub(crate) fn writer_pool(&self) -> Result<Self, StoreError> {
+    ///
+    /// `role` names the connection to PostgreSQL (its `application_name`),
+    /// so an operator can tell the writers' load from the search index's.
+    pub(crate) fn writer_pool(&self, role: &str) -> Result<Self, StoreError> {
         let mut connection = self.connection.clone();
+        connection.config.application_name(role);
         let options = match connection.config.get_options() {
             Some(options) => format!("{options} {WRITER_OPTIONS}"),
             None => WRITER_OPTIONS.to_owned(),

@@ -67,7 +67,10 @@ impl SearchIndex {
     pub(crate) fn start(store: &Store, tasks: &TaskTracker) -> Result<Self, StoreError> {
         let (queue, ids) = mpsc::channel(QUEUE);
         let dropped_since = Arc::new(AtomicU64::new(u64::MAX));
-        let indexer = Indexer { store: store.writer_pool()?, dropped_since: dropped_since.clone() };
+        let indexer = Indexer {
+            store: store.writer_pool("chat-search")?,
+            dropped_since: dropped_since.clone(),
+        };
         tasks.spawn(indexer.run(ids));
         Ok(Self { queue, dropped_since })
     }
