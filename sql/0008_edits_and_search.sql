@@ -24,19 +24,17 @@ ALTER TEXT SEARCH CONFIGURATION chat_words
 -- The words of each message, kept apart from `messages` so that storing a
 -- message costs no text analysis and no index entry per word: an indexer
 -- fills it shortly after messages are stored. An edit rewrites its row; a
--- deletion removes it.
+-- deletion empties it (an empty row, so that an indexer late with the old
+-- text adds nothing). Message ids are UUIDv7 and grow with time, so the
+-- primary key also orders results newest first and finds where a catch-up
+-- starts: no other index is kept up to date per message.
 CREATE TABLE message_words (
     message_id uuid PRIMARY KEY,
     chatroom_id uuid NOT NULL,
-    created_at timestamptz NOT NULL,
     words tsvector NOT NULL
 );
 CREATE INDEX message_words_search ON message_words USING gin (words);
--- The newest first, per room: a search narrowed to one room, and the
--- indexer's catch-up after a restart.
-CREATE INDEX message_words_room_time ON message_words (chatroom_id, created_at);
-CREATE INDEX message_words_time ON message_words (created_at);
 
-INSERT INTO message_words (message_id, chatroom_id, created_at, words)
-SELECT id, chatroom_id, created_at, to_tsvector('chat_words', content)
+INSERT INTO message_words (message_id, chatroom_id, words)
+SELECT id, chatroom_id, to_tsvector('chat_words', content)
 FROM messages WHERE content <> '';

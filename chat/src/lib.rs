@@ -16,8 +16,9 @@
 //! - `http` (REST) and `ws` (WebSocket) at the edge: `http`'s `Api` and
 //!   `ws`'s `Gateway` hold what their handlers use; `ws` owns the wire
 //!   format of frames and has one file per client command.
-//! - `actions`: one method per thing a user does in a room (post, ask for
-//!   a quote, react, upload, join, mark read), whichever edge it arrives by:
+//! - `actions`: one method per thing a user does in a room (post or reply,
+//!   ask for a quote, react, edit, delete, upload, join, mark read),
+//!   whichever edge it arrives by:
 //!   validate, persist through the room writer or the store, publish.
 //! - `access`: what both edges check of a request (session cookie, origin,
 //!   membership) and what the accept loop attaches to it.
@@ -27,7 +28,10 @@
 //! - `rooms`: the hub: live rooms, delivery order, presence, the writer that
 //!   persists then broadcasts, gap fills, the sockets of each session.
 //! - `store`: PostgreSQL: pool, migrations, queries; `append` is the room
-//!   writer's insert, one chain of messages per room.
+//!   writer's insert, one chain of messages per room; `log` reads a room's
+//!   entries (messages, edits, deletions) in that chain, `changes` makes
+//!   edits and deletions; `search` indexes words off the insert path and
+//!   answers searches.
 //! - `auth`: Argon2id passwords, session tokens, input rules, the session cache.
 //! - [`config`]: the flags and environment variables (clap), validated before anything starts;
 //!   `limits`: rate limits (governor); `metrics`: Prometheus at `/metrics`;

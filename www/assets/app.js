@@ -18,6 +18,9 @@
  *   composer.js       sending, pending messages, retries.
  *   presence.js       who is online and who is typing.
  *   members.js        the members panel, member changes, "Message" on a name.
+ *   edits.js          a message's menu: reply, edit (also the up arrow), delete;
+ *                     message_edited and message_deleted.
+ *   search.js         the search box and its results.
  *
  * State
  *   state.user   the signed-in User ({id, username, ...}) or null.
@@ -42,7 +45,11 @@
  *   the same client_id replaces it. An error frame with that client_id marks
  *   it failed (with a Retry button that resends the same client_id, which the
  *   server stores at most once). Commands (text starting with "/") are sent
- *   but never shown as pending: they are not stored as messages.
+ *   but never shown as pending: they are not stored as messages. Edits and
+ *   deletions arrive in the room's order like messages (and are replayed on
+ *   ?after=); a deleted message stays as a tombstone. A reply's quote, or a
+ *   search result, shows its message in place, loading the page around it
+ *   when it is not loaded (jumpTo).
  *
  * Connection
  *   An unexpected close schedules a reconnect with exponential backoff and
@@ -64,12 +71,14 @@
 import { api } from './api.js';
 import { enterApp, onLoginSubmit, onLogoutClick, onRegisterClick, showAuth } from './auth.js';
 import { onComposerSubmit } from './composer.js';
+import { onComposerKeydown } from './edits.js';
 import { onDragOver, onDrop, onPaste, uploadFiles } from './files.js';
 import { onMessagesScroll, scrollToBottom } from './history.js';
 import { onAddMemberSubmit, onLeaveClick, toggleMembersPanel } from './members.js';
 import { onNotifyClick, onVisibilityChange } from './notifications.js';
 import { onMessageInput } from './presence.js';
 import { loadRooms, onCreateRoomSubmit } from './rooms.js';
+import { closeResults, onSearchKeydown, onSearchSubmit } from './search.js';
 import { onBrowserOffline, reconnectNow } from './sockets.js';
 import { ui } from './state.js';
 
@@ -123,6 +132,14 @@ function collectElements() {
     notifyButton: 'notify-button',
     onlineUsers: 'online-users',
     onlineCount: 'online-count',
+    replyPreview: 'reply-preview',
+    searchForm: 'search-form',
+    searchInput: 'search-input',
+    searchPanel: 'search-panel',
+    searchSummary: 'search-summary',
+    searchResults: 'search-results',
+    searchError: 'search-error',
+    searchClose: 'search-close',
   };
   for (const [key, id] of Object.entries(ids)) ui[key] = document.getElementById(id);
 }
@@ -138,6 +155,10 @@ function bindEvents() {
   ui.addMemberForm.addEventListener('submit', onAddMemberSubmit);
   ui.leaveRoom.addEventListener('click', onLeaveClick);
   ui.messageInput.addEventListener('input', onMessageInput);
+  ui.messageInput.addEventListener('keydown', onComposerKeydown);
+  ui.searchForm.addEventListener('submit', onSearchSubmit);
+  ui.searchInput.addEventListener('keydown', onSearchKeydown);
+  ui.searchClose.addEventListener('click', closeResults);
   ui.messageInput.addEventListener('paste', onPaste);
   ui.notifyButton.addEventListener('click', onNotifyClick);
   document.addEventListener('visibilitychange', onVisibilityChange);

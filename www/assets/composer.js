@@ -1,6 +1,7 @@
 /** Sending: the composer, pending messages, retries. */
 
 import { h, newClientId, setText } from './dom.js';
+import { cancelReply } from './edits.js';
 import { scrollToBottom } from './history.js';
 import { renderMessage } from './messages.js';
 import { isCurrent } from './rooms.js';
@@ -33,20 +34,22 @@ export function onComposerSubmit(event) {
     ui.messageInput.value = '';
     return;
   }
-  addPending(room, clientId, content);
+  addPending(room, clientId, content, state.replyTo);
+  cancelReply();
   ui.messageInput.value = '';
   ui.messageInput.focus();
 }
 
-export function addPending(room, clientId, content) {
+export function addPending(room, clientId, content, replyTo = null) {
   const li = renderMessage({
     username: state.user.username,
     content,
     created_at: new Date().toISOString(),
     is_bot: false,
+    reply_to: replyTo,
   }, { clientId });
   ui.messages.append(li);
-  room.pending.set(clientId, { li, content, status: 'pending', timer: null });
+  room.pending.set(clientId, { li, content, replyTo, status: 'pending', timer: null });
   scrollToBottom();
   sendPending(room, clientId);
 }
@@ -57,7 +60,9 @@ export function sendPending(room, clientId) {
   if (!pending) return;
   clearTimeout(pending.timer);
   pending.timer = null;
-  if (!sendFrame(room, { type: 'chat_message', content: pending.content, client_id: clientId })) return;
+  const frame = { type: 'chat_message', content: pending.content, client_id: clientId };
+  if (pending.replyTo) frame.reply_to = pending.replyTo.id;
+  if (!sendFrame(room, frame)) return;
   pending.timer = setTimeout(() => {
     pending.timer = null;
     // Still open and no acknowledgement: let the user retry. (When the socket

@@ -76,6 +76,7 @@ export function replaceHistory(room, messages) {
   const list = ui.messages;
   list.setAttribute('aria-busy', 'true');
   for (const li of room.byId.values()) li.remove();
+  list.querySelector('.history-gap')?.remove();
   room.byId.clear();
   room.oldest = null;
   room.newest = null;
@@ -120,6 +121,55 @@ export async function loadLatest(room) {
   scrollToBottom();
   fillViewport(room);
   markReadSoon(room);
+  if (room.jumpTarget) {
+    const target = room.jumpTarget;
+    room.jumpTarget = null;
+    jumpTo(room, target);
+  }
+}
+
+/**
+ * Show message `id` in its place: from what is loaded, or from the page
+ * around it (then a marker says newer messages are not shown, and leads
+ * back to the latest). The socket still resumes from the newest message seen.
+ */
+export async function jumpTo(room, id) {
+  let li = room.byId.get(id);
+  if (!li) {
+    let messages = [];
+    try {
+      const data = await api(`/chatrooms/${encodeURIComponent(room.id)}/messages?around=${encodeURIComponent(id)}&limit=${HISTORY_PAGE}`);
+      messages = Array.isArray(data && data.messages) ? data.messages : [];
+    } catch (err) {
+      if (isCurrent(room) && !handleAuthLoss(err)) showChatError(`Could not show that message: ${err.message}`);
+      return;
+    }
+    if (!isCurrent(room)) return;
+    const newest = room.newest;
+    replaceHistory(room, messages);
+    room.exhausted = false;
+    renderHistoryStatus(room);
+    if (newest && (!room.newest || compareKeys(newest, room.newest) > 0)) {
+      room.newest = newest;
+      ui.messages.insertBefore(gapMarker(room), firstPendingElement());
+    }
+    li = room.byId.get(id);
+    if (!li) return;
+  }
+  li.scrollIntoView({ block: 'center' });
+  li.classList.add('is-target');
+  li.tabIndex = -1;
+  li.focus({ preventScroll: true });
+  setTimeout(() => li.classList.remove('is-target'), 2000);
+}
+
+function gapMarker(room) {
+  return h('li', { class: 'history-gap', 'data-testid': 'history-gap' },
+    h('span', { class: 'muted', text: 'Newer messages are not shown. ' }),
+    h('button', {
+      type: 'button', class: 'link-btn', 'data-testid': 'jump-to-latest', text: 'Jump to the latest',
+      onclick: () => loadLatest(room).catch((err) => handleAuthLoss(err)),
+    }));
 }
 
 /**

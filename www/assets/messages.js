@@ -1,7 +1,9 @@
-/** One message as an element: text, author, time, files and reactions. */
+/** One message as an element: text, author, time, the message it answers, files and reactions. */
 
 import { formatTime, h, sameUser } from './dom.js';
+import { makeTombstone, markEdited, messageMenu } from './edits.js';
 import { renderAttachments } from './files.js';
+import { jumpTo } from './history.js';
 import { personButton } from './members.js';
 import { renderReactions } from './reactions.js';
 import { state } from './state.js';
@@ -26,6 +28,8 @@ export function renderMessage(message, { clientId = null } = {}) {
   if (isOwn) classes.push('is-own');
   if (clientId) classes.push('is-pending');
 
+  const me = state.user ? state.user.username : '';
+  const mentionsMe = Array.isArray(message.mentions) && message.mentions.some((name) => sameUser(name, me));
   const li = h('li', {
     class: classes.join(' '),
     'data-testid': 'message',
@@ -33,6 +37,7 @@ export function renderMessage(message, { clientId = null } = {}) {
     'data-client-id': clientId,
     'data-bot': isBot ? 'true' : null,
     'data-status': clientId ? 'pending' : 'sent',
+    'data-mentions-me': mentionsMe && !message.deleted ? 'true' : null,
   },
   h('div', { class: 'message-meta' },
     isBot || isOwn || !message.username
@@ -45,9 +50,30 @@ export function renderMessage(message, { clientId = null } = {}) {
       title: Number.isNaN(created.getTime()) ? null : created.toLocaleString(),
       text: formatTime(created),
     }),
-    clientId ? h('span', { class: 'message-status', text: 'sending…' }) : null),
+    clientId ? h('span', { class: 'message-status', text: 'sending…' }) : null,
+    clientId ? null : messageMenu(message)),
+  renderQuote(message.reply_to),
   h('p', { class: 'message-content', 'data-testid': 'message-content', text: String(message.content ?? '') }),
   renderAttachments(message.attachments),
   clientId ? null : renderReactions(message.id, message.reactions));
+  if (message.edited_at) markEdited(li, message.edited_at);
+  if (message.deleted) makeTombstone(li);
   return li;
+}
+
+/** The line a reply quotes; a click shows the original in its place. */
+function renderQuote(reply) {
+  if (!reply || typeof reply !== 'object' || !reply.id) return null;
+  const excerpt = String(reply.excerpt ?? '');
+  return h('button', {
+    type: 'button',
+    class: excerpt ? 'reply-quote' : 'reply-quote is-gone',
+    'data-testid': 'reply-quote',
+    'data-reply-to': reply.id,
+    title: 'Show the message this answers',
+    onclick: () => { if (state.room) jumpTo(state.room, reply.id); },
+  },
+  h('span', { class: 'reply-author', text: String(reply.username ?? '') }),
+  ' ',
+  h('span', { class: 'reply-excerpt', text: excerpt || 'deleted message' }));
 }

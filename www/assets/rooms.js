@@ -5,6 +5,7 @@ import { handleAuthLoss } from './auth.js';
 import { showChatError } from './composer.js';
 import { h, sameUser, setText } from './dom.js';
 import { renderHistoryStatus } from './history.js';
+import { resetEdits } from './edits.js';
 import { resetMembersPanel } from './members.js';
 import { renderTitle } from './notifications.js';
 import { renderOnline, renderTyping } from './presence.js';
@@ -170,6 +171,7 @@ export function createRoomSession(info) {
     typing: new Map(),        // username → timeout id
     lastTypingSentAt: 0,
     wentOffline: false,       // the browser reported offline since the socket opened
+    jumpTarget: null,         // a message to show once the history is loaded
   };
 }
 
@@ -177,7 +179,7 @@ export function isCurrent(room) {
   return state.room === room && !room.closed;
 }
 
-export async function openRoom(info, { focusInput = true } = {}) {
+export async function openRoom(info, { focusInput = true, jumpTarget = null } = {}) {
   // A room that failed (left, removed, gone) opens afresh when clicked again.
   if (state.room && state.room.id === info.id && !state.room.closed) {
     if (focusInput) ui.messageInput.focus();
@@ -185,6 +187,7 @@ export async function openRoom(info, { focusInput = true } = {}) {
   }
   closeRoom();
   const room = createRoomSession(info);
+  room.jumpTarget = jumpTarget;
   state.room = room;
   history.replaceState(null, '', `#room=${info.id}`);
   setText(ui.roomError, '');
@@ -262,6 +265,7 @@ export function showChatRoom(room) {
   renderTyping(room);
   setText(ui.chatError, '');
   ui.jumpLatest.hidden = true;
+  resetEdits();
   ui.messageInput.value = '';
   ui.messageInput.disabled = false;
   ui.sendButton.disabled = false;

@@ -8,6 +8,7 @@ import { markReadSoon } from './notifications.js';
 import { clearAllTyping, clearTyping, onTyping, renderOnline } from './presence.js';
 import { onReactions } from './reactions.js';
 import { onMemberFrame } from './members.js';
+import { onMessageDeleted, onMessageEdited } from './edits.js';
 import { dropRoom, failRoom, isCurrent, loadRooms } from './rooms.js';
 import { RECONNECT_BASE_MS, RECONNECT_MAX_MS, state, ui } from './state.js';
 
@@ -214,6 +215,8 @@ export function onSocketMessage(room, ws, event) {
   switch (frame.type) {
     case 'chat_message': receiveMessage(room, frame); markReadSoon(room); break;
     case 'reactions': onReactions(room, frame); break;
+    case 'message_edited': onMessageEdited(room, frame); break;
+    case 'message_deleted': onMessageDeleted(room, frame); break;
     case 'member_added':
     case 'member_removed': onMemberFrame(room, frame); break;
     case 'presence': onPresence(room, frame); break;

@@ -27,6 +27,7 @@ export const state = {
   notifierAttempts: 0,
   notifierTimer: null,
   baseTitle: document.title,
+  replyTo: null,            // {id, username, excerpt} the composer answers
 };
 
 /** Elements looked up once, by id. */

@@ -35,6 +35,8 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     page_module!("composer.js"),
     page_module!("presence.js"),
     page_module!("members.js"),
+    page_module!("edits.js"),
+    page_module!("search.js"),
     ("style.css", "text/css; charset=utf-8", include_bytes!("../../../www/assets/style.css")),
     ("favicon.svg", "image/svg+xml", include_bytes!("../../../www/assets/favicon.svg")),
     (

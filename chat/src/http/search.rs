@@ -51,10 +51,6 @@ pub(super) async fn search(
         require_member(&api.store, room, user.id).await?;
     }
     let search = Search { user: user.id, query: words, room, before, limit };
-    let results = api
-        .store
-        .search(&search)
-        .await?
-        .ok_or_else(|| ApiError::Validation("before names no search result".into()))?;
+    let results = api.store.search(&search).await?;
     Ok(json_response(StatusCode::OK, &serde_json::json!({ "results": results })))
 }

@@ -397,7 +397,7 @@ impl WriterTask {
             metrics::counter!(crate::metrics::MESSAGES_SENT).increment(1);
             message.created_at = row.created_at;
             if !message.content.is_empty() {
-                self.index.add(message.id);
+                self.index.add(message.id, message.chatroom_id, message.content.clone());
             }
             if let Job::File(post) = job {
                 let _ = post.done.send(Ok(FilePosted::Stored(Box::new(message.clone()))));

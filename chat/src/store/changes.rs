@@ -85,19 +85,22 @@ const LOG_ROW: &str = "INSERT INTO messages
 const EDIT: &str = "UPDATE messages SET content = $2, mentions = $3, edited_at = $4 WHERE id = $1";
 
 /// A search row for the new text; the indexer may not have made one yet.
-const REINDEX: &str = "INSERT INTO message_words (message_id, chatroom_id, created_at, words)
-    SELECT id, chatroom_id, created_at, to_tsvector('chat_words', content)
+const REINDEX: &str = "INSERT INTO message_words (message_id, chatroom_id, words)
+    SELECT id, chatroom_id, to_tsvector('chat_words', content)
     FROM messages WHERE id = $1
     ON CONFLICT (message_id) DO UPDATE SET words = EXCLUDED.words";
 
-/// The message's files (their chunks go with them), reactions and words.
+/// The message's files (their chunks go with them), reactions and words (an
+/// empty row stays, so that the indexer, late with the old text, adds none).
 const FORGET: [&str; 3] = [
     "DELETE FROM attachments WHERE id IN (
          SELECT (file ->> 'id')::uuid
          FROM messages m CROSS JOIN LATERAL jsonb_array_elements(m.attachments) file
          WHERE m.id = $1)",
     "DELETE FROM reactions WHERE message_id = $1",
-    "DELETE FROM message_words WHERE message_id = $1",
+    "INSERT INTO message_words (message_id, chatroom_id, words)
+     SELECT id, chatroom_id, ''::tsvector FROM messages WHERE id = $1
+     ON CONFLICT (message_id) DO UPDATE SET words = EXCLUDED.words",
 ];
 
 const TOMBSTONE: &str = "UPDATE messages

@@ -1,5 +1,6 @@
 //! PostgreSQL: the pool, migrations, the room writer's insert (`append`),
-//! and one file of queries per table.
+//! a room's log of messages and changes (`log`, `changes`), search
+//! (`search`, with its indexing task), and one file of queries per table.
 //!
 //! Every query goes through `prepare_cached`, so each statement is prepared
 //! once per pooled connection.

@@ -1,16 +1,17 @@
 //! Search: the words of each message (`message_words`), filled off the
 //! message path, and the query over them.
 //!
-//! Storing a message costs no text analysis: the room writer hands the ids
-//! it stored to the [`SearchIndex`], whose task turns a batch of them into
-//! words with one statement a moment later, on a connection of its own. An
-//! edit rewrites its message's words and a deletion empties them, in their
-//! own transactions; the index only ever adds a row that is missing (`ON
-//! CONFLICT DO NOTHING`), so whichever comes first, the newer text wins. A
-//! process that stops with ids queued, or a queue that overflows, leaves
-//! messages without words: the task catches up from the index's newest
-//! time (less a margin) when it starts, and from the oldest dropped id
-//! after an overflow.
+//! Storing a message costs no text analysis: the room writer hands what it
+//! stored (id, room, text) to the [`SearchIndex`], whose task turns a batch
+//! of them into words with one statement a moment later, on a connection of
+//! its own, without reading `messages` again. An edit rewrites its
+//! message's words and a deletion empties them, in their own transactions;
+//! the index only ever adds a row that is missing (`ON CONFLICT DO
+//! NOTHING`), so whichever comes first, the newer text wins. A process that
+//! stops with messages queued, or a queue that overflows, leaves messages
+//! without words: the task catches up from the index's newest message (less
+//! a margin) when it starts, and from the oldest dropped one after an
+//! overflow.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,8 +26,8 @@ use uuid::Uuid;
 use super::messages::MESSAGE_COLUMNS;
 use super::{Store, StoreError};
 
-/// Ids waiting to be indexed; beyond that they are caught up later.
-const QUEUE: usize = 65_536;
+/// Messages waiting to be indexed; beyond that they are caught up later.
+const QUEUE: usize = 16_384;
 /// Most messages indexed by one statement.
 const BATCH: usize = 4096;
 /// How long a pass waits for more ids after the first: fewer, bigger
@@ -38,24 +39,26 @@ const CATCH_UP_MARGIN: time::Duration = time::Duration::minutes(10);
 /// Most characters of a search.
 pub(crate) const MAX_QUERY_CHARS: usize = 256;
 
-const INDEX: &str = "INSERT INTO message_words (message_id, chatroom_id, created_at, words)
-    SELECT id, chatroom_id, created_at, to_tsvector('chat_words', content)
-    FROM messages
-    WHERE id = ANY($1) AND kind = 'message' AND NOT deleted AND content <> ''
+const INDEX: &str = "INSERT INTO message_words (message_id, chatroom_id, words)
+    SELECT id, room, to_tsvector('chat_words', content)
+    FROM UNNEST($1::uuid[], $2::uuid[], $3::text[]) AS n (id, room, content)
     ON CONFLICT (message_id) DO NOTHING";
 
 /// Messages from `$1` (an id, so the id index finds them) on without words.
-const CATCH_UP: &str = "INSERT INTO message_words (message_id, chatroom_id, created_at, words)
-    SELECT m.id, m.chatroom_id, m.created_at, to_tsvector('chat_words', m.content)
+const CATCH_UP: &str = "INSERT INTO message_words (message_id, chatroom_id, words)
+    SELECT m.id, m.chatroom_id, to_tsvector('chat_words', m.content)
     FROM messages m
     WHERE m.id >= $1 AND m.kind = 'message' AND NOT m.deleted AND m.content <> ''
       AND NOT EXISTS (SELECT 1 FROM message_words w WHERE w.message_id = m.id)
     ON CONFLICT (message_id) DO NOTHING";
 
+/// A stored message to index: its id, room and text.
+type Stored = (Uuid, Uuid, String);
+
 /// Where the room writer hands what it stored.
 #[derive(Clone)]
 pub(crate) struct SearchIndex {
-    queue: mpsc::Sender<Uuid>,
+    queue: mpsc::Sender<Stored>,
     /// The Unix time (ms) of the oldest id dropped on a full queue, or
     /// `u64::MAX` when none was.
     dropped_since: Arc<AtomicU64>,
@@ -75,9 +78,10 @@ impl SearchIndex {
         Ok(Self { queue, dropped_since })
     }
 
-    /// Message `id` was stored: index its words soon.
-    pub(crate) fn add(&self, id: Uuid) {
-        if self.queue.try_send(id).is_err() {
+    /// Message `id` of `room`, saying `content`, was stored: index its
+    /// words soon.
+    pub(crate) fn add(&self, id: Uuid, room: Uuid, content: String) {
+        if self.queue.try_send((id, room, content)).is_err() {
             let millis = id.get_timestamp().map_or(0, |t| {
                 let (seconds, nanos) = t.to_unix();
                 seconds * 1000 + u64::from(nanos / 1_000_000)
@@ -93,7 +97,7 @@ struct Indexer {
 }
 
 impl Indexer {
-    async fn run(self, mut ids: mpsc::Receiver<Uuid>) {
+    async fn run(self, mut ids: mpsc::Receiver<Stored>) {
         if let Err(error) = self.store.catch_up(None).await {
             tracing::warn!(%error, "search index: catching up failed");
         }
@@ -126,6 +130,13 @@ impl Indexer {
     }
 }
 
+/// When UUIDv7 `id` was made.
+fn time_of(id: Uuid) -> Option<OffsetDateTime> {
+    let (seconds, nanos) = id.get_timestamp()?.to_unix();
+    let nanos = i128::from(seconds) * 1_000_000_000 + i128::from(nanos);
+    OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
+}
+
 /// The smallest UUIDv7 of time `at`: every message stored since has an id
 /// at least this.
 fn first_id_at(at: OffsetDateTime) -> Uuid {
@@ -149,26 +160,32 @@ pub(crate) struct Search<'a> {
 }
 
 impl Store {
-    /// Indexes messages `ids` that have no words yet.
-    async fn index_words(&self, ids: &[Uuid]) -> Result<(), StoreError> {
+    /// Indexes the words of `stored` messages that have none yet.
+    async fn index_words(&self, stored: &[Stored]) -> Result<(), StoreError> {
+        let ids: Vec<Uuid> = stored.iter().map(|(id, _, _)| *id).collect();
+        let rooms: Vec<Uuid> = stored.iter().map(|(_, room, _)| *room).collect();
+        let contents: Vec<&str> = stored.iter().map(|(_, _, content)| content.as_str()).collect();
         let client = self.client().await?;
         let statement = client.prepare_cached(INDEX).await?;
-        client.execute(&statement, &[&ids]).await?;
+        client.execute(&statement, &[&ids, &rooms, &contents]).await?;
         Ok(())
     }
 
     /// Indexes the messages without words stored since `since` (`None`: the
-    /// index's newest entry, less a margin).
+    /// index's newest message, less a margin).
     async fn catch_up(&self, since: Option<OffsetDateTime>) -> Result<(), StoreError> {
         let client = self.client().await?;
         let since = match since {
             Some(since) => since,
             None => {
                 let newest = client
-                    .query_one("SELECT max(created_at) FROM message_words", &[])
+                    .query_opt(
+                        "SELECT message_id FROM message_words ORDER BY message_id DESC LIMIT 1",
+                        &[],
+                    )
                     .await?
-                    .get::<_, Option<OffsetDateTime>>(0);
-                newest.unwrap_or(OffsetDateTime::UNIX_EPOCH)
+                    .map(|row| row.get::<_, Uuid>(0));
+                newest.and_then(time_of).unwrap_or(OffsetDateTime::UNIX_EPOCH)
             }
         };
         let from = first_id_at(since - CATCH_UP_MARGIN);
@@ -180,33 +197,11 @@ impl Store {
         Ok(())
     }
 
-    /// The messages that match, newest first: only in rooms `search.user`
-    /// is a member of, never deleted ones, never in encrypted rooms. `None`
-    /// when `before` names no result the user could see.
-    pub(crate) async fn search(
-        &self,
-        search: &Search<'_>,
-    ) -> Result<Option<Vec<Message>>, StoreError> {
+    /// The messages that match, newest first (message ids grow with time):
+    /// only in rooms `search.user` is a member of, never deleted ones, never
+    /// in encrypted rooms.
+    pub(crate) async fn search(&self, search: &Search<'_>) -> Result<Vec<Message>, StoreError> {
         let client = self.client().await?;
-        let before = match search.before {
-            None => None,
-            Some(id) => {
-                let row = client
-                    .query_opt(
-                        "SELECT w.created_at FROM message_words w
-                         JOIN chatroom_members cm
-                           ON cm.chatroom_id = w.chatroom_id AND cm.user_id = $2
-                         WHERE w.message_id = $1",
-                        &[&id, &search.user],
-                    )
-                    .await?;
-                match row {
-                    Some(row) => Some((row.get::<_, OffsetDateTime>(0), id)),
-                    None => return Ok(None),
-                }
-            }
-        };
-        let (before_at, before_id) = before.unzip();
         let statement = client
             .prepare_cached(&format!(
                 "SELECT {MESSAGE_COLUMNS}
@@ -217,19 +212,16 @@ impl Store {
                  LEFT JOIN messages r ON r.id = m.reply_to
                  WHERE w.words @@ websearch_to_tsquery('chat_words', $2)
                    AND ($3::uuid IS NULL OR w.chatroom_id = $3)
-                   AND ($4::timestamptz IS NULL OR (w.created_at, w.message_id) < ($4, $5::uuid))
+                   AND ($4::uuid IS NULL OR w.message_id < $4)
                    AND NOT m.deleted
-                 ORDER BY w.created_at DESC, w.message_id DESC
-                 LIMIT $6"
+                 ORDER BY w.message_id DESC
+                 LIMIT $5"
             ))
             .await?;
-        let rows = client
-            .query(
-                &statement,
-                &[&search.user, &search.query, &search.room, &before_at, &before_id, &search.limit],
-            )
-            .await?;
-        Ok(Some(self.messages_from_rows(&rows).await?))
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+            [&search.user, &search.query, &search.room, &search.before, &search.limit];
+        let rows = client.query(&statement, &params).await?;
+        self.messages_from_rows(&rows).await
     }
 }
 
@@ -243,5 +235,36 @@ mod tests {
         let bound = first_id_at(now - time::Duration::milliseconds(1));
         assert!(Uuid::now_v7() > bound);
         assert!(first_id_at(now + time::Duration::seconds(1)) > Uuid::now_v7());
+    }
+}
+
+#[cfg(test)]
+mod catch_up_tests {
+    use super::*;
+
+    /// Messages stored while no indexer ran get their words when one starts.
+    #[tokio::test]
+    async fn an_indexer_starting_indexes_what_has_no_words() {
+        let database = testkit::database::TestDatabase::new();
+        let store = Store::connect(&database.url()).await.unwrap();
+        let client = store.client().await.unwrap();
+        let (user, room) = (Uuid::now_v7(), Uuid::now_v7());
+        client
+            .batch_execute(&format!(
+                "INSERT INTO users (id, username, password_hash) VALUES ('{user}', 'u', 'x');
+                 INSERT INTO chatrooms (id, name, created_by) VALUES ('{room}', 'r', '{user}');
+                 INSERT INTO messages (id, chatroom_id, user_id, username, content, created_at,
+                                       previous_at)
+                 VALUES ('{}', '{room}', '{user}', 'u', 'lost words', now(), '-infinity')",
+                Uuid::now_v7()
+            ))
+            .await
+            .unwrap();
+        store.writer_pool("chat-search").unwrap().catch_up(None).await.unwrap();
+        let found = client
+            .query_one("SELECT count(*) FROM message_words WHERE words @@ 'lost'::tsquery", &[])
+            .await
+            .unwrap();
+        assert_eq!(found.get::<_, i64>(0), 1);
     }
 }

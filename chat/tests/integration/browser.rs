@@ -32,6 +32,7 @@ macro_rules! chromedriver_or_skip {
 }
 
 // After the macro, which it uses.
+mod edits;
 mod members;
 
 /// Asserts that `shown` holds each of `expected` exactly once, in that

@@ -149,3 +149,31 @@ async fn a_lost_broker_gives_unavailable_and_the_server_recovers_by_itself() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn the_rooms_owner_deletes_a_bot_reply_that_nobody_edits() {
+    let server = TestServer::start().await;
+    let Pair { ann, bob, room, mut ann_ws, mut bob_ws } = server.two_in_a_room().await;
+    let reply = StockReply {
+        command_id: uuid::Uuid::now_v7(),
+        chatroom_id: room.parse().unwrap(),
+        content: "AAPL.US quote is $181.18 per share".into(),
+    };
+    publish_reply(&server, &reply).await;
+    let id = ann_ws.next_of("chat_message").await["id"].as_str().unwrap().to_owned();
+    bob_ws.next_of("chat_message").await;
+    let path = format!("/api/v1/chatrooms/{room}/messages/{id}");
+    for client in [&ann, &bob] {
+        let edit = client.send(reqwest::Method::PATCH, &path, Some(json!({"content": "$1"}))).await;
+        edit.assert_error(reqwest::StatusCode::FORBIDDEN, "FORBIDDEN");
+    }
+    let by_bob = bob.send(reqwest::Method::DELETE, &path, None).await;
+    by_bob.assert_error(reqwest::StatusCode::FORBIDDEN, "FORBIDDEN");
+    let by_owner = ann.send(reqwest::Method::DELETE, &path, None).await;
+    assert_eq!(by_owner.status, reqwest::StatusCode::OK, "{}", by_owner.body);
+    assert_eq!(bob_ws.next_of("message_deleted").await["message_id"], id.as_str());
+    // A redelivered reply to the same command is not stored again.
+    publish_reply(&server, &reply).await;
+    ann_ws.say("after", "a").await;
+    assert_eq!(bob_ws.next_of("chat_message").await["content"], "after");
+}
