@@ -39,7 +39,7 @@ for run in $(seq "$first" $((first + runs - 1))); do
       kill "$pid"; wait "$pid" 2>/dev/null || true
       # The floor of indexing words, on the build that indexes, in the same run.
       if [ "$build" = after ] && [ "$workload" = durable ]; then
-        DB=$db "$here/index-floor.sh" > "$out-index-floor.txt"
+        DB=$db "$(dirname "$0")/index-floor.sh" > "$out-index-floor.txt"
       fi
     done
   done

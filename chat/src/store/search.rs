@@ -39,7 +39,16 @@ const CATCH_UP_MARGIN: time::Duration = time::Duration::minutes(10);
 /// Most characters of a search.
 pub(crate) const MAX_QUERY_CHARS: usize = 256;
 
+/// A batch's words. Almost always none of them has a row yet (only an edit
+/// or a deletion racing the indexer makes one), and a plain insert costs
+/// PostgreSQL less than one that checks for conflicts row by row: a batch
+/// that meets a row goes again as [`INDEX_MISSING`].
 const INDEX: &str = "INSERT INTO message_words (message_id, chatroom_id, words)
+    SELECT id, room, to_tsvector('chat_words', content)
+    FROM UNNEST($1::uuid[], $2::uuid[], $3::text[]) AS n (id, room, content)";
+
+/// [`INDEX`] for the messages that have no row yet.
+const INDEX_MISSING: &str = "INSERT INTO message_words (message_id, chatroom_id, words)
     SELECT id, room, to_tsvector('chat_words', content)
     FROM UNNEST($1::uuid[], $2::uuid[], $3::text[]) AS n (id, room, content)
     ON CONFLICT (message_id) DO NOTHING";
@@ -167,8 +176,15 @@ impl Store {
         let contents: Vec<&str> = stored.iter().map(|(_, _, content)| content.as_str()).collect();
         let client = self.client().await?;
         let statement = client.prepare_cached(INDEX).await?;
-        client.execute(&statement, &[&ids, &rooms, &contents]).await?;
-        Ok(())
+        match client.execute(&statement, &[&ids, &rooms, &contents]).await.map_err(StoreError::from)
+        {
+            Err(error) if error.is_unique_violation() => {
+                let statement = client.prepare_cached(INDEX_MISSING).await?;
+                client.execute(&statement, &[&ids, &rooms, &contents]).await?;
+                Ok(())
+            }
+            done => done.map(drop),
+        }
     }
 
     /// Indexes the messages without words stored since `since` (`None`: the
@@ -230,6 +246,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_ids_time_is_read_back() {
+        let id = Uuid::now_v7();
+        let made = time_of(id).unwrap();
+        assert!((OffsetDateTime::now_utc() - made).abs() < time::Duration::seconds(5));
+        assert!(first_id_at(made) <= id);
+    }
+
+    #[test]
     fn the_first_id_of_a_time_is_below_every_id_made_then() {
         let now = OffsetDateTime::now_utc();
         let bound = first_id_at(now - time::Duration::milliseconds(1));
@@ -266,5 +290,30 @@ mod catch_up_tests {
             .await
             .unwrap();
         assert_eq!(found.get::<_, i64>(0), 1);
+    }
+
+    /// A batch that meets a row made meanwhile (a deletion's empty one)
+    /// keeps that row and indexes the rest.
+    #[tokio::test]
+    async fn a_batch_keeps_the_rows_that_edits_and_deletions_made_first() {
+        let database = testkit::database::TestDatabase::new();
+        let store = Store::connect(&database.url()).await.unwrap();
+        let client = store.client().await.unwrap();
+        let (room, deleted, kept) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        client
+            .batch_execute(&format!(
+                "INSERT INTO message_words VALUES ('{deleted}', '{room}', ''::tsvector)"
+            ))
+            .await
+            .unwrap();
+        let batch =
+            [(deleted, room, "gone words".to_owned()), (kept, room, "kept words".to_owned())];
+        store.index_words(&batch).await.unwrap();
+        let rows = client
+            .query("SELECT message_id, words::text FROM message_words ORDER BY message_id", &[])
+            .await
+            .unwrap();
+        let rows: Vec<(Uuid, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        assert_eq!(rows, [(deleted, String::new()), (kept, "'kept':1 'words':2".to_owned())]);
     }
 }
