@@ -33,7 +33,7 @@ done
 # (u uniform), so rank 1 is in about one message in ten and rank 20,000 in
 # about one in a million; a few real words are placed at known frequencies.
 echo "storing $n messages…"
-time psql -q "$db" <<SQL
+time psql -q -v ON_ERROR_STOP=1 "$db" <<SQL
 INSERT INTO messages (id, chatroom_id, user_id, username, content, is_bot, created_at, previous_at)
 SELECT gen_random_uuid(), r.ids[1 + g % $rooms], u.id, u.username,
        (SELECT string_agg('w' || floor(power(20000, random()))::int, ' ')
@@ -48,8 +48,8 @@ SELECT gen_random_uuid(), r.ids[1 + g % $rooms], u.id, u.username,
 FROM generate_series(0, $n - 1) AS g
 CROSS JOIN (SELECT array_agg(id ORDER BY created_at, id) AS ids FROM chatrooms) r
 CROSS JOIN (SELECT id, username FROM users WHERE username = 'searcher') u;
-INSERT INTO message_words (message_id, chatroom_id, created_at, words)
-SELECT id, chatroom_id, created_at, to_tsvector('chat_words', content) FROM messages;
+INSERT INTO message_words (message_id, chatroom_id, words)
+SELECT id, chatroom_id, to_tsvector('chat_words', content) FROM messages;
 VACUUM ANALYZE;
 SQL
 
@@ -57,10 +57,10 @@ out="$here/latency.txt"
 {
   echo "$n messages in $rooms rooms; $queries searches per query, one connection"
   for q in w1 w50 w3000 cafe 'quarterly budget' '"budget review"' 'meeting -cafe' w19999; do
-    encoded=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$q")
+    encoded=$(jq -rn --arg q "$q" '$q | @uri')
     urls=()
-    for _ in $(seq 1 "$queries"); do urls+=("$base/api/v1/search?q=$encoded&limit=20"); done
-    curl -s -b "$jar" -o /dev/null -w '%{time_total}\n' "${urls[@]}" | sort -n > "$here/times.txt"
+    for _ in $(seq 1 "$queries"); do urls+=(-o /dev/null "$base/api/v1/search?q=$encoded&limit=20"); done
+    curl -s -b "$jar" -w '%{time_total}\n' "${urls[@]}" | sort -n > "$here/times.txt"
     count=$(wc -l < "$here/times.txt")
     p50=$(sed -n "$(( (count + 1) / 2 ))p" "$here/times.txt")
     p99=$(sed -n "$(( (count * 99 + 99) / 100 ))p" "$here/times.txt")

@@ -216,29 +216,80 @@ impl Store {
     /// The messages that match, newest first (message ids grow with time):
     /// only in rooms `search.user` is a member of, never deleted ones, never
     /// in encrypted rooms.
+    ///
+    /// Two steps, so that no query costs a scan of the whole index: the
+    /// newest [`RECENT_WINDOW`] messages are searched by walking the id
+    /// index backwards (fast for common words: their results are recent),
+    /// then, when that found too few, the older ones through the word index
+    /// (fast for rare words; a walk through all history would find nothing
+    /// for long, as for a word with `-exclusions` that nothing matches).
     pub(crate) async fn search(&self, search: &Search<'_>) -> Result<Vec<Message>, StoreError> {
         let client = self.client().await?;
-        let statement = client
-            .prepare_cached(&format!(
-                "SELECT {MESSAGE_COLUMNS}
-                 FROM message_words w
-                 JOIN chatroom_members cm ON cm.chatroom_id = w.chatroom_id AND cm.user_id = $1
-                 JOIN chatrooms c ON c.id = w.chatroom_id AND NOT c.encrypted
-                 JOIN messages m ON m.id = w.message_id
-                 LEFT JOIN messages r ON r.id = m.reply_to
-                 WHERE w.words @@ websearch_to_tsquery('chat_words', $2)
-                   AND ($3::uuid IS NULL OR w.chatroom_id = $3)
-                   AND ($4::uuid IS NULL OR w.message_id < $4)
-                   AND NOT m.deleted
-                 ORDER BY w.message_id DESC
-                 LIMIT $5"
-            ))
-            .await?;
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
-            [&search.user, &search.query, &search.room, &search.before, &search.limit];
-        let rows = client.query(&statement, &params).await?;
+        let recent = client.prepare_cached(&search_query(SEARCH_RECENT)).await?;
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
+            &search.user,
+            &search.query,
+            &search.room,
+            &search.before,
+            &search.limit,
+            &RECENT_WINDOW,
+        ];
+        let mut rows = client.query(&recent, &params).await?;
+        let wanted = usize::try_from(search.limit).unwrap_or(0);
+        if rows.len() < wanted {
+            let edge = client
+                .prepare_cached(
+                    "SELECT message_id FROM message_words
+                     WHERE ($1::uuid IS NULL OR message_id < $1)
+                     ORDER BY message_id DESC OFFSET $2::bigint - 1 LIMIT 1",
+                )
+                .await?;
+            let edge = client.query_opt(&edge, &[&search.before, &RECENT_WINDOW]).await?;
+            if let Some(edge) = edge {
+                let older_than: Uuid = edge.get(0);
+                let rest = search.limit - rows.len() as i64;
+                let older = client.prepare_cached(&search_query(SEARCH_OLDER)).await?;
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+                    [&search.user, &search.query, &search.room, &older_than, &rest];
+                rows.extend(client.query(&older, &params).await?);
+            }
+        }
         self.messages_from_rows(&rows).await
     }
+}
+
+/// How many of the newest messages the first step of a search walks.
+const RECENT_WINDOW: i64 = 10_000;
+
+/// The first step's candidates: the newest [`RECENT_WINDOW`] (`$6`) older
+/// than `$4`.
+const SEARCH_RECENT: &str = "(SELECT message_id, chatroom_id, words FROM message_words
+     WHERE ($4::uuid IS NULL OR message_id < $4)
+     ORDER BY message_id DESC LIMIT $6)";
+
+/// The second step's: every message older than `$4` with the words, found
+/// through the word index (materialised, so the plan cannot turn into a
+/// walk of the id index).
+const SEARCH_OLDER: &str = "(SELECT message_id, chatroom_id, words FROM message_words
+     WHERE words @@ websearch_to_tsquery('chat_words', $2) AND message_id < $4
+     OFFSET 0)";
+
+/// A search among `candidates`: `$1` the user, `$2` the words, `$3` a room
+/// or NULL, `$5` the most results.
+fn search_query(candidates: &str) -> String {
+    format!(
+        "SELECT {MESSAGE_COLUMNS}
+         FROM {candidates} w
+         JOIN chatroom_members cm ON cm.chatroom_id = w.chatroom_id AND cm.user_id = $1
+         JOIN chatrooms c ON c.id = w.chatroom_id AND NOT c.encrypted
+         JOIN messages m ON m.id = w.message_id
+         LEFT JOIN messages r ON r.id = m.reply_to
+         WHERE w.words @@ websearch_to_tsquery('chat_words', $2)
+           AND ($3::uuid IS NULL OR w.chatroom_id = $3)
+           AND NOT m.deleted
+         ORDER BY w.message_id DESC
+         LIMIT $5"
+    )
 }
 
 #[cfg(test)]
@@ -290,6 +341,48 @@ mod catch_up_tests {
             .await
             .unwrap();
         assert_eq!(found.get::<_, i64>(0), 1);
+    }
+
+    /// Results come newest first from both steps: the newest messages, and
+    /// the older ones beyond the first step's window.
+    #[tokio::test]
+    async fn a_search_finds_words_beyond_the_newest_messages_in_order() {
+        let database = testkit::database::TestDatabase::new();
+        let store = Store::connect(&database.url()).await.unwrap();
+        let client = store.client().await.unwrap();
+        let (user, room) = (Uuid::now_v7(), Uuid::now_v7());
+        let count = RECENT_WINDOW + 50;
+        client
+            .batch_execute(&format!(
+                "INSERT INTO users (id, username, password_hash) VALUES ('{user}', 'u', 'x');
+                 INSERT INTO chatrooms (id, name, created_by) VALUES ('{room}', 'r', '{user}');
+                 INSERT INTO chatroom_members (chatroom_id, user_id) VALUES ('{room}', '{user}');
+                 INSERT INTO messages (id, chatroom_id, user_id, username, content, created_at,
+                                       previous_at)
+                 SELECT ('00000000-0000-7000-8000-' || lpad(to_hex(g), 12, '0'))::uuid,
+                        '{room}', '{user}', 'u',
+                        CASE WHEN g IN (3, 5, {count}) THEN 'rare needle ' || g ELSE 'hay ' || g END,
+                        timestamptz '2026-01-01' + g * interval '1 ms',
+                        timestamptz '2026-01-01' + (g - 1) * interval '1 ms'
+                 FROM generate_series(1, {count}) g;
+                 INSERT INTO message_words
+                 SELECT id, chatroom_id, to_tsvector('chat_words', content) FROM messages;
+                 ANALYZE message_words"
+            ))
+            .await
+            .unwrap();
+        let search = |query, before, limit| Search { user, query, room: None, before, limit };
+        let contents =
+            |found: Vec<Message>| -> Vec<String> { found.into_iter().map(|m| m.content).collect() };
+        let found = store.search(&search("needle", None, 20)).await.unwrap();
+        let expected =
+            [format!("rare needle {count}"), "rare needle 5".into(), "rare needle 3".into()];
+        assert_eq!(contents(found), expected);
+        let first = store.search(&search("needle", None, 2)).await.unwrap();
+        let last = first.last().unwrap().id;
+        let rest = store.search(&search("needle", Some(last), 2)).await.unwrap();
+        assert_eq!(contents(rest), ["rare needle 3"]);
+        assert!(store.search(&search("hay -hay", None, 20)).await.unwrap().is_empty());
     }
 
     /// A batch that meets a row made meanwhile (a deletion's empty one)
