@@ -11,6 +11,7 @@ use super::request::{member_of_room, read_json};
 use crate::actions::Actor;
 use crate::error::ApiError;
 use crate::response::{Body, json_response, success};
+use crate::store::User;
 
 #[derive(Deserialize)]
 struct NewText {
@@ -24,8 +25,7 @@ pub(super) async fn edit(
     room: &str,
     message: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let (user, room) = member_of_room(api, request.headers(), room).await?;
-    let message = message_id(message)?;
+    let (user, room, message) = message_of_room(api, &request, room, message).await?;
     let body: NewText = read_json(request).await?;
     if protocol::text::check_storable(&body.content).is_err() {
         return Err(ApiError::Validation("content must not contain U+0000".into()));
@@ -42,13 +42,20 @@ pub(super) async fn delete(
     room: &str,
     message: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let (user, room) = member_of_room(api, request.headers(), room).await?;
-    let message = message_id(message)?;
+    let (user, room, message) = message_of_room(api, &request, room, message).await?;
     api.actions.delete_message(Actor::from(&user), room, message).await?;
     Ok(success(StatusCode::OK))
 }
 
-/// A malformed id names no message of the room.
-fn message_id(text: &str) -> Result<Uuid, ApiError> {
-    text.parse().map_err(|_| ApiError::NotFound("message"))
+/// The room's prologue (see `member_of_room`), then the message's id: a
+/// malformed one names no message of the room (404).
+async fn message_of_room(
+    api: &Api,
+    request: &Request<Incoming>,
+    room: &str,
+    message: &str,
+) -> Result<(User, Uuid, Uuid), ApiError> {
+    let (user, room) = member_of_room(api, request.headers(), room).await?;
+    let message = message.parse().map_err(|_| ApiError::NotFound("message"))?;
+    Ok((user, room, message))
 }

@@ -9,7 +9,7 @@ use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use super::Api;
-use super::request::member_of_room;
+use super::request::{limit_param, member_of_room};
 use crate::access::query_param;
 use crate::error::ApiError;
 use crate::response::{Body, json_response};
@@ -30,14 +30,7 @@ pub(super) async fn page(
 ) -> Result<Response<Body>, ApiError> {
     let (_, room) = member_of_room(api, request.headers(), room).await?;
     let query = request.uri().query();
-    let limit = match query_param(query, "limit") {
-        None => DEFAULT_LIMIT,
-        Some(text) => text
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| ApiError::Validation(format!("limit must be 1-{MAX_LIMIT}")))?,
-    };
+    let limit = limit_param(query, DEFAULT_LIMIT, MAX_LIMIT)?;
     if let Some(around) = query_param(query, "around") {
         if query_param(query, "before").is_some() {
             return Err(ApiError::Validation("give before or around, not both".into()));

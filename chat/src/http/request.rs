@@ -43,6 +43,19 @@ pub(super) async fn member_of_room(
     Ok((user, room))
 }
 
+/// The `limit` query parameter: `default` when absent, else 1 to `max`
+/// (400 otherwise).
+pub(super) fn limit_param(query: Option<&str>, default: i64, max: i64) -> Result<i64, ApiError> {
+    match crate::access::query_param(query, "limit") {
+        None => Ok(default),
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| ApiError::Validation(format!("limit must be 1-{max}"))),
+    }
+}
+
 /// Reads and decodes a JSON body of at most [`MAX_BODY_BYTES`].
 pub(super) async fn read_json<T: DeserializeOwned>(
     request: Request<Incoming>,

@@ -6,6 +6,7 @@ use hyper::body::Incoming;
 use uuid::Uuid;
 
 use super::Api;
+use super::request::limit_param;
 use crate::access::{authenticate, query_param, require_member};
 use crate::error::ApiError;
 use crate::response::{Body, json_response};
@@ -32,14 +33,7 @@ pub(super) async fn search(
             "q must be 1-{MAX_QUERY_CHARS} characters, without U+0000"
         )));
     }
-    let limit = match query_param(query, "limit") {
-        None => DEFAULT_LIMIT,
-        Some(text) => text
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| ApiError::Validation(format!("limit must be 1-{MAX_LIMIT}")))?,
-    };
+    let limit = limit_param(query, DEFAULT_LIMIT, MAX_LIMIT)?;
     let id = |name: &'static str| -> Result<Option<Uuid>, ApiError> {
         query_param(query, name)
             .map(|text| text.parse::<Uuid>())
