@@ -49,6 +49,12 @@ pub enum ApiError {
     /// No user has the name given.
     #[error("no user has that name")]
     UserNotFound,
+    /// The user has an identity key already (replace it with `?reset=true`).
+    #[error("you have an identity key already")]
+    KeyExists,
+    /// The user has no identity key yet.
+    #[error("no identity key")]
+    NoIdentityKey,
     /// A direct room's members are fixed.
     #[error("the members of a direct room cannot change")]
     DirectRoom,
@@ -115,6 +121,8 @@ impl ApiError {
             ApiError::NotAMember => (StatusCode::FORBIDDEN, "NOT_A_MEMBER"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
             ApiError::UserNotFound => (StatusCode::NOT_FOUND, "USER_NOT_FOUND"),
+            ApiError::KeyExists => (StatusCode::CONFLICT, "KEY_EXISTS"),
+            ApiError::NoIdentityKey => (StatusCode::NOT_FOUND, "NO_IDENTITY_KEY"),
             ApiError::DirectRoom => (StatusCode::CONFLICT, "DIRECT_ROOM"),
             ApiError::LimitReached(_) => (StatusCode::CONFLICT, "LIMIT_REACHED"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),

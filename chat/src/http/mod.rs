@@ -12,8 +12,8 @@
 //! - `router`: the route table, once: each method and path template's handler;
 //!   the template is the metric label.
 //! - `request`: bounded JSON bodies, the login limit, cross-site writes.
-//! - `auth`, `rooms`, `members`, `messages`, `edits`, `search`, `health`,
-//!   `assets`, `attachments`: the endpoints.
+//! - `auth`, `keys`, `rooms`, `members`, `messages`, `edits`, `search`,
+//!   `health`, `assets`, `attachments`: the endpoints.
 //! - `range`: the `Range` header of a download.
 
 mod assets;
@@ -21,6 +21,7 @@ mod attachments;
 mod auth;
 mod edits;
 mod health;
+mod keys;
 mod members;
 mod messages;
 pub(crate) mod range;

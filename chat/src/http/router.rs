@@ -10,7 +10,7 @@ use http::{Method, Request, Response};
 use hyper::body::Incoming;
 
 use super::{
-    Api, assets, attachments, auth, edits, health, members, messages, request, rooms, search,
+    Api, assets, attachments, auth, edits, health, keys, members, messages, request, rooms, search,
 };
 use crate::error::ApiError;
 use crate::response::Body;
@@ -106,6 +106,15 @@ static ROUTES: &[Route] = &[
     }),
     route(Method::DELETE, "/api/v1/chatrooms/{id}/members/{username}", |api, request, p| {
         Box::pin(async move { members::remove(&api, request, p.get(0), p.get(1)).await })
+    }),
+    route(Method::PUT, "/api/v1/keys", |api, request, _| {
+        Box::pin(async move { keys::put(&api, request).await })
+    }),
+    route(Method::GET, "/api/v1/keys/me", |api, request, _| {
+        Box::pin(async move { keys::mine(&api, request).await })
+    }),
+    route(Method::GET, "/api/v1/users/{username}/key", |api, request, p| {
+        Box::pin(async move { keys::of(&api, request, p.get(0)).await })
     }),
     route(Method::POST, "/api/v1/direct", |api, request, _| {
         Box::pin(async move { members::direct(&api, request).await })

@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (6, include_str!("../../../sql/0006_attachment_links.sql")),
     (7, include_str!("../../../sql/0007_private_rooms.sql")),
     (8, include_str!("../../../sql/0008_edits_and_search.sql")),
+    (9, include_str!("../../../sql/0009_identity_keys.sql")),
 ];
 
 /// Any fixed number: serialises migrations of instances starting together.

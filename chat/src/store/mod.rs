@@ -8,6 +8,7 @@
 mod append;
 mod attachments;
 mod changes;
+mod keys;
 mod log;
 mod members;
 mod messages;
@@ -28,6 +29,7 @@ use tokio_postgres::error::SqlState;
 pub(crate) use append::{Appended, NewMessage, RoomHeads, StoredRow};
 pub(crate) use attachments::{CHUNK_BYTES, NewFile, StoredFile, UploadError};
 pub(crate) use changes::{Change, Changed, NewChange};
+pub(crate) use keys::{IdentityKey, KeyBackup, PublicKeyOf};
 pub(crate) use log::LogEntry;
 pub(crate) use members::{Added, DirectRoom, Removed};
 pub(crate) use messages::Before;

@@ -201,6 +201,16 @@ async fn rest(client: &Client, room: &str, message: &str, case: &Case) -> Vec<(S
     statuses.push(("search".into(), client.get(&search).await.status.as_u16()));
     let search = format!("/api/v1/search?q={}", encoded(&t[7]));
     statuses.push(("search words".into(), client.get(&search).await.status.as_u16()));
+    let key = format!(
+        "{{\"public_key\":{},\"backup\":{{\"salt\":{},\"iterations\":310000,\"iv\":{},\"ciphertext\":{}}}}}",
+        literal(&t[0], s),
+        literal(&t[1], false),
+        literal(&t[2], false),
+        literal(&t[3], s)
+    );
+    statuses.push(("identity key".into(), raw(client, Method::PUT, "/api/v1/keys", key).await));
+    let someone = format!("/api/v1/users/{}/key", encoded(&t[4]));
+    statuses.push(("public key".into(), client.get(&someone).await.status.as_u16()));
     let file = format!("/api/v1/attachments/{}", encoded(&t[2]));
     statuses.push(("download".into(), client.get(&file).await.status.as_u16()));
     let upload = format!(

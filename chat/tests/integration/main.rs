@@ -18,6 +18,7 @@ mod edits;
 mod faults;
 mod hostile;
 mod hostile_property;
+mod keys;
 mod limits;
 mod members;
 mod messages;
