@@ -70,7 +70,7 @@
 
 import { api } from './api.js';
 import { enterApp, onLoginSubmit, onLogoutClick, onRegisterClick, showAuth } from './auth.js';
-import { onComposerSubmit } from './composer.js';
+import { onComposerEnter, onComposerSubmit, renderCount } from './composer.js';
 import { onComposerKeydown } from './edits.js';
 import { onDragOver, onDrop, onPaste, uploadFiles } from './files.js';
 import { onMessagesScroll, scrollToBottom } from './history.js';
@@ -133,6 +133,7 @@ function collectElements() {
     onlineUsers: 'online-users',
     onlineCount: 'online-count',
     replyPreview: 'reply-preview',
+    messageCount: 'message-count',
     searchForm: 'search-form',
     searchInput: 'search-input',
     searchPanel: 'search-panel',
@@ -156,6 +157,8 @@ function bindEvents() {
   ui.leaveRoom.addEventListener('click', onLeaveClick);
   ui.messageInput.addEventListener('input', onMessageInput);
   ui.messageInput.addEventListener('keydown', onComposerKeydown);
+  ui.messageInput.addEventListener('keydown', onComposerEnter);
+  ui.messageInput.addEventListener('input', renderCount);
   ui.searchForm.addEventListener('submit', onSearchSubmit);
   ui.searchInput.addEventListener('keydown', onSearchKeydown);
   ui.searchClose.addEventListener('click', closeResults);

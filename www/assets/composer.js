@@ -19,8 +19,8 @@ export function onComposerSubmit(event) {
   if (!room || room.closed) return;
   const content = ui.messageInput.value.trim();
   if (!content) return;
-  if (content.length > MAX_MESSAGE_LENGTH) {
-    showChatError(`A message can be at most ${MAX_MESSAGE_LENGTH} characters.`);
+  if ([...content].length > MAX_MESSAGE_LENGTH) {
+    showChatError(`A message can be at most ${MAX_MESSAGE_LENGTH} characters; this one has ${[...content].length}.`);
     return;
   }
   setText(ui.chatError, '');
@@ -37,6 +37,7 @@ export function onComposerSubmit(event) {
   addPending(room, clientId, content, state.replyTo);
   cancelReply();
   ui.messageInput.value = '';
+  renderCount();
   ui.messageInput.focus();
 }
 
@@ -108,6 +109,25 @@ export function retryPending(room, clientId) {
   setText(ui.chatError, '');
   sendPending(room, clientId);
   ui.messageInput.focus();
+}
+
+/** Enter sends; Shift+Enter (or Enter while composing with an input method) is a new line. */
+export function onComposerEnter(event) {
+  if (event.key !== 'Enter' || event.shiftKey || event.isComposing) return;
+  event.preventDefault();
+  ui.composer.requestSubmit();
+}
+
+/** Past 90% of the limit, how many characters are left (or how many too many). */
+export function renderCount() {
+  const length = [...ui.messageInput.value.trim()].length;
+  const over = length > MAX_MESSAGE_LENGTH;
+  ui.messageCount.classList.toggle('is-over', over);
+  setText(ui.messageCount, length > MAX_MESSAGE_LENGTH * 0.9
+    ? (over
+      ? `${length - MAX_MESSAGE_LENGTH} characters over the limit of ${MAX_MESSAGE_LENGTH}`
+      : `${MAX_MESSAGE_LENGTH - length} characters left`)
+    : '');
 }
 
 export function showChatError(text) {

@@ -45,6 +45,34 @@ export function sameUser(a, b) {
   return typeof a === 'string' && typeof b === 'string' && a.toLowerCase() === b.toLowerCase();
 }
 
+/** Where a link may start: http:// or https:// and what follows up to a space. */
+const URL_PATTERN = /\bhttps?:\/\/[^\s<>"]+/gi;
+
+/**
+ * `text` as text nodes and links: http(s) URLs only, built with DOM APIs
+ * (never parsed HTML), opening in a new tab without telling the page
+ * linked to where the click came from. Trailing punctuation stays text.
+ */
+export function linkify(text) {
+  const nodes = [];
+  let last = 0;
+  for (const match of String(text).matchAll(URL_PATTERN)) {
+    const raw = match[0].replace(/[.,;:!?)\]}'"]+$/, '');
+    let url;
+    try {
+      url = new URL(raw);
+    } catch {
+      continue;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') continue;
+    if (match.index > last) nodes.push(document.createTextNode(text.slice(last, match.index)));
+    nodes.push(h('a', { href: url.href, target: '_blank', rel: 'noopener noreferrer', text: raw }));
+    last = match.index + raw.length;
+  }
+  if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
+  return nodes;
+}
+
 export function setText(node, text) {
   node.textContent = text || '';
   node.hidden = !text;

@@ -1,7 +1,7 @@
 /** Changing messages: the message menu (reply, edit, delete), the edit form, and the frames that tell of changes. */
 
 import { sendFrame, showChatError } from './composer.js';
-import { h, sameUser, setText } from './dom.js';
+import { h, linkify, sameUser, setText } from './dom.js';
 import { MAX_MESSAGE_LENGTH, state, ui } from './state.js';
 
 const EXCERPT_CHARS = 100;
@@ -174,7 +174,7 @@ export function onMessageEdited(room, frame) {
   const content = typeof frame.content === 'string' ? frame.content : '';
   const li = room.byId.get(frame.message_id);
   if (li && li.dataset.deleted !== 'true') {
-    li.querySelector('.message-content').textContent = content;
+    li.querySelector('.message-content').replaceChildren(...linkify(content));
     markEdited(li, frame.edited_at);
     const me = state.user ? state.user.username : '';
     const mentioned = Array.isArray(frame.mentions) && frame.mentions.some((name) => sameUser(name, me));

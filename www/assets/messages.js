@@ -1,6 +1,6 @@
 /** One message as an element: text, author, time, the message it answers, files and reactions. */
 
-import { formatTime, h, sameUser } from './dom.js';
+import { formatTime, h, linkify, sameUser } from './dom.js';
 import { makeTombstone, markEdited, messageMenu } from './edits.js';
 import { renderAttachments } from './files.js';
 import { jumpTo } from './history.js';
@@ -53,7 +53,7 @@ export function renderMessage(message, { clientId = null } = {}) {
     clientId ? h('span', { class: 'message-status', text: 'sending…' }) : null,
     clientId ? null : messageMenu(message)),
   renderQuote(message.reply_to),
-  h('p', { class: 'message-content', 'data-testid': 'message-content', text: String(message.content ?? '') }),
+  h('p', { class: 'message-content', 'data-testid': 'message-content' }, ...linkify(String(message.content ?? ''))),
   renderAttachments(message.attachments),
   clientId ? null : renderReactions(message.id, message.reactions));
   if (message.edited_at) markEdited(li, message.edited_at);

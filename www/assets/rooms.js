@@ -10,7 +10,7 @@ import { resetMembersPanel } from './members.js';
 import { renderTitle } from './notifications.js';
 import { renderOnline, renderTyping } from './presence.js';
 import { connect, retireSocket, setConnectionState } from './sockets.js';
-import { ROOMS_REFRESH_MS, state, ui } from './state.js';
+import { MAX_ROOM_NAME_LENGTH, ROOMS_REFRESH_MS, state, ui } from './state.js';
 
 export async function loadRooms() {
   try {
@@ -117,6 +117,11 @@ export async function onCreateRoomSubmit(event) {
   setText(ui.roomError, '');
   if (!name) {
     setText(ui.roomError, 'Enter a room name.');
+    ui.newRoomName.focus();
+    return;
+  }
+  if ([...name].length > MAX_ROOM_NAME_LENGTH) {
+    setText(ui.roomError, `A room name can be at most ${MAX_ROOM_NAME_LENGTH} characters; this one has ${[...name].length}.`);
     ui.newRoomName.focus();
     return;
   }

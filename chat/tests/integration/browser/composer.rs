@@ -1,0 +1,76 @@
+//! Writing in the page: new lines, the length limit shown before sending,
+//! links that are safe, and a room name too long said so, not cut.
+
+use fantoccini::key::Key;
+use serde_json::json;
+
+use super::chrome::Chromedriver;
+use super::page::Page;
+use crate::support::TestServer;
+
+#[tokio::test]
+async fn the_composer_keeps_new_lines_shows_the_limit_and_links_urls() {
+    let driver =
+        chromedriver_or_skip!("the_composer_keeps_new_lines_shows_the_limit_and_links_urls");
+    let server = TestServer::start().await;
+    let (alice, bob) = Page::two_in_a_room(&driver, &server.url("/"), "Writing").await;
+
+    // Shift+Enter is a new line; Enter sends.
+    let input = alice.testid("message-input").await;
+    let shift_enter =
+        format!("{}{}{}", char::from(Key::Shift), char::from(Key::Enter), char::from(Key::Shift));
+    input
+        .send_keys(&format!("first line{shift_enter}see https://example.com/a?b=1."))
+        .await
+        .unwrap();
+    input.send_keys(&String::from(char::from(Key::Enter))).await.unwrap();
+    let shown = "const m = Array.from(document.querySelectorAll('[data-testid=\"message\"][data-id]')).pop();
+                 if (!m) return false;
+                 const c = m.querySelector('[data-testid=\"message-content\"]');
+                 const a = c.querySelector('a');
+                 return [c.textContent, a && a.href, a && a.rel, a && a.target, a && a.textContent];";
+    let message = bob.wait_for("the two-line message with its link", shown, vec![]).await;
+    assert_eq!(
+        message,
+        json!([
+            "first line\nsee https://example.com/a?b=1.",
+            "https://example.com/a?b=1",
+            "noopener noreferrer",
+            "_blank",
+            "https://example.com/a?b=1"
+        ])
+    );
+    // Only http(s) becomes a link.
+    bob.say("javascript:alert(1) is text").await;
+    let plain = "const m = Array.from(document.querySelectorAll('[data-testid=\"message\"][data-id]')).pop();
+                 const c = m && m.querySelector('[data-testid=\"message-content\"]');
+                 return c && c.textContent === 'javascript:alert(1) is text' ? !c.querySelector('a') : null;";
+    assert_eq!(alice.wait_for("the text without a link", plain, vec![]).await, json!(true));
+
+    // The limit is shown while typing, and an over-long message is not sent.
+    let long = "x".repeat(1005);
+    let fill = "const i = document.querySelector('[data-testid=\"message-input\"]');
+                i.value = arguments[0]; i.dispatchEvent(new Event('input')); return true;";
+    alice.js(fill, vec![json!(long)]).await;
+    let count = "const c = document.querySelector('[data-testid=\"message-count\"]');
+                 return !c.hidden && c.textContent;";
+    let said = alice.wait_for("the count over the limit", count, vec![]).await;
+    assert_eq!(said, json!("5 characters over the limit of 1000"));
+    alice.click("send").await;
+    let refused = "const e = document.querySelector('[data-testid=\"chat-error\"]');
+                   return !e.hidden && e.textContent;";
+    let error = alice.wait_for("the refusal", refused, vec![]).await;
+    assert_eq!(error, json!("A message can be at most 1000 characters; this one has 1005."));
+    let kept = "return document.querySelector('[data-testid=\"message-input\"]').value.length;";
+    assert_eq!(alice.js(kept, vec![]).await, json!(1005), "nothing cut, nothing lost");
+
+    // A room name over 100 characters is refused with its length, not cut.
+    alice.type_into("new-room-name", &"r".repeat(150)).await;
+    alice.click("create-room").await;
+    let room_error = "const e = document.querySelector('[data-testid=\"room-error\"]');
+                      return !e.hidden && e.textContent;";
+    let said = alice.wait_for("the room name refusal", room_error, vec![]).await;
+    assert_eq!(said, json!("A room name can be at most 100 characters; this one has 150."));
+    alice.close().await;
+    bob.close().await;
+}
