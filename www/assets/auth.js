@@ -49,6 +49,8 @@ export function enterApp(user) {
   renderNotifyButton();
   openNotifier();
   startRoomsRefresh();
+  // Focus moves into the app rather than staying on the hidden form.
+  ui.searchInput.focus();
   loadRooms().then(openRoomFromHash);
 }
 

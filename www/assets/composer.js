@@ -2,7 +2,7 @@
 
 import { h, newClientId, setText } from './dom.js';
 import { cancelReply } from './edits.js';
-import { scrollToBottom } from './history.js';
+import { markDays, scrollToBottom } from './history.js';
 import { renderMessage } from './messages.js';
 import { isCurrent } from './rooms.js';
 import { MAX_MESSAGE_LENGTH, PENDING_TIMEOUT_MS, state, ui } from './state.js';
@@ -50,6 +50,7 @@ export function addPending(room, clientId, content, replyTo = null) {
     reply_to: replyTo,
   }, { clientId });
   ui.messages.append(li);
+  markDays();
   room.pending.set(clientId, { li, content, replyTo, status: 'pending', timer: null });
   scrollToBottom();
   sendPending(room, clientId);

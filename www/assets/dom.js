@@ -36,6 +36,17 @@ export function pad2(n) {
   return String(n).padStart(2, '0');
 }
 
+/** The local day of `date`, as a separator names it: "Today", "Yesterday", or the date. */
+export function dayLabel(date, now = new Date()) {
+  const day = (d) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+  const days = Math.round((day(now) - day(date)) / 86400000);
+  if (days === 0) return 'Today';
+  if (days === 1) return 'Yesterday';
+  const options = { weekday: 'long', day: 'numeric', month: 'long' };
+  if (date.getFullYear() !== now.getFullYear()) options.year = 'numeric';
+  return date.toLocaleDateString(undefined, options);
+}
+
 /** Local time as HH:MM. */
 export function formatTime(date) {
   return Number.isNaN(date.getTime()) ? '' : `${pad2(date.getHours())}:${pad2(date.getMinutes())}`;

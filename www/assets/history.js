@@ -3,7 +3,7 @@
 import { api } from './api.js';
 import { handleAuthLoss } from './auth.js';
 import { showChatError } from './composer.js';
-import { h } from './dom.js';
+import { dayLabel, h } from './dom.js';
 import { compareKeys, renderMessage, sortKey } from './messages.js';
 import { markReadSoon } from './notifications.js';
 import { clearTyping } from './presence.js';
@@ -45,13 +45,55 @@ export function insertConfirmed(room, message, li) {
   const key = sortKey(message);
   let before = firstPendingElement();
   let node = before ? before.previousElementSibling : ui.messages.lastElementChild;
-  while (node && node.dataset.id && compareKeys(room.keyOf.get(node), key) > 0) {
+  while (node && (isSeparator(node) || (node.dataset.id && compareKeys(room.keyOf.get(node), key) > 0))) {
     before = node;
     node = node.previousElementSibling;
   }
   ui.messages.insertBefore(li, before);
   room.byId.set(message.id, li);
   trackKey(room, li, key);
+  markDays();
+}
+
+function isSeparator(node) {
+  return node.classList.contains('day-separator');
+}
+
+/** The local day a message was sent, from its <time>. */
+function messageDay(li) {
+  const time = li.querySelector('.message-time');
+  const date = time && time.dateTime ? new Date(time.dateTime) : null;
+  if (!date || Number.isNaN(date.getTime())) return null;
+  return { key: date.toDateString(), label: dayLabel(date) };
+}
+
+/**
+ * A separator before the first message of each day ("Today", "Yesterday",
+ * the date), kept in step with the list by changing only what moved, so
+ * that the live region does not announce them again.
+ */
+export function markDays() {
+  const list = ui.messages;
+  let lastDay = null;
+  let node = list.firstElementChild;
+  while (node) {
+    const next = node.nextElementSibling;
+    if (isSeparator(node)) {
+      const day = next && next.classList.contains('message') ? messageDay(next) : null;
+      if (!day || day.key === lastDay) node.remove();
+      else if (node.textContent !== day.label) node.textContent = day.label;
+    } else if (node.classList.contains('message')) {
+      const day = messageDay(node);
+      if (day && day.key !== lastDay) {
+        const previous = node.previousElementSibling;
+        if (!previous || !isSeparator(previous)) {
+          list.insertBefore(h('li', { class: 'day-separator', 'data-testid': 'day-separator', text: day.label }), node);
+        }
+        lastDay = day.key;
+      }
+    }
+    node = next;
+  }
 }
 
 /** A chat_message frame (live or replayed): confirm a pending one, or add. */
@@ -64,7 +106,10 @@ export function receiveMessage(room, message) {
     room.pending.delete(message.client_id);
     pending.li.remove();
   }
-  if (room.byId.has(message.id)) return;
+  if (room.byId.has(message.id)) {
+    if (pending) markDays();
+    return;
+  }
   const stick = isNearBottom();
   insertConfirmed(room, message, renderMessage(message));
   if (stick || pending) scrollToBottom();
@@ -77,6 +122,7 @@ export function replaceHistory(room, messages) {
   list.setAttribute('aria-busy', 'true');
   for (const li of room.byId.values()) li.remove();
   list.querySelector('.history-gap')?.remove();
+  for (const separator of list.querySelectorAll('.day-separator')) separator.remove();
   room.byId.clear();
   room.oldest = null;
   room.newest = null;
@@ -89,6 +135,7 @@ export function replaceHistory(room, messages) {
     trackKey(room, li, sortKey(message));
   }
   list.insertBefore(fragment, firstPendingElement());
+  markDays();
   list.setAttribute('aria-busy', 'false');
 }
 
@@ -106,6 +153,7 @@ export function prependHistory(room, messages) {
   }
   const status = ui.messages.querySelector('.history-status');
   ui.messages.insertBefore(fragment, status ? status.nextSibling : ui.messages.firstChild);
+  markDays();
   return added;
 }
 

@@ -17,6 +17,7 @@ export async function loadRooms() {
     const data = await api('/chatrooms');
     if (!state.user) return;
     state.rooms = Array.isArray(data && data.chatrooms) ? data.chatrooms : [];
+    if (ui.roomError.textContent.startsWith('Could not load the rooms')) setText(ui.roomError, '');
     for (const room of state.rooms) {
       if (room.is_member) state.unread.set(room.id, { unread: room.unread || 0, mentions: room.mentions || 0 });
     }
@@ -220,6 +221,10 @@ export async function openRoom(info, { focusInput = true, jumpTarget = null } = 
 export function closeRoom() {
   const room = state.room;
   if (!room) return;
+  // What was typed and not sent waits for the user's return to the room.
+  const draft = ui.messageInput.value;
+  if (draft.trim()) state.drafts.set(room.id, draft);
+  else state.drafts.delete(room.id);
   room.closed = true;
   clearTimeout(room.readTimer);
   state.room = null;
@@ -271,7 +276,7 @@ export function showChatRoom(room) {
   setText(ui.chatError, '');
   ui.jumpLatest.hidden = true;
   resetEdits();
-  ui.messageInput.value = '';
+  ui.messageInput.value = state.drafts.get(room.id) || '';
   ui.messageInput.disabled = false;
   ui.sendButton.disabled = false;
 }

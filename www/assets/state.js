@@ -29,6 +29,7 @@ export const state = {
   notifierTimer: null,
   baseTitle: document.title,
   replyTo: null,            // {id, username, excerpt} the composer answers
+  drafts: new Map(),        // room id → text typed there and not sent
 };
 
 /** Elements looked up once, by id. */

@@ -74,3 +74,54 @@ async fn the_composer_keeps_new_lines_shows_the_limit_and_links_urls() {
     alice.close().await;
     bob.close().await;
 }
+
+#[tokio::test]
+async fn days_are_named_between_messages_and_drafts_wait_in_their_room() {
+    let driver =
+        chromedriver_or_skip!("days_are_named_between_messages_and_drafts_wait_in_their_room");
+    let server = TestServer::start().await;
+    let alice = Page::open(&driver, "alice", &server.url("/")).await;
+    alice.register().await;
+    alice.create_room("Days").await;
+    // Two messages of earlier days, stored as the room's first (its chain
+    // starts with them), then one of today through the page after a reload.
+    let room = server
+        .db
+        .query_strings("SELECT id::text FROM chatrooms WHERE name = 'Days'")
+        .await
+        .remove(0)
+        .unwrap();
+    let sql = format!(
+        "INSERT INTO messages (id, chatroom_id, user_id, username, content, created_at, previous_at)
+         SELECT gen_random_uuid(), '{room}', u.id, u.username, t.content, t.at, t.previous
+         FROM users u,
+              (VALUES ('three days ago', date_trunc('day', now()) - interval '3 days' + interval '12 hours',
+                       '-infinity'::timestamptz),
+                      ('yesterday', date_trunc('day', now()) - interval '1 day' + interval '12 hours',
+                       date_trunc('day', now()) - interval '3 days' + interval '12 hours'))
+              AS t (content, at, previous)
+         WHERE u.username = 'alice'"
+    );
+    server.db.query_strings(&sql).await;
+    alice.client.refresh().await.unwrap();
+    alice.wait_in_room("Days").await;
+    alice.say("today").await;
+    let days = "const items = Array.from(document.querySelectorAll('#messages > li'));
+                const shown = items.filter((li) => li.matches('.day-separator, [data-testid=\"message\"][data-id]'))
+                    .map((li) => li.matches('.day-separator') ? '# ' + li.textContent
+                        : li.querySelector('[data-testid=\"message-content\"]').textContent);
+                return shown.length === 6 ? shown : null;";
+    let shown = alice.wait_for("three days, each named once", days, vec![]).await;
+    let shown: Vec<String> = serde_json::from_value(shown).unwrap();
+    assert!(shown[0].starts_with("# ") && shown[0] != "# Yesterday", "{shown:?}");
+    assert_eq!(shown[1..], ["three days ago", "# Yesterday", "yesterday", "# Today", "today"]);
+
+    // A draft waits in its room while another is open.
+    alice.type_into("message-input", "half a thought").await;
+    alice.create_room("Elsewhere").await;
+    let empty = "return document.querySelector('[data-testid=\"message-input\"]').value;";
+    assert_eq!(alice.js(empty, vec![]).await, json!(""));
+    alice.join_room("Days").await;
+    assert_eq!(alice.js(empty, vec![]).await, json!("half a thought"));
+    alice.close().await;
+}
