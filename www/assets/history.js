@@ -67,14 +67,29 @@ function messageDay(li) {
   return { key: date.toDateString(), label: dayLabel(date) };
 }
 
+/** Messages by one person this close together read as one group. */
+const GROUP_MS = 5 * 60 * 1000;
+
+/** Whether `li` follows `previous` (the message before it) in one group. */
+function continues(previous, li) {
+  if (!previous) return false;
+  const author = (m) => m.querySelector('.message-author')?.textContent;
+  const at = (m) => Date.parse(m.querySelector('.message-time')?.dateTime || '');
+  const gap = at(li) - at(previous);
+  return author(li) === author(previous) && previous.dataset.bot === li.dataset.bot
+    && gap >= 0 && gap < GROUP_MS;
+}
+
 /**
  * A separator before the first message of each day ("Today", "Yesterday",
  * the date), kept in step with the list by changing only what moved, so
- * that the live region does not announce them again.
+ * that the live region does not announce them again; and consecutive
+ * messages of one person within minutes grouped (`is-continued`).
  */
 export function markDays() {
   const list = ui.messages;
   let lastDay = null;
+  let previous = null;
   let node = list.firstElementChild;
   while (node) {
     const next = node.nextElementSibling;
@@ -85,12 +100,17 @@ export function markDays() {
     } else if (node.classList.contains('message')) {
       const day = messageDay(node);
       if (day && day.key !== lastDay) {
-        const previous = node.previousElementSibling;
-        if (!previous || !isSeparator(previous)) {
+        const before = node.previousElementSibling;
+        if (!before || !isSeparator(before)) {
           list.insertBefore(h('li', { class: 'day-separator', 'data-testid': 'day-separator', text: day.label }), node);
         }
         lastDay = day.key;
+        previous = null;
       }
+      node.classList.toggle('is-continued', continues(previous, node));
+      previous = node;
+    } else {
+      previous = null;
     }
     node = next;
   }

@@ -151,11 +151,26 @@ export function scheduleReconnect(room) {
   room.attempts += 1;
   setConnectionState(navigator.onLine === false ? 'offline' : 'reconnecting');
   ui.connectionState.title = `Next attempt in ${Math.ceil(delay / 1000)} s`;
+  showCountdown(room, Date.now() + delay);
   room.reconnectTimer = setTimeout(() => {
     room.reconnectTimer = null;
     ui.connectionState.title = 'Connection state';
     connect(room);
   }, delay);
+}
+
+/** "reconnecting in N s" in the connection pill, ticking, until the attempt. */
+function showCountdown(room, at) {
+  const tick = () => {
+    if (!isCurrent(room) || !room.reconnectTimer || ui.connectionState.dataset.state !== 'reconnecting') {
+      clearInterval(timer);
+      return;
+    }
+    const seconds = Math.max(1, Math.ceil((at - Date.now()) / 1000));
+    ui.connectionState.textContent = `reconnecting in ${seconds} s`;
+  };
+  const timer = setInterval(tick, 250);
+  queueMicrotask(tick);
 }
 
 /**

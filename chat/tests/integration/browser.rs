@@ -334,6 +334,9 @@ async fn a_page_whose_connection_drops_shows_what_it_missed_once() {
     let away = "return document.querySelector('[data-testid=\"connection-state\"]')
                     .dataset.state !== 'connected';";
     bob.wait_for("the page to notice the loss", away, vec![]).await;
+    let countdown = "return /^reconnecting in \\d+ s$/.test(
+                         document.querySelector('[data-testid=\"connection-state\"]').textContent);";
+    bob.wait_for("the countdown to the next attempt", countdown, vec![]).await;
     for content in MISSED {
         say_and_wait(&mut alice_ws, content).await;
     }

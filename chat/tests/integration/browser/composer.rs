@@ -106,15 +106,25 @@ async fn days_are_named_between_messages_and_drafts_wait_in_their_room() {
     alice.client.refresh().await.unwrap();
     alice.wait_in_room("Days").await;
     alice.say("today").await;
+    alice.say("and again").await;
     let days = "const items = Array.from(document.querySelectorAll('#messages > li'));
                 const shown = items.filter((li) => li.matches('.day-separator, [data-testid=\"message\"][data-id]'))
                     .map((li) => li.matches('.day-separator') ? '# ' + li.textContent
                         : li.querySelector('[data-testid=\"message-content\"]').textContent);
-                return shown.length === 6 ? shown : null;";
+                return shown.length === 7 ? shown : null;";
     let shown = alice.wait_for("three days, each named once", days, vec![]).await;
     let shown: Vec<String> = serde_json::from_value(shown).unwrap();
     assert!(shown[0].starts_with("# ") && shown[0] != "# Yesterday", "{shown:?}");
-    assert_eq!(shown[1..], ["three days ago", "# Yesterday", "yesterday", "# Today", "today"]);
+    assert_eq!(
+        shown[1..],
+        ["three days ago", "# Yesterday", "yesterday", "# Today", "today", "and again"]
+    );
+    // One person's messages minutes apart are one group: named once.
+    let grouped =
+        "return Array.from(document.querySelectorAll('[data-testid=\"message\"][data-id]'),
+                                     (m) => m.classList.contains('is-continued'));";
+    let grouped = alice.wait_for("the group", grouped, vec![]).await;
+    assert_eq!(grouped, json!([false, false, false, true]), "a new day starts a new group");
 
     // A draft waits in its room while another is open.
     alice.type_into("message-input", "half a thought").await;
