@@ -133,16 +133,23 @@ pub(crate) enum BotPostOutcome {
     Refused,
 }
 
+/// A message to store with the next batch.
 enum Job {
     User(Post),
     File(FilePost),
     Bot(BotPost),
+}
+
+/// What a writer is handed: messages are stored a batch at a time; a change
+/// alone, in its place between them.
+enum Work {
+    Post(Job),
     Change(ChangePost),
 }
 
 /// A job and when it was handed to the writer.
 struct Queued {
-    job: Job,
+    work: Work,
     at: Instant,
 }
 
@@ -186,27 +193,27 @@ impl RoomWriter {
     /// writer has stopped (shutdown).
     pub(crate) async fn post(&self, post: Post) -> bool {
         let queue = self.queue_of(post.chatroom_id);
-        queue.send(Queued { job: Job::User(post), at: Instant::now() }).await.is_ok()
+        queue.send(Queued { work: Work::Post(Job::User(post)), at: Instant::now() }).await.is_ok()
     }
 
     /// Queues a file's message, waiting while the queue is full. False when
     /// stopped.
     pub(crate) async fn post_file(&self, post: FilePost) -> bool {
         let queue = self.queue_of(post.chatroom_id);
-        queue.send(Queued { job: Job::File(post), at: Instant::now() }).await.is_ok()
+        queue.send(Queued { work: Work::Post(Job::File(post)), at: Instant::now() }).await.is_ok()
     }
 
     /// Queues a bot reply, waiting while the queue is full. False when stopped.
     pub(crate) async fn post_bot(&self, post: BotPost) -> bool {
         let queue = self.queue_of(post.chatroom_id);
-        queue.send(Queued { job: Job::Bot(post), at: Instant::now() }).await.is_ok()
+        queue.send(Queued { work: Work::Post(Job::Bot(post)), at: Instant::now() }).await.is_ok()
     }
 
     /// Queues an edit or deletion, waiting while the queue is full. False
     /// when stopped.
     pub(crate) async fn change(&self, change: ChangePost) -> bool {
         let queue = self.queue_of(change.chatroom_id);
-        queue.send(Queued { job: Job::Change(change), at: Instant::now() }).await.is_ok()
+        queue.send(Queued { work: Work::Change(change), at: Instant::now() }).await.is_ok()
     }
 
     /// The queue of the writer that stores `room`'s messages, so they are
@@ -252,16 +259,21 @@ impl WriterTask {
             for job in &jobs {
                 waited.record(taken.duration_since(job.at).as_secs_f64());
             }
-            // Messages are stored a batch at a time; a change between them
-            // alone, in its place.
             while !jobs.is_empty() {
-                let posts = jobs.iter().take_while(|q| !matches!(q.job, Job::Change(_))).count();
+                let posts = jobs.iter().take_while(|q| matches!(q.work, Work::Post(_))).count();
                 if posts == 0 {
-                    if let Some(Queued { job: Job::Change(change), .. }) = jobs.drain(..1).next() {
+                    if let Some(Queued { work: Work::Change(change), .. }) = jobs.drain(..1).next()
+                    {
                         self.change(change).await;
                     }
                 } else {
-                    let batch: Vec<Queued> = jobs.drain(..posts).collect();
+                    let batch: Vec<Job> = jobs
+                        .drain(..posts)
+                        .filter_map(|queued| match queued.work {
+                            Work::Post(job) => Some(job),
+                            Work::Change(_) => None,
+                        })
+                        .collect();
                     self.store_batch(batch).await;
                 }
             }
@@ -270,8 +282,8 @@ impl WriterTask {
 
     /// Stores posts with one insert, then publishes each stored one and
     /// answers the others.
-    async fn store_batch(&mut self, mut jobs: Vec<Queued>) {
-        let batch: Vec<NewMessage> = jobs.iter_mut().map(|job| self.stamp(&mut job.job)).collect();
+    async fn store_batch(&mut self, mut jobs: Vec<Job>) {
+        let batch: Vec<NewMessage> = jobs.iter_mut().map(|job| self.stamp(job)).collect();
         metrics::histogram!(crate::metrics::WRITER_BATCH).record(batch.len() as f64);
         let started = Instant::now();
         let outcomes = self.store.append(&batch, &mut self.heads).await;
@@ -281,7 +293,7 @@ impl WriterTask {
         {
             tracing::error!(%error, count = jobs.len(), "storing messages failed");
         }
-        for ((Queued { job, .. }, new), outcome) in jobs.drain(..).zip(batch).zip(outcomes) {
+        for ((job, new), outcome) in jobs.drain(..).zip(batch).zip(outcomes) {
             match outcome {
                 Appended::Stored(row) => self.finish(job, new.message, Some(row)).await,
                 Appended::Skipped => self.finish(job, new.message, None).await,
@@ -358,16 +370,6 @@ impl WriterTask {
                 Some(p.command_id),
                 Vec::new(),
             ),
-            // Changes are never stamped as messages (see `run`).
-            Job::Change(p) => (
-                p.chatroom_id,
-                p.user_id,
-                p.username.clone(),
-                String::new(),
-                None,
-                None,
-                Vec::new(),
-            ),
         };
         NewMessage {
             message: Message {
@@ -416,7 +418,7 @@ impl WriterTask {
                 let _ = post.done.send(Ok(FilePosted::Skipped));
             }
             Job::User(post) if !stored => self.acknowledge_duplicate(post).await,
-            Job::User(_) | Job::Change(_) => {}
+            Job::User(_) => {}
         }
     }
 
@@ -493,9 +495,6 @@ fn tell_unstored(
         }
         Job::File(post) => {
             let _ = post.done.send(bot.map(|_| FilePosted::Refused));
-        }
-        Job::Change(post) => {
-            let _ = post.done.send(bot.map(|_| Changed::NotFound));
         }
     }
 }
