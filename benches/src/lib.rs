@@ -58,6 +58,7 @@ pub fn stored_message(content_len: usize) -> Message {
         edited_at: None,
         deleted: false,
         reply_to: None,
+        encrypted: None,
     }
 }
 

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::auth::{SessionToken, Sessions};
 use crate::error::ApiError;
 use crate::limits::{AddressGroup, Counted};
-use crate::store::{Membership, Store, User};
+use crate::store::{Membership, Sealing, Store, User};
 
 /// The client's IP address, in each request's extensions.
 #[derive(Debug, Clone, Copy)]
@@ -160,14 +160,19 @@ pub(crate) async fn session_of(
     Ok((user, expires_at))
 }
 
-/// `Ok` when `user` is a member of `room`; 404 when the room does not
-/// exist, 403 `NOT_A_MEMBER` when the user has not joined it.
-pub(crate) async fn require_member(store: &Store, room: Uuid, user: Uuid) -> Result<(), ApiError> {
+/// Whether `room` is encrypted, when `user` is a member of it; 404 when
+/// the room does not exist (or is private and the user not in it), 403
+/// `NOT_A_MEMBER` when the user has not joined it.
+pub(crate) async fn require_member(
+    store: &Store,
+    room: Uuid,
+    user: Uuid,
+) -> Result<Sealing, ApiError> {
     tracing::Span::current().record("chatroom_id", tracing::field::display(room));
     match store.membership(room, user).await? {
         Membership::NoRoom => Err(ApiError::NotFound("chatroom")),
         Membership::Outsider => Err(ApiError::NotAMember),
-        Membership::Member => Ok(()),
+        Membership::Member(sealing) => Ok(sealing),
     }
 }
 

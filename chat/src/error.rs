@@ -55,6 +55,20 @@ pub enum ApiError {
     /// The user has no identity key yet.
     #[error("no identity key")]
     NoIdentityKey,
+    /// Creating an encrypted room, or being added to one, needs an identity
+    /// key: the sentence says whose is missing.
+    #[error("{0}")]
+    IdentityKeyNeeded(String),
+    /// Plain text in an encrypted room.
+    #[error("this room is encrypted: send the message sealed (only /stock= goes in the clear)")]
+    EncryptionRequired,
+    /// Sealed under a key that is not the room's current one (or the room
+    /// waits for a new one): read the room's keys again.
+    #[error("{0}")]
+    StaleEpoch(&'static str),
+    /// A rotation that leaves members without the new key: who.
+    #[error("a new key must reach every member; missing: {}", .0.join(", "))]
+    EnvelopesIncomplete(Vec<String>),
     /// A direct room's members are fixed.
     #[error("the members of a direct room cannot change")]
     DirectRoom,
@@ -123,6 +137,10 @@ impl ApiError {
             ApiError::UserNotFound => (StatusCode::NOT_FOUND, "USER_NOT_FOUND"),
             ApiError::KeyExists => (StatusCode::CONFLICT, "KEY_EXISTS"),
             ApiError::NoIdentityKey => (StatusCode::NOT_FOUND, "NO_IDENTITY_KEY"),
+            ApiError::IdentityKeyNeeded(_) => (StatusCode::CONFLICT, "NO_IDENTITY_KEY"),
+            ApiError::EncryptionRequired => (StatusCode::BAD_REQUEST, "ENCRYPTION_REQUIRED"),
+            ApiError::StaleEpoch(_) => (StatusCode::CONFLICT, "STALE_EPOCH"),
+            ApiError::EnvelopesIncomplete(_) => (StatusCode::BAD_REQUEST, "ENVELOPES_INCOMPLETE"),
             ApiError::DirectRoom => (StatusCode::CONFLICT, "DIRECT_ROOM"),
             ApiError::LimitReached(_) => (StatusCode::CONFLICT, "LIMIT_REACHED"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
@@ -154,6 +172,8 @@ impl ApiError {
             ApiError::NotFound(_) | ApiError::UserNotFound => ErrorCode::NotFound,
             ApiError::Forbidden(_) | ApiError::NotAMember => ErrorCode::Forbidden,
             ApiError::LimitReached(_) => ErrorCode::LimitReached,
+            ApiError::EncryptionRequired => ErrorCode::EncryptionRequired,
+            ApiError::StaleEpoch(_) => ErrorCode::StaleEpoch,
             _ => ErrorCode::Unavailable,
         };
         (code, self.to_string())

@@ -240,6 +240,7 @@ impl Sender {
                         edited_at: None,
                         deleted: false,
                         reply_to: None,
+                        encrypted: None,
                     };
                     let frame = ServerFrame::ChatMessage(message).to_json().into();
                     match &self.committer {

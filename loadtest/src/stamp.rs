@@ -67,6 +67,8 @@ pub(crate) fn chat_frame(content: &str, client_id: &str) -> String {
         content: content.to_owned(),
         client_id: Some(client_id.to_owned()),
         reply_to: None,
+        encrypted: None,
+        attachment_ids: Vec::new(),
     }
     .to_json()
 }
@@ -107,7 +109,13 @@ mod tests {
         assert!(client_id.chars().count() <= protocol::frames::MAX_CLIENT_ID_CHARS);
         assert_eq!(
             ClientFrame::decode(&chat_frame(&content, &client_id)),
-            Ok(ClientFrame::ChatMessage { content, client_id: Some(client_id), reply_to: None })
+            Ok(ClientFrame::ChatMessage {
+                content,
+                client_id: Some(client_id),
+                reply_to: None,
+                encrypted: None,
+                attachment_ids: Vec::new(),
+            })
         );
     }
 }

@@ -7,29 +7,38 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::text::check_storable;
-use crate::{Chatroom, Message, MessageDeletion, MessageEdit, Reaction};
+use crate::{Chatroom, Message, MessageDeletion, MessageEdit, Reaction, Sealed};
 
 /// Longest accepted `client_id`, in characters.
 pub const MAX_CLIENT_ID_CHARS: usize = 64;
+/// Most files one encrypted message shows.
+pub const MAX_ATTACHMENT_IDS: usize = 10;
 
 /// A frame a client sends, decoded but not yet validated against chat rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientFrame {
     /// Post a message (or a `/command`).
     ChatMessage {
-        /// The raw text, untrimmed.
+        /// The raw text, untrimmed (`""` when `encrypted` is given).
         content: String,
         /// Idempotency key chosen by the client.
         client_id: Option<String>,
         /// The message of the room it answers.
         reply_to: Option<Uuid>,
+        /// In an encrypted room, the message sealed (its shape checked).
+        encrypted: Option<Box<Sealed>>,
+        /// The encrypted uploads the sealed message shows.
+        attachment_ids: Vec<Uuid>,
     },
     /// Replace the text of one of the sender's messages.
     Edit {
         /// The message, of this room.
         message_id: Uuid,
-        /// The new text, untrimmed; never read as a command.
+        /// The new text, untrimmed; never read as a command (`""` when
+        /// `encrypted` is given).
         content: String,
+        /// In an encrypted room, the new text sealed (its shape checked).
+        encrypted: Option<Box<Sealed>>,
     },
     /// Delete a message (the sender's own, or any in a room the sender owns).
     Delete {
@@ -75,6 +84,10 @@ struct WireClientFrame<'a> {
     on: Option<bool>,
     #[serde(default)]
     reply_to: Option<String>,
+    #[serde(default)]
+    encrypted: Option<serde_json::Value>,
+    #[serde(default)]
+    attachment_ids: Option<Vec<String>>,
 }
 
 /// The wire shape of a client frame, for encoding.
@@ -82,15 +95,23 @@ struct WireClientFrame<'a> {
 #[serde(tag = "type", rename_all = "snake_case")]
 enum WireClientFrameOut<'a> {
     ChatMessage {
-        content: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        content: Option<&'a str>,
         #[serde(skip_serializing_if = "Option::is_none")]
         client_id: Option<&'a str>,
         #[serde(skip_serializing_if = "Option::is_none")]
         reply_to: Option<Uuid>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        encrypted: Option<&'a Sealed>,
+        #[serde(skip_serializing_if = "<[Uuid]>::is_empty")]
+        attachment_ids: &'a [Uuid],
     },
     Edit {
         message_id: Uuid,
-        content: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        content: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        encrypted: Option<&'a Sealed>,
     },
     Delete {
         message_id: Uuid,
@@ -107,16 +128,24 @@ impl ClientFrame {
     /// Encodes the frame as a client sends it (what [`ClientFrame::decode`] reads).
     pub fn to_json(&self) -> String {
         let wire = match self {
-            ClientFrame::ChatMessage { content, client_id, reply_to } => {
-                WireClientFrameOut::ChatMessage {
-                    content,
-                    client_id: client_id.as_deref(),
-                    reply_to: *reply_to,
-                }
-            }
-            ClientFrame::Edit { message_id, content } => {
-                WireClientFrameOut::Edit { message_id: *message_id, content }
-            }
+            ClientFrame::ChatMessage {
+                content,
+                client_id,
+                reply_to,
+                encrypted,
+                attachment_ids,
+            } => WireClientFrameOut::ChatMessage {
+                content: encrypted.is_none().then_some(content.as_str()),
+                client_id: client_id.as_deref(),
+                reply_to: *reply_to,
+                encrypted: encrypted.as_deref(),
+                attachment_ids,
+            },
+            ClientFrame::Edit { message_id, content, encrypted } => WireClientFrameOut::Edit {
+                message_id: *message_id,
+                content: encrypted.is_none().then_some(content.as_str()),
+                encrypted: encrypted.as_deref(),
+            },
             ClientFrame::Delete { message_id } => {
                 WireClientFrameOut::Delete { message_id: *message_id }
             }
@@ -155,7 +184,43 @@ impl ClientFrame {
             return Err(refuse("client_id must not contain U+0000", None));
         }
         let message_id = wire.message_id.as_deref().map(str::parse::<Uuid>);
-        match (wire.kind.as_deref(), wire.content) {
+        let encrypted = match wire.encrypted.map(serde_json::from_value::<Sealed>) {
+            None => None,
+            Some(Ok(sealed)) => match sealed.check() {
+                Ok(()) => Some(Box::new(sealed)),
+                Err(why) => return Err(refuse(why, client_id)),
+            },
+            Some(Err(_)) => {
+                return Err(refuse(
+                    "encrypted must be {\"epoch\", \"iv\", \"ciphertext\"}",
+                    client_id,
+                ));
+            }
+        };
+        // A sealed message carries no text of its own.
+        let content = match (wire.content, &encrypted) {
+            (Some(_), Some(_)) => {
+                return Err(refuse("give content or encrypted, not both", client_id));
+            }
+            (None, Some(_)) => Some(String::new()),
+            (content, None) => content,
+        };
+        let attachment_ids = match wire.attachment_ids {
+            None => Vec::new(),
+            Some(_) if encrypted.is_none() => {
+                return Err(refuse("attachment_ids go with an encrypted message", client_id));
+            }
+            Some(ids) => match attachment_ids(&ids) {
+                Some(ids) => ids,
+                None => {
+                    return Err(refuse(
+                        "attachment_ids must be at most 10 distinct file ids (UUIDs)",
+                        client_id,
+                    ));
+                }
+            },
+        };
+        match (wire.kind.as_deref(), content) {
             (Some("chat_message") | None, Some(content)) => {
                 let reply_to = match wire.reply_to.as_deref().map(str::parse) {
                     None => None,
@@ -165,16 +230,25 @@ impl ClientFrame {
                     }
                 };
                 match check_storable(&content) {
-                    Ok(()) => Ok(ClientFrame::ChatMessage { content, client_id, reply_to }),
+                    Ok(()) => Ok(ClientFrame::ChatMessage {
+                        content,
+                        client_id,
+                        reply_to,
+                        encrypted,
+                        attachment_ids,
+                    }),
                     Err(_) => Err(refuse("content must not contain U+0000", client_id)),
                 }
             }
             (Some("edit"), content) => match (message_id, content) {
                 (Some(Ok(message_id)), Some(content)) => match check_storable(&content) {
-                    Ok(()) => Ok(ClientFrame::Edit { message_id, content }),
+                    Ok(()) => Ok(ClientFrame::Edit { message_id, content, encrypted }),
                     Err(_) => Err(refuse("content must not contain U+0000", client_id)),
                 },
-                _ => Err(refuse("edit needs message_id (a UUID) and a string content", client_id)),
+                _ => Err(refuse(
+                    "edit needs message_id (a UUID) and a string content (or encrypted)",
+                    client_id,
+                )),
             },
             (Some("delete"), _) => match message_id {
                 Some(Ok(message_id)) => Ok(ClientFrame::Delete { message_id }),
@@ -196,6 +270,22 @@ impl ClientFrame {
             (Some(_), _) => Err(refuse("unknown frame type", client_id)),
         }
     }
+}
+
+/// `ids` as file ids, when there are at most [`MAX_ATTACHMENT_IDS`] distinct ones.
+fn attachment_ids(ids: &[String]) -> Option<Vec<Uuid>> {
+    if ids.len() > MAX_ATTACHMENT_IDS {
+        return None;
+    }
+    let mut parsed = Vec::with_capacity(ids.len());
+    for id in ids {
+        let id: Uuid = id.parse().ok()?;
+        if parsed.contains(&id) {
+            return None;
+        }
+        parsed.push(id);
+    }
+    Some(parsed)
 }
 
 /// Why the server refused a client's frame.
@@ -222,6 +312,11 @@ pub enum ErrorCode {
     Forbidden,
     /// A bound of the room was reached: a 51st distinct emoji on one message.
     LimitReached,
+    /// Plain text in an encrypted room (other than a `/stock=` command).
+    EncryptionRequired,
+    /// Sealed under a key that is not the room's current one, or while the
+    /// room waits for a new key after losing a member: fetch the keys again.
+    StaleEpoch,
 }
 
 /// Above this many people online a room is big: presence changes come as
@@ -365,12 +460,20 @@ mod tests {
             Ok(ClientFrame::ChatMessage {
                 content: "hi".into(),
                 client_id: Some("c1".into()),
-                reply_to: None
+                reply_to: None,
+                encrypted: None,
+                attachment_ids: Vec::new(),
             })
         );
         assert_eq!(
             ClientFrame::decode(r#"{"content":"hi"}"#),
-            Ok(ClientFrame::ChatMessage { content: "hi".into(), client_id: None, reply_to: None })
+            Ok(ClientFrame::ChatMessage {
+                content: "hi".into(),
+                client_id: None,
+                reply_to: None,
+                encrypted: None,
+                attachment_ids: Vec::new(),
+            })
         );
         assert_eq!(ClientFrame::decode(r#"{"type":"typing"}"#), Ok(ClientFrame::Typing));
     }
@@ -407,6 +510,45 @@ mod tests {
         assert!(ClientFrame::decode(&frame).is_err());
     }
 
+    fn sealed() -> Sealed {
+        Sealed { epoch: 2, iv: "AAAAAAAAAAAAAAAA".into(), ciphertext: "A".repeat(22) }
+    }
+
+    #[test]
+    fn sealed_frames_carry_no_text_and_a_checked_shape() {
+        let iv = "AAAAAAAAAAAAAAAA";
+        let ciphertext = "A".repeat(22);
+        let good = format!(
+            r#"{{"type":"chat_message","client_id":"c","encrypted":{{"epoch":2,"iv":"{iv}","ciphertext":"{ciphertext}"}}}}"#
+        );
+        let Ok(ClientFrame::ChatMessage { content, encrypted: Some(sealed), .. }) =
+            ClientFrame::decode(&good)
+        else {
+            panic!("{good}");
+        };
+        assert_eq!((content.as_str(), sealed.epoch), ("", 2));
+        for bad in [
+            format!(
+                r#"{{"content":"x","encrypted":{{"epoch":2,"iv":"{iv}","ciphertext":"{ciphertext}"}}}}"#
+            ),
+            format!(
+                r#"{{"type":"chat_message","encrypted":{{"epoch":0,"iv":"{iv}","ciphertext":"{ciphertext}"}}}}"#
+            ),
+            format!(
+                r#"{{"type":"chat_message","encrypted":{{"epoch":1,"iv":"AAAA","ciphertext":"{ciphertext}"}}}}"#
+            ),
+            format!(r#"{{"type":"chat_message","encrypted":{{"epoch":1,"iv":"{iv}"}}}}"#),
+            r#"{"type":"chat_message","encrypted":"sealed"}"#.to_owned(),
+            r#"{"content":"x","attachment_ids":["00000000-0000-0000-0000-000000000001"]}"#
+                .to_owned(),
+            format!(
+                r#"{{"type":"chat_message","attachment_ids":["x"],"encrypted":{{"epoch":1,"iv":"{iv}","ciphertext":"{ciphertext}"}}}}"#
+            ),
+        ] {
+            assert!(ClientFrame::decode(&bad).is_err(), "{bad}");
+        }
+    }
+
     #[test]
     fn keeps_client_id_of_a_refused_frame_when_readable() {
         let err = ClientFrame::decode(r#"{"type":"shout","client_id":"c9"}"#).expect_err("refused");
@@ -420,13 +562,33 @@ mod tests {
                 content: "say \"hi\" \\ <b>".into(),
                 client_id: Some("c1".into()),
                 reply_to: None,
+                encrypted: None,
+                attachment_ids: Vec::new(),
             },
             ClientFrame::ChatMessage {
                 content: "no id".into(),
                 client_id: None,
                 reply_to: Some(Uuid::from_u128(7)),
+                encrypted: None,
+                attachment_ids: Vec::new(),
             },
-            ClientFrame::Edit { message_id: Uuid::from_u128(8), content: "/stock=AAPL.US".into() },
+            ClientFrame::ChatMessage {
+                content: String::new(),
+                client_id: Some("c2".into()),
+                reply_to: None,
+                encrypted: Some(Box::new(sealed())),
+                attachment_ids: vec![Uuid::from_u128(10)],
+            },
+            ClientFrame::Edit {
+                message_id: Uuid::from_u128(8),
+                content: "/stock=AAPL.US".into(),
+                encrypted: None,
+            },
+            ClientFrame::Edit {
+                message_id: Uuid::from_u128(8),
+                content: String::new(),
+                encrypted: Some(Box::new(sealed())),
+            },
             ClientFrame::Delete { message_id: Uuid::from_u128(9) },
             ClientFrame::Typing,
         ];

@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::Sealed;
+
 /// Most characters of a message's content (or a file's caption), after trimming.
 pub const MAX_CONTENT_CHARS: usize = 1000;
 
@@ -52,6 +54,10 @@ pub struct Message {
     /// The message of the same room this one answers, as it reads now.
     #[serde(default)]
     pub reply_to: Option<Box<ReplyTo>>,
+    /// In an encrypted room, the message as its sender sealed it (`content`
+    /// is then `""`); `null` in other rooms.
+    #[serde(default)]
+    pub encrypted: Option<Box<Sealed>>,
 }
 
 /// Most characters of the original a reply quotes.
@@ -76,13 +82,16 @@ pub struct MessageEdit {
     pub message_id: Uuid,
     /// Its room.
     pub chatroom_id: Uuid,
-    /// The new text.
+    /// The new text (`""` in an encrypted room).
     pub content: String,
     /// The users the new text mentions.
     pub mentions: Vec<String>,
     /// When it was edited: its place in the room's order.
     #[serde(with = "time::serde::rfc3339")]
     pub edited_at: OffsetDateTime,
+    /// In an encrypted room, the new text as its author sealed it.
+    #[serde(default)]
+    pub encrypted: Option<Box<Sealed>>,
 }
 
 /// A message that was deleted.

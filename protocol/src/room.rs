@@ -20,6 +20,9 @@ pub struct Chatroom {
     pub private: bool,
     /// Messages are sealed by the members' clients.
     pub encrypted: bool,
+    /// An encrypted room's current key generation, from 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u32>,
     /// A room, or the direct room of two people.
     pub kind: RoomKind,
     /// For a direct room, the other person's name (one's own, in one's notes

@@ -6,10 +6,11 @@ use protocol::{ErrorCode, MessageEdit};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::{Actor, RoomActions};
+use super::post::not_encrypted;
+use super::{Actor, MessageBody, RoomActions};
 use crate::error::ApiError;
 use crate::rooms::{ChangePost, resolve_mentions};
-use crate::store::{Change, Changed, LogEntry};
+use crate::store::{Change, Changed, LogEntry, STALE_EPOCH, Sealing};
 
 /// A message's new text, trimmed: the rules of a message's content, but
 /// never a command (`/stock=…` is kept as text).
@@ -29,18 +30,37 @@ fn edited_text(content: &str) -> Result<&str, ApiError> {
 
 impl RoomActions {
     /// Gives `actor`'s message `message` of `room` a new text, which must
-    /// follow the rules of [`edited_text`]; every member is told.
+    /// follow the rules of [`edited_text`] (in an encrypted room, sealed at
+    /// the current epoch); every member is told.
     pub(crate) async fn edit_message(
         &self,
         actor: Actor<'_>,
         room: Uuid,
+        sealing: Sealing,
         message: Uuid,
-        content: &str,
+        body: MessageBody,
     ) -> Result<MessageEdit, ApiError> {
-        let content = edited_text(content)?.to_owned();
+        let edit = match (sealing, body) {
+            (Sealing::Plain, MessageBody::Text(content)) => {
+                let content = edited_text(&content)?.to_owned();
+                let mentions = resolve_mentions(&self.store, &content).await;
+                Change::Edit { content, mentions, encrypted: None }
+            }
+            (Sealing::Encrypted, MessageBody::Sealed { sealed, attachment_ids }) => {
+                if !attachment_ids.is_empty() {
+                    return Err(ApiError::Validation("an edit shows no new files".into()));
+                }
+                Change::Edit {
+                    content: String::new(),
+                    mentions: Vec::new(),
+                    encrypted: Some(sealed),
+                }
+            }
+            (Sealing::Encrypted, MessageBody::Text(_)) => return Err(ApiError::EncryptionRequired),
+            (Sealing::Plain, MessageBody::Sealed { .. }) => return Err(not_encrypted()),
+        };
         self.message_limit.check(&actor.id).map_err(|wait| ApiError::limited("messages", wait))?;
-        let mentions = resolve_mentions(&self.store, &content).await;
-        match self.change(actor, room, message, Change::Edit { content, mentions }).await? {
+        match self.change(actor, room, message, edit).await? {
             Changed::Logged { entry: LogEntry::Edited(edit), .. } => Ok(edit),
             other => Err(refusal(other)),
         }
@@ -93,6 +113,8 @@ impl RoomActions {
 fn refusal(changed: Changed) -> ApiError {
     match changed {
         Changed::Forbidden(why) => ApiError::Forbidden(why),
+        Changed::StaleEpoch => ApiError::StaleEpoch(STALE_EPOCH),
+        Changed::WrongSealing => ApiError::EncryptionRequired,
         _ => ApiError::NotFound("message"),
     }
 }

@@ -10,7 +10,7 @@ use super::{Actor, RoomActions};
 use crate::auth::validate_username;
 use crate::error::ApiError;
 use crate::rooms::RoomEvent;
-use crate::store::{Added, DirectRoom, Removed};
+use crate::store::{Added, DirectRoom, Removed, Sealing};
 
 /// Whether an action made something new or found it made already.
 #[derive(Debug)]
@@ -23,17 +23,26 @@ pub(crate) enum Made<T> {
 
 impl RoomActions {
     /// Creates a room owned by `actor`, its first member; private rooms are
-    /// seen only by their members. A public room's taken name is 409.
+    /// seen only by their members. A public room's taken name is 409. An
+    /// encrypted room (private) needs its creator's identity key, to share
+    /// its first key with.
     pub(crate) async fn create_room(
         &self,
         actor: Actor<'_>,
         name: &str,
         private: bool,
+        sealing: Sealing,
     ) -> Result<Chatroom, ApiError> {
-        let room = self.store.create_room(name, actor.id, private).await.map_err(|error| {
-            if error.is_unique_violation() { ApiError::ChatroomExists } else { error.into() }
-        })?;
-        tracing::info!(chatroom_id = %room.id, private, "created room");
+        if sealing == Sealing::Encrypted && self.store.identity_key(actor.id).await?.is_none() {
+            return Err(ApiError::IdentityKeyNeeded(
+                "an encrypted room needs your identity key first (PUT /api/v1/keys)".into(),
+            ));
+        }
+        let room =
+            self.store.create_room(name, actor.id, private, sealing).await.map_err(|error| {
+                if error.is_unique_violation() { ApiError::ChatroomExists } else { error.into() }
+            })?;
+        tracing::info!(chatroom_id = %room.id, private = room.private, encrypted = room.encrypted, "created room");
         self.unread_changed(actor, room.id).await;
         Ok(room)
     }
@@ -59,6 +68,9 @@ impl RoomActions {
             Added::NoUser => Err(ApiError::UserNotFound),
             Added::NoRoom => Err(ApiError::NotFound("chatroom")),
             Added::Direct => Err(ApiError::DirectRoom),
+            Added::NoIdentityKey(name) => Err(ApiError::IdentityKeyNeeded(format!(
+                "{name} has no identity key yet, so cannot receive this encrypted room's key"
+            ))),
         }
     }
 

@@ -23,6 +23,7 @@ mod upload;
 
 use std::sync::Arc;
 
+use protocol::Sealed;
 use uuid::Uuid;
 
 pub(crate) use self::members::Made;
@@ -50,6 +51,22 @@ pub(crate) struct RoomActions {
     pub(crate) upload_limit: Arc<Limiter<Uuid>>,
     /// `MAX_USER_STORAGE_BYTES`.
     pub(crate) storage_quota: u64,
+}
+
+/// What a message (or an edit) says: text the server reads, or, in an
+/// encrypted room, the text sealed by the sender's client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum MessageBody {
+    /// Text, trimmed and checked by the edge (or untrimmed, for an edit).
+    Text(String),
+    /// Sealed at an epoch of the room's key, with the encrypted uploads it
+    /// shows (never for an edit).
+    Sealed {
+        /// The sealed text.
+        sealed: Box<Sealed>,
+        /// Encrypted uploads of the sender's in this room.
+        attachment_ids: Vec<Uuid>,
+    },
 }
 
 /// Who acts: the user as their messages name them.

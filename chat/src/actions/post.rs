@@ -8,30 +8,46 @@ use protocol::broker::StockCommand;
 use protocol::message::{BOT_USERNAME, REPLY_EXCERPT_CHARS};
 use uuid::Uuid;
 
-use super::{Actor, RoomActions};
+use super::{Actor, MessageBody, RoomActions};
 use crate::error::ApiError;
 use crate::rooms::{Peer, Post, RoomEvent, resolve_mentions};
 use crate::stock::StockDeskError;
+use crate::store::Sealing;
 
 impl RoomActions {
-    /// Queues `content` (trimmed and validated by the edge) for the room
-    /// writer, with the users it mentions; waits while the writer's queue is
-    /// full. The stored copy, broadcast to the room, is the sender's
-    /// acknowledgement; a failure to store reaches `sender` alone. A reply
-    /// (`reply_to`, a message of the room) also mentions the original's
-    /// author.
+    /// Queues a message for the room writer, with the users it mentions;
+    /// waits while the writer's queue is full. Text (trimmed and validated
+    /// by the edge) goes to plain rooms, sealed text to encrypted ones. The
+    /// stored copy, broadcast to the room, is the sender's acknowledgement;
+    /// a failure to store reaches `sender` alone. A reply (`reply_to`, a
+    /// message of the room) also mentions the original's author.
     pub(crate) async fn post_message(
         &self,
         sender: &Arc<Peer>,
         room: Uuid,
-        content: String,
+        sealing: Sealing,
+        body: MessageBody,
         client_id: Option<String>,
         reply_to: Option<Uuid>,
     ) -> Result<(), ApiError> {
         self.message_limit
             .check(&sender.user_id)
             .map_err(|wait| ApiError::limited("messages", wait))?;
-        let mut mentions = resolve_mentions(&self.store, &content).await;
+        let (content, encrypted, attachments, mut mentions) = match (sealing, body) {
+            (Sealing::Plain, MessageBody::Text(content)) => {
+                let mentions = resolve_mentions(&self.store, &content).await;
+                (content, None, Vec::new(), mentions)
+            }
+            (Sealing::Encrypted, MessageBody::Sealed { sealed, attachment_ids }) => {
+                let files =
+                    self.store.sealed_uploads(sender.user_id, room, &attachment_ids).await?;
+                let files = files.ok_or(ApiError::NotFound("encrypted upload"))?;
+                // Mentions are inside the ciphertext: the clients find them.
+                (String::new(), Some(sealed), files, Vec::new())
+            }
+            (Sealing::Encrypted, MessageBody::Text(_)) => return Err(ApiError::EncryptionRequired),
+            (Sealing::Plain, MessageBody::Sealed { .. }) => return Err(not_encrypted()),
+        };
         let reply_to = match reply_to {
             Some(original) => Some(Box::new(self.quote(room, original).await?)),
             None => None,
@@ -46,6 +62,8 @@ impl RoomActions {
         let post = Post {
             chatroom_id: room,
             content,
+            encrypted,
+            attachments,
             client_id,
             mentions,
             reply_to,
@@ -58,7 +76,8 @@ impl RoomActions {
         }
     }
 
-    /// Message `original` of `room` as a reply quotes it; a deleted one
+    /// Message `original` of `room` as a reply quotes it (a sealed one with
+    /// no excerpt: its text is for the clients to show); a deleted one
     /// cannot be answered.
     async fn quote(&self, room: Uuid, original: Uuid) -> Result<ReplyTo, ApiError> {
         match self.store.message_in(room, original).await? {
@@ -108,4 +127,9 @@ impl RoomActions {
             username: actor.username.to_owned(),
         });
     }
+}
+
+/// Sealed text sent to a room that is not encrypted.
+pub(super) fn not_encrypted() -> ApiError {
+    ApiError::Validation("this room is not encrypted: send the message as content".into())
 }

@@ -6,14 +6,14 @@
 
 use bytes::Bytes;
 use futures_util::Stream;
-use protocol::Message;
+use protocol::{Attachment, Message};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::{Actor, RoomActions};
 use crate::error::ApiError;
 use crate::rooms::{FilePost, FilePosted, resolve_mentions};
-use crate::store::{NewFile, StoreError, UploadError};
+use crate::store::{NewFile, SEALED_CONTENT_TYPE, StoreError, UploadError};
 
 /// A file to post, as the edge read and checked it.
 #[derive(Debug)]
@@ -62,20 +62,9 @@ impl RoomActions {
             filename: upload.filename,
             size: upload.size,
             storage_quota: quota,
+            encrypted: false,
         };
-        let attachment = match self.store.store_file(&file, body, served_as).await {
-            Ok(attachment) => attachment,
-            Err(UploadError::Store(error)) => return Err(error.into()),
-            Err(UploadError::Incomplete { received, declared }) => {
-                return Err(ApiError::Validation(format!(
-                    "the body ended after {received} of the {declared} bytes Content-Length announced"
-                )));
-            }
-            Err(UploadError::OverQuota { quota, .. }) => {
-                return Err(ApiError::StorageQuotaExceeded(quota));
-            }
-            Err(UploadError::NoRoom) => return Err(ApiError::NotFound("chatroom")),
-        };
+        let attachment = self.store_file(&file, body, served_as).await?;
         let file_id = attachment.id;
         let (done, outcome) = oneshot::channel();
         let post = FilePost {
@@ -114,6 +103,52 @@ impl RoomActions {
                 self.discard(file_id).await;
                 Err(error.into())
             }
+        }
+    }
+
+    /// Stores `body`, an encrypted room's file as its sender's client sealed
+    /// it, for a sealed message to show; no message is posted. Served only
+    /// as bytes; deleted unless a message names it within a while.
+    pub(crate) async fn upload_sealed<E>(
+        &self,
+        actor: Actor<'_>,
+        room: Uuid,
+        size: u64,
+        body: impl Stream<Item = Result<Bytes, E>>,
+    ) -> Result<Attachment, ApiError> {
+        self.upload_limit.check(&actor.id).map_err(|wait| ApiError::limited("uploads", wait))?;
+        let quota = self.storage_quota;
+        if self.store.storage_used(actor.id).await?.saturating_add(size) > quota {
+            return Err(ApiError::StorageQuotaExceeded(quota));
+        }
+        let file = NewFile {
+            room,
+            user_id: actor.id,
+            filename: String::new(),
+            size,
+            storage_quota: quota,
+            encrypted: true,
+        };
+        self.store_file(&file, body, |_| SEALED_CONTENT_TYPE.to_owned()).await
+    }
+
+    /// Stores `file`, answering what went wrong as the client should hear it.
+    async fn store_file<E>(
+        &self,
+        file: &NewFile,
+        body: impl Stream<Item = Result<Bytes, E>>,
+        served_as: impl FnOnce(&[u8]) -> String,
+    ) -> Result<Attachment, ApiError> {
+        match self.store.store_file(file, body, served_as).await {
+            Ok(attachment) => Ok(attachment),
+            Err(UploadError::Store(error)) => Err(error.into()),
+            Err(UploadError::Incomplete { received, declared }) => {
+                Err(ApiError::Validation(format!(
+                    "the body ended after {received} of the {declared} bytes Content-Length announced"
+                )))
+            }
+            Err(UploadError::OverQuota { quota, .. }) => Err(ApiError::StorageQuotaExceeded(quota)),
+            Err(UploadError::NoRoom) => Err(ApiError::NotFound("chatroom")),
         }
     }
 

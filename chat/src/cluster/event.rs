@@ -45,7 +45,7 @@ pub(crate) enum Event {
     /// (`{"message": …}`, `{"changed": …}`, `{"reactions": …}`, `{"typing": …}`,
     /// `{"presence": …}`).
     #[serde(untagged)]
-    Room(RoomEvent),
+    Room(Box<RoomEvent>),
 }
 
 #[derive(Serialize)]
@@ -93,7 +93,7 @@ mod tests {
         let room = Uuid::from_u128(7);
         let at = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_000).unwrap();
         let events = [
-            Event::Room(RoomEvent::Stored {
+            Event::Room(Box::new(RoomEvent::Stored {
                 message: Message {
                     id: Uuid::from_u128(1),
                     chatroom_id: room,
@@ -113,20 +113,26 @@ mod tests {
                         username: "bob".into(),
                         excerpt: "hello".into(),
                     })),
+                    encrypted: Some(Box::new(protocol::Sealed {
+                        epoch: 3,
+                        iv: "AAAAAAAAAAAAAAAA".into(),
+                        ciphertext: "A".repeat(22),
+                    })),
                 },
                 previous: Some(at - time::Duration::microseconds(1)),
-            }),
-            Event::Room(RoomEvent::Changed {
+            })),
+            Event::Room(Box::new(RoomEvent::Changed {
                 entry: LogEntry::Edited(protocol::MessageEdit {
                     message_id: Uuid::from_u128(3),
                     chatroom_id: room,
                     content: "edited".into(),
                     mentions: vec!["ann".into()],
                     edited_at: at,
+                    encrypted: None,
                 }),
                 previous: Some(at - time::Duration::microseconds(2)),
-            }),
-            Event::Room(RoomEvent::Changed {
+            })),
+            Event::Room(Box::new(RoomEvent::Changed {
                 entry: LogEntry::Deleted {
                     deletion: protocol::MessageDeletion {
                         message_id: Uuid::from_u128(3),
@@ -135,21 +141,21 @@ mod tests {
                     at,
                 },
                 previous: None,
-            }),
-            Event::Room(RoomEvent::Typing {
+            })),
+            Event::Room(Box::new(RoomEvent::Typing {
                 chatroom_id: room,
                 user_id: Uuid::from_u128(2),
                 username: "ann".into(),
-            }),
-            Event::Room(RoomEvent::Presence {
+            })),
+            Event::Room(Box::new(RoomEvent::Presence {
                 chatroom_id: room,
                 username: "ann".into(),
                 online: true,
-            }),
+            })),
             Event::Online { rooms: HashMap::from([(room, HashSet::from(["bob".to_owned()]))]) },
             Event::Hello,
             Event::Logout { session: [9; 32] },
-            Event::Room(RoomEvent::Reactions {
+            Event::Room(Box::new(RoomEvent::Reactions {
                 chatroom_id: room,
                 message_id: Uuid::from_u128(4),
                 reactions: vec![Reaction {
@@ -158,7 +164,7 @@ mod tests {
                     users: vec!["ann".into()],
                 }],
                 version: 3,
-            }),
+            })),
             Event::Unread {
                 user_id: Uuid::from_u128(5),
                 username: "ann".into(),
@@ -177,11 +183,11 @@ mod tests {
     #[test]
     fn room_events_keep_the_form_instances_already_speak() {
         let room = Uuid::from_u128(7);
-        let typing = Event::Room(RoomEvent::Typing {
+        let typing = Event::Room(Box::new(RoomEvent::Typing {
             chatroom_id: room,
             user_id: Uuid::from_u128(2),
             username: "ann".into(),
-        });
+        }));
         let json = serde_json::to_value(&typing).unwrap();
         assert_eq!(
             json,
@@ -193,18 +199,18 @@ mod tests {
             "previous":null}}"#;
         let decoded: Event = serde_json::from_str(stored).unwrap();
         assert!(
-            matches!(decoded, Event::Room(RoomEvent::Stored { previous: None, .. })),
+            matches!(&decoded, Event::Room(event) if matches!(**event, RoomEvent::Stored { previous: None, .. })),
             "{decoded:?}"
         );
         let presence = r#"{"presence":{"chatroom_id":"00000000-0000-0000-0000-000000000007","username":"ann","online":false}}"#;
         let decoded: Event = serde_json::from_str(presence).unwrap();
         assert_eq!(
             decoded,
-            Event::Room(RoomEvent::Presence {
+            Event::Room(Box::new(RoomEvent::Presence {
                 chatroom_id: room,
                 username: "ann".into(),
                 online: false
-            })
+            }))
         );
     }
 

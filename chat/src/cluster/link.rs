@@ -156,7 +156,7 @@ fn apply(body: &[u8], receivers: &Receivers) {
 fn apply_one(from: Uuid, event: Event, receivers: &Receivers) {
     let rooms = &receivers.rooms;
     match event {
-        Event::Room(event) => rooms.apply(Origin::Instance(from), event),
+        Event::Room(event) => rooms.apply(Origin::Instance(from), *event),
         Event::Online { rooms: report } => rooms.remote_report(from, report),
         Event::Hello => {
             rooms.heard_from(from);

@@ -59,7 +59,7 @@ impl Outbox {
 
 impl Neighbours for Outbox {
     fn publish(&self, event: &RoomEvent) {
-        self.send(Event::Room(event.clone()));
+        self.send(Event::Room(Box::new(event.clone())));
     }
 
     fn logged_out(&self, session: [u8; 32]) {

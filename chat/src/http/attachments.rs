@@ -1,5 +1,7 @@
-//! Files: `POST /api/v1/chatrooms/{id}/attachments` posts one as a message,
-//! `GET /api/v1/attachments/{id}` serves it to the room's members.
+//! Files: `POST /api/v1/chatrooms/{id}/attachments` posts one as a message
+//! (in an encrypted room, `?encrypted=true` stores the client's ciphertext
+//! for a sealed message to show), `GET /api/v1/attachments/{id}` serves it
+//! to the room's members.
 //!
 //! Both stream: an upload is written to PostgreSQL a chunk at a time as it
 //! arrives, a download read a chunk at a time as the client takes it. Only
@@ -26,7 +28,7 @@ use crate::actions::{Actor, FileUpload, Posted};
 use crate::error::ApiError;
 use crate::limits::Tally;
 use crate::response::{Body, json_response};
-use crate::store::{CHUNK_BYTES, Store, StoredFile};
+use crate::store::{CHUNK_BYTES, Sealing, Store, StoredFile};
 
 /// An upload that sends nothing for this long is abandoned.
 const BODY_IDLE: Duration = Duration::from_secs(30);
@@ -56,15 +58,37 @@ pub(crate) struct Uploads {
     pub(crate) deadline: Duration,
 }
 
-/// `POST /api/v1/chatrooms/{id}/attachments?filename=&caption=&client_id=`.
+/// `POST /api/v1/chatrooms/{id}/attachments?filename=&caption=&client_id=`,
+/// or `?encrypted=true` (no name, no caption) in an encrypted room.
 pub(super) async fn upload(
     api: &Api,
     request: Request<Incoming>,
     room: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let (user, room) = member_of_room(api, request.headers(), room).await?;
+    let (user, room, sealing) = member_of_room(api, request.headers(), room).await?;
     let query = request.uri().query();
-    let filename = check_filename(query_param(query, "filename"))?;
+    let sealed = match query_param(query, "encrypted").as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::Validation("encrypted must be true or false".into())),
+    };
+    match (sealing, sealed) {
+        (Sealing::Encrypted, false) => return Err(ApiError::EncryptionRequired),
+        (Sealing::Plain, true) => {
+            let reason = "encrypted=true is for encrypted rooms only";
+            return Err(ApiError::Validation(reason.into()));
+        }
+        _ => {}
+    }
+    if sealed
+        && (query_param(query, "filename").is_some() || query_param(query, "caption").is_some())
+    {
+        let reason =
+            "an encrypted upload has no filename or caption: they go in the sealed message";
+        return Err(ApiError::Validation(reason.into()));
+    }
+    let filename =
+        if sealed { String::new() } else { check_filename(query_param(query, "filename"))? };
     let caption = query_param(query, "caption").unwrap_or_default().trim().to_owned();
     if caption.chars().count() > MAX_CONTENT_CHARS {
         let reason = format!("caption is longer than {MAX_CONTENT_CHARS} characters");
@@ -105,8 +129,20 @@ pub(super) async fn upload(
         }
     });
     let body = timed(frames, BODY_IDLE, deadline);
-    let upload = FileUpload { filename, caption, client_id, size };
     let actor = Actor::from(&user);
+    if sealed {
+        return match api.actions.upload_sealed(actor, room, size, body).await {
+            Ok(file) => Ok(json_response(
+                StatusCode::CREATED,
+                &serde_json::json!({ "id": file.id, "size": file.size, "url": file.url }),
+            )),
+            Err(ApiError::Validation(_)) if tokio::time::Instant::now() >= deadline => {
+                Err(ApiError::RequestTimeout)
+            }
+            Err(error) => Err(error),
+        };
+    }
+    let upload = FileUpload { filename, caption, client_id, size };
     let served_as = |head: &[u8]| served_type(head, &claimed);
     match api.actions.upload(actor, room, upload, body, served_as).await {
         Ok(Posted::Created(message)) => Ok(json_response(StatusCode::CREATED, &message)),

@@ -86,7 +86,7 @@ fn own_key(key: &IdentityKey) -> serde_json::Value {
 }
 
 /// `text`, base64url without padding, decoded; 400 naming `field` otherwise.
-fn decode(field: &str, text: &str) -> Result<Vec<u8>, ApiError> {
+pub(super) fn decode(field: &str, text: &str) -> Result<Vec<u8>, ApiError> {
     URL_SAFE_NO_PAD
         .decode(text)
         .map_err(|_| ApiError::Validation(format!("{field} must be base64url without padding")))
@@ -94,7 +94,7 @@ fn decode(field: &str, text: &str) -> Result<Vec<u8>, ApiError> {
 
 /// An uncompressed P-256 point (65 bytes) that is on the curve.
 pub(super) fn public_key(text: &str) -> Result<Vec<u8>, ApiError> {
-    let bytes = decode("public_key", text)?;
+    let bytes = decode("the public key", text)?;
     let uncompressed = bytes.len() == 65 && bytes[0] == 0x04;
     if !uncompressed || p256::PublicKey::from_sec1_bytes(&bytes).is_err() {
         return Err(ApiError::Validation(

@@ -24,7 +24,7 @@ pub(super) async fn list(
     request: Request<Incoming>,
     room: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let (_, room) = member_of_room(api, request.headers(), room).await?;
+    let (_, room, _) = member_of_room(api, request.headers(), room).await?;
     let members = api.store.members(room).await?;
     Ok(json_response(StatusCode::OK, &serde_json::json!({ "members": members })))
 }
@@ -36,7 +36,7 @@ pub(super) async fn add(
     request: Request<Incoming>,
     room: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let (user, room) = member_of_room(api, request.headers(), room).await?;
+    let (user, room, _) = member_of_room(api, request.headers(), room).await?;
     let body: Someone = read_json(request).await?;
     let status =
         match api.actions.add_member(Actor::from(&user), room, body.username.trim()).await? {
@@ -54,7 +54,7 @@ pub(super) async fn remove(
     room: &str,
     username: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let (user, room) = member_of_room(api, request.headers(), room).await?;
+    let (user, room, _) = member_of_room(api, request.headers(), room).await?;
     api.actions.remove_member(Actor::from(&user), room, username).await?;
     Ok(success(StatusCode::OK))
 }

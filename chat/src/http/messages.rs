@@ -28,7 +28,7 @@ pub(super) async fn page(
     request: Request<Incoming>,
     room: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let (_, room) = member_of_room(api, request.headers(), room).await?;
+    let (_, room, _) = member_of_room(api, request.headers(), room).await?;
     let query = request.uri().query();
     let limit = limit_param(query, DEFAULT_LIMIT, MAX_LIMIT)?;
     if let Some(around) = query_param(query, "around") {

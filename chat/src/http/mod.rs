@@ -12,7 +12,7 @@
 //! - `router`: the route table, once: each method and path template's handler;
 //!   the template is the metric label.
 //! - `request`: bounded JSON bodies, the login limit, cross-site writes.
-//! - `auth`, `keys`, `rooms`, `members`, `messages`, `edits`, `search`,
+//! - `auth`, `keys`, `room_keys`, `rooms`, `members`, `messages`, `edits`, `search`,
 //!   `health`, `assets`, `attachments`: the endpoints.
 //! - `range`: the `Range` header of a download.
 
@@ -26,6 +26,7 @@ mod members;
 mod messages;
 pub(crate) mod range;
 mod request;
+mod room_keys;
 mod rooms;
 mod router;
 mod search;

@@ -12,7 +12,7 @@ use super::Api;
 use crate::access::{ClientAddr, Origins, authenticate, require_member};
 use crate::error::ApiError;
 use crate::limits::{AddressGroup, Limiter};
-use crate::store::User;
+use crate::store::{Sealing, User};
 
 /// How long a client may take to send its body.
 const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -36,11 +36,11 @@ pub(super) async fn member_of_room(
     api: &Api,
     headers: &HeaderMap,
     segment: &str,
-) -> Result<(User, Uuid), ApiError> {
+) -> Result<(User, Uuid, Sealing), ApiError> {
     let (user, _) = authenticate(&api.sessions, headers).await?;
     let room = room_id(segment)?;
-    require_member(&api.store, room, user.id).await?;
-    Ok((user, room))
+    let sealing = require_member(&api.store, room, user.id).await?;
+    Ok((user, room, sealing))
 }
 
 /// The `limit` query parameter: `default` when absent, else 1 to `max`
@@ -60,21 +60,30 @@ pub(super) fn limit_param(query: Option<&str>, default: i64, max: i64) -> Result
 pub(super) async fn read_json<T: DeserializeOwned>(
     request: Request<Incoming>,
 ) -> Result<T, ApiError> {
+    read_json_up_to(request, MAX_BODY_BYTES).await
+}
+
+/// Reads and decodes a JSON body of at most `max_bytes`: for the few bodies
+/// that carry ciphertext or a key for each member.
+pub(super) async fn read_json_up_to<T: DeserializeOwned>(
+    request: Request<Incoming>,
+    max_bytes: usize,
+) -> Result<T, ApiError> {
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
-        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+    if declared.is_some_and(|len| len > max_bytes as u64) {
+        return Err(ApiError::PayloadTooLarge(max_bytes));
     }
-    let collect = Limited::new(request.into_body(), MAX_BODY_BYTES).collect();
+    let collect = Limited::new(request.into_body(), max_bytes).collect();
     let body = tokio::time::timeout(BODY_TIMEOUT, collect)
         .await
         .map_err(|_| ApiError::RequestTimeout)?
         .map_err(|e| {
             if e.is::<http_body_util::LengthLimitError>() {
-                ApiError::PayloadTooLarge(MAX_BODY_BYTES)
+                ApiError::PayloadTooLarge(max_bytes)
             } else {
                 ApiError::Validation("the request body could not be read".into())
             }

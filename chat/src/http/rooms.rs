@@ -13,6 +13,7 @@ use crate::actions::Actor;
 use crate::auth::validate_room_name;
 use crate::error::ApiError;
 use crate::response::{Body, json_response, success};
+use crate::store::Sealing;
 
 #[derive(Deserialize)]
 struct CreateBody {
@@ -46,14 +47,14 @@ pub(super) async fn read(
     request: Request<Incoming>,
     room: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let (user, room) = member_of_room(api, request.headers(), room).await?;
+    let (user, room, _) = member_of_room(api, request.headers(), room).await?;
     let body: ReadBody = read_json(request).await?;
     api.actions.mark_read(Actor::from(&user), room, body.message_id).await?;
     Ok(success(StatusCode::OK))
 }
 
-/// `POST /chatrooms` `{name, private?}`: 201 with the room; its creator is
-/// its owner and first member.
+/// `POST /chatrooms` `{name, private?, encrypted?}`: 201 with the room; its
+/// creator is its owner and first member. An encrypted room is private.
 pub(super) async fn create(
     api: &Api,
     request: Request<Incoming>,
@@ -62,11 +63,8 @@ pub(super) async fn create(
     api.room_limit.check(&user.id).map_err(|wait| ApiError::limited("rooms", wait))?;
     let body: CreateBody = read_json(request).await?;
     let name = validate_room_name(&body.name).map_err(|e| ApiError::Validation(e.into()))?;
-    if body.encrypted {
-        let reason = "encrypted rooms are not available on this server";
-        return Err(ApiError::Validation(reason.into()));
-    }
-    let room = api.actions.create_room(Actor::from(&user), name, body.private).await?;
+    let sealing = if body.encrypted { Sealing::Encrypted } else { Sealing::Plain };
+    let room = api.actions.create_room(Actor::from(&user), name, body.private, sealing).await?;
     Ok(json_response(StatusCode::CREATED, &room))
 }
 

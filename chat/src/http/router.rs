@@ -10,7 +10,8 @@ use http::{Method, Request, Response};
 use hyper::body::Incoming;
 
 use super::{
-    Api, assets, attachments, auth, edits, health, keys, members, messages, request, rooms, search,
+    Api, assets, attachments, auth, edits, health, keys, members, messages, request, room_keys,
+    rooms, search,
 };
 use crate::error::ApiError;
 use crate::response::Body;
@@ -106,6 +107,12 @@ static ROUTES: &[Route] = &[
     }),
     route(Method::DELETE, "/api/v1/chatrooms/{id}/members/{username}", |api, request, p| {
         Box::pin(async move { members::remove(&api, request, p.get(0), p.get(1)).await })
+    }),
+    route(Method::GET, "/api/v1/chatrooms/{id}/keys", |api, request, p| {
+        Box::pin(async move { room_keys::list(&api, request, p.get(0)).await })
+    }),
+    route(Method::POST, "/api/v1/chatrooms/{id}/keys", |api, request, p| {
+        Box::pin(async move { room_keys::share(&api, request, p.get(0)).await })
     }),
     route(Method::PUT, "/api/v1/keys", |api, request, _| {
         Box::pin(async move { keys::put(&api, request).await })

@@ -21,7 +21,7 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Instant;
 
-use protocol::{Attachment, ErrorCode, Message, ReplyTo, ServerFrame};
+use protocol::{Attachment, ErrorCode, Message, ReplyTo, Sealed, ServerFrame};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
@@ -29,8 +29,8 @@ use uuid::Uuid;
 
 use super::{Outgoing, Peer, RoomEvent, Rooms};
 use crate::store::{
-    Appended, Change, Changed, NewChange, NewMessage, RoomHeads, SearchIndex, Store, StoreError,
-    StoredRow,
+    Accepting, Appended, Change, Changed, NewChange, NewMessage, RoomHeads, STALE_EPOCH,
+    SearchIndex, Store, StoreError, StoredRow,
 };
 
 /// Posts waiting; a full queue makes senders wait (backpressure on their socket).
@@ -49,8 +49,13 @@ const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
 pub(crate) struct Post {
     /// The room.
     pub(crate) chatroom_id: Uuid,
-    /// The trimmed, validated text.
+    /// The trimmed, validated text (empty when sealed).
     pub(crate) content: String,
+    /// In an encrypted room, the text sealed; stored only while the room
+    /// takes messages at its epoch.
+    pub(crate) encrypted: Option<Box<Sealed>>,
+    /// The encrypted uploads a sealed message shows.
+    pub(crate) attachments: Vec<Attachment>,
     /// The sender's idempotency key.
     pub(crate) client_id: Option<String>,
     /// The users the text mentions, as their names are stored (and the
@@ -138,6 +143,21 @@ enum Job {
     User(Post),
     File(FilePost),
     Bot(BotPost),
+}
+
+impl Job {
+    fn chatroom_id(&self) -> Uuid {
+        match self {
+            Job::User(post) => post.chatroom_id,
+            Job::File(post) => post.chatroom_id,
+            Job::Bot(post) => post.chatroom_id,
+        }
+    }
+
+    /// A user's sealed message, for an encrypted room.
+    fn is_sealed(&self) -> bool {
+        matches!(self, Job::User(post) if post.encrypted.is_some())
+    }
 }
 
 /// What a writer is handed: messages are stored a batch at a time; a change
@@ -283,6 +303,12 @@ impl WriterTask {
     /// Stores posts with one insert, then publishes each stored one and
     /// answers the others.
     async fn store_batch(&mut self, mut jobs: Vec<Job>) {
+        if jobs.iter().any(Job::is_sealed) {
+            jobs = self.without_stale(jobs).await;
+            if jobs.is_empty() {
+                return;
+            }
+        }
         let batch: Vec<NewMessage> = jobs.iter_mut().map(|job| self.stamp(job)).collect();
         metrics::histogram!(crate::metrics::WRITER_BATCH).record(batch.len() as f64);
         let started = Instant::now();
@@ -301,6 +327,36 @@ impl WriterTask {
                 Appended::Failed(error) => fail(job, &error),
             }
         }
+    }
+
+    /// The jobs whose sealed messages their room takes at its epoch now;
+    /// the others' senders are told to read the room's keys again.
+    async fn without_stale(&self, jobs: Vec<Job>) -> Vec<Job> {
+        let rooms: Vec<Uuid> =
+            jobs.iter().filter(|job| job.is_sealed()).map(Job::chatroom_id).collect();
+        let accepting = match self.store.accepting(&rooms).await {
+            Ok(accepting) => accepting,
+            Err(error) => {
+                let error = Arc::new(error);
+                let (sealed, plain): (Vec<Job>, Vec<Job>) =
+                    jobs.into_iter().partition(Job::is_sealed);
+                sealed.into_iter().for_each(|job| fail(job, &error));
+                return plain;
+            }
+        };
+        jobs.into_iter()
+            .filter_map(|job| {
+                let Job::User(post) = &job else { return Some(job) };
+                let Some(sealed) = &post.encrypted else { return Some(job) };
+                let room = accepting.get(&post.chatroom_id);
+                if room == Some(&Accepting::Epoch(sealed.epoch)) {
+                    return Some(job);
+                }
+                let outcome = Ok(BotPostOutcome::Refused);
+                tell_unstored(job, ErrorCode::StaleEpoch, STALE_EPOCH, outcome);
+                None
+            })
+            .collect()
     }
 
     /// Makes an edit or deletion, after everything posted to its room before it.
@@ -336,9 +392,12 @@ impl WriterTask {
         let created_at = self.next_time();
         let mut attachments = Vec::new();
         let mut reply_to = None;
+        let mut encrypted = None;
         let (chatroom_id, user_id, username, content, client_id, command_id, mentions) = match job {
             Job::User(p) => {
                 reply_to = p.reply_to.take();
+                encrypted = p.encrypted.take();
+                attachments = std::mem::take(&mut p.attachments);
                 (
                     p.chatroom_id,
                     p.sender.user_id,
@@ -387,6 +446,7 @@ impl WriterTask {
                 edited_at: None,
                 deleted: false,
                 reply_to,
+                encrypted,
             },
             command_id,
         }
@@ -400,6 +460,9 @@ impl WriterTask {
             message.created_at = row.created_at;
             if !message.content.is_empty() {
                 self.index.add(message.id, message.chatroom_id, message.content.clone());
+            }
+            if !message.attachments.is_empty() && matches!(job, Job::User(_)) {
+                self.link_sealed_uploads(&message).await;
             }
             if let Job::File(post) = job {
                 let _ = post.done.send(Ok(FilePosted::Stored(Box::new(message.clone()))));
@@ -419,6 +482,17 @@ impl WriterTask {
             }
             Job::User(post) if !stored => self.acknowledge_duplicate(post).await,
             Job::User(_) => {}
+        }
+    }
+
+    /// Marks the encrypted uploads a stored message shows as shown, so no
+    /// other message takes them and the sweep keeps them (it also links
+    /// them, should this fail).
+    async fn link_sealed_uploads(&self, message: &Message) {
+        for file in &message.attachments {
+            if let Err(error) = self.store.link_file(file.id, message.id).await {
+                tracing::warn!(%error, file_id = %file.id, "file not linked; the sweep links it");
+            }
         }
     }
 

@@ -27,7 +27,7 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 
-use protocol::{Attachment, Message};
+use protocol::{Attachment, Message, Sealed};
 use time::{Duration, OffsetDateTime};
 use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
@@ -56,25 +56,27 @@ const INSERT_PLACED: &str = "INSERT INTO messages
         AS n (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id,
               command_id, mentions, previous_at)";
 
-/// [`INSERT_PLACED`] for a batch with files or replies: `$12` each
-/// message's files (NULL for none), `$13` the message it replies to.
+/// [`INSERT_PLACED`] for a batch with files, replies or sealed messages:
+/// `$12` each message's files (NULL for none), `$13` the message it replies
+/// to, `$14` the sealed message.
 const INSERT_PLACED_WITH_EXTRAS: &str = "INSERT INTO messages
         (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id,
-         mentions, previous_at, attachments, reply_to)
+         mentions, previous_at, attachments, reply_to, encrypted)
     SELECT id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id,
            string_to_array(mentions, ' '), coalesce(previous_at, '-infinity'), attachments,
-           reply_to
+           reply_to, encrypted
     FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
                 $6::bool[], $7::timestamptz[], $8::text[], $9::uuid[], $10::text[],
-                $11::timestamptz[], $12::jsonb[], $13::uuid[])
+                $11::timestamptz[], $12::jsonb[], $13::uuid[], $14::jsonb[])
         AS n (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id,
-              command_id, mentions, previous_at, attachments, reply_to)";
+              command_id, mentions, previous_at, attachments, reply_to, encrypted)";
 
 /// The careful insert, after the batch's rooms are locked: skips messages
 /// whose `client_id` or `command_id` is stored already and rooms that do not
 /// exist, moves each room's times, keeping their spacing, to after the room's
 /// newest stored message, and chains them. `$1`..`$10` as in [`INSERT_PLACED`],
-/// `$11` each message's files (NULL for none), `$12` the message it replies to.
+/// `$11` each message's files (NULL for none), `$12` the message it replies to,
+/// `$13` the sealed message.
 const INSERT_LOCKED: &str = "WITH rooms AS (
         SELECT c.id, (SELECT max(m.created_at) FROM messages m
                       WHERE m.chatroom_id = c.id) AS room_last
@@ -84,9 +86,9 @@ const INSERT_LOCKED: &str = "WITH rooms AS (
                min(n.created_at) OVER (PARTITION BY n.chatroom_id) AS room_first
         FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
                     $6::bool[], $7::timestamptz[], $8::text[], $9::uuid[], $10::text[],
-                    $11::jsonb[], $12::uuid[])
+                    $11::jsonb[], $12::uuid[], $13::jsonb[])
             AS n (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id,
-                  command_id, mentions, attachments, reply_to)
+                  command_id, mentions, attachments, reply_to, encrypted)
         JOIN rooms r ON r.id = n.chatroom_id
         WHERE NOT EXISTS (SELECT 1 FROM messages m
                           WHERE m.chatroom_id = n.chatroom_id AND m.user_id = n.user_id
@@ -103,9 +105,9 @@ const INSERT_LOCKED: &str = "WITH rooms AS (
     )
     INSERT INTO messages
         (id, chatroom_id, user_id, username, content, is_bot, created_at, client_id, command_id,
-         mentions, attachments, reply_to, previous_at)
+         mentions, attachments, reply_to, encrypted, previous_at)
     SELECT id, chatroom_id, user_id, username, content, is_bot, at, client_id, command_id,
-           string_to_array(mentions, ' '), attachments, reply_to, previous_at
+           string_to_array(mentions, ' '), attachments, reply_to, encrypted, previous_at
     FROM chained
     RETURNING id, created_at, nullif(previous_at, '-infinity')";
 
@@ -233,7 +235,7 @@ pub(super) fn room_lock_key(room: Uuid) -> (i32, i32) {
     ((key >> 32) as u32 as i32, key as u32 as i32)
 }
 
-/// The batch's columns, one array each, in the order of the inserts' `$1`..`$12`.
+/// The batch's columns, one array each, in the order of the inserts' `$1`..`$13`.
 struct Columns<'a> {
     ids: Vec<Uuid>,
     rooms: Vec<Uuid>,
@@ -247,6 +249,7 @@ struct Columns<'a> {
     mentions: Vec<Option<String>>,
     attachments: Vec<Option<Json<&'a [Attachment]>>>,
     replies: Vec<Option<Uuid>>,
+    sealed: Vec<Option<Json<&'a Sealed>>>,
 }
 
 impl<'a> Columns<'a> {
@@ -270,15 +273,18 @@ impl<'a> Columns<'a> {
                 .map(|n| Some(Json(n.message.attachments.as_slice())).filter(|a| !a.0.is_empty()))
                 .collect(),
             replies: batch.iter().map(|n| n.message.reply_to.as_ref().map(|r| r.id)).collect(),
+            sealed: batch.iter().map(|n| n.message.encrypted.as_deref().map(Json)).collect(),
         }
     }
 
     /// Whether a message holds what only the longer statements store.
     fn has_extras(&self) -> bool {
-        self.attachments.iter().any(Option::is_some) || self.replies.iter().any(Option::is_some)
+        self.attachments.iter().any(Option::is_some)
+            || self.replies.iter().any(Option::is_some)
+            || self.sealed.iter().any(Option::is_some)
     }
 
-    fn params(&self) -> [&(dyn ToSql + Sync); 12] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 13] {
         [
             &self.ids,
             &self.rooms,
@@ -292,6 +298,7 @@ impl<'a> Columns<'a> {
             &self.mentions,
             &self.attachments,
             &self.replies,
+            &self.sealed,
         ]
     }
 }
@@ -417,9 +424,9 @@ impl Store {
         }
         let mut columns = Columns::of(&placed);
         columns.times = rows.iter().map(|row| row.created_at).collect();
-        let [p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, files, replies] = columns.params();
-        let params: [&(dyn ToSql + Sync); 13] =
-            [p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, &previous, files, replies];
+        let [p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, files, replies, sealed] = columns.params();
+        let params: [&(dyn ToSql + Sync); 14] =
+            [p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, &previous, files, replies, sealed];
         let (sql, params) = if columns.has_extras() {
             (INSERT_PLACED_WITH_EXTRAS, &params[..])
         } else {
@@ -517,6 +524,7 @@ mod tests {
                 edited_at: None,
                 deleted: false,
                 reply_to: None,
+                encrypted: None,
             },
             command_id: None,
         }
@@ -618,7 +626,7 @@ mod tests {
         format!(
             "ARRAY[gen_random_uuid()], ARRAY['{room}'::uuid], ARRAY['{user}'::uuid], ARRAY['u'], \
              ARRAY['hello'], ARRAY[false], ARRAY[now()], ARRAY[NULL::text], ARRAY[NULL::uuid], \
-             ARRAY[NULL::text], ARRAY[NULL::jsonb], ARRAY[NULL::uuid]"
+             ARRAY[NULL::text], ARRAY[NULL::jsonb], ARRAY[NULL::uuid], ARRAY[NULL::jsonb]"
         )
     }
 

@@ -12,6 +12,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use protocol::Attachment;
 use sha2::{Digest, Sha256};
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::{Store, StoreError};
@@ -41,6 +42,9 @@ const SWEEP_UNLINKED: &str = "WITH candidates AS (
     )
     DELETE FROM attachments a USING candidates c WHERE a.id = c.id AND c.shown_by IS NULL";
 
+/// What an encrypted upload is stored and served as, whatever its bytes.
+pub(crate) const SEALED_CONTENT_TYPE: &str = "application/octet-stream";
+
 /// A file on its way in.
 #[derive(Debug, Clone)]
 pub(crate) struct NewFile {
@@ -54,6 +58,9 @@ pub(crate) struct NewFile {
     pub(crate) size: u64,
     /// Most bytes the uploader may have stored, this file included.
     pub(crate) storage_quota: u64,
+    /// Ciphertext for an encrypted room, with no name: no message is
+    /// posted with it; one names it later.
+    pub(crate) encrypted: bool,
 }
 
 /// Why an upload stored nothing.
@@ -121,13 +128,15 @@ impl Store {
         let id = Uuid::now_v7();
         let insert_file = tx
             .prepare_cached(
-                "INSERT INTO attachments (id, chatroom_id, uploader_id, filename, content_type, size, sha256)
-                 VALUES ($1, $2, $3, $4, '', 0, '')",
+                "INSERT INTO attachments
+                     (id, chatroom_id, uploader_id, filename, content_type, size, sha256, encrypted)
+                 VALUES ($1, $2, $3, $4, '', 0, '', $5)",
             )
             .await
             .map_err(StoreError::from)?;
-        let inserted =
-            tx.execute(&insert_file, &[&id, &upload.room, &upload.user_id, &upload.filename]).await;
+        let params: [&(dyn ToSql + Sync); 5] =
+            [&id, &upload.room, &upload.user_id, &upload.filename, &upload.encrypted];
+        let inserted = tx.execute(&insert_file, &params).await;
         if let Err(error) = inserted {
             let error = StoreError::from(error);
             return Err(if error.is_foreign_key_violation() {
@@ -209,6 +218,43 @@ impl Store {
             size: received,
             url: Attachment::url_of(id),
         })
+    }
+
+    /// `user`'s encrypted uploads `ids` in `room` that no message shows yet,
+    /// as a sealed message shows them (no name: that is in its ciphertext);
+    /// `None` unless every one of them is such an upload.
+    pub(crate) async fn sealed_uploads(
+        &self,
+        user: Uuid,
+        room: Uuid,
+        ids: &[Uuid],
+    ) -> Result<Option<Vec<Attachment>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT id, size FROM attachments
+                 WHERE id = ANY($1) AND chatroom_id = $2 AND uploader_id = $3 AND encrypted
+                   AND message_id IS NULL",
+            )
+            .await?;
+        let rows = client.query(&statement, &[&ids, &room, &user]).await?;
+        let sizes: std::collections::HashMap<Uuid, i64> =
+            rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+        Ok(ids
+            .iter()
+            .map(|id| {
+                sizes.get(id).map(|size| Attachment {
+                    id: *id,
+                    filename: String::new(),
+                    content_type: SEALED_CONTENT_TYPE.to_owned(),
+                    size: u64::try_from(*size).unwrap_or(0),
+                    url: Attachment::url_of(*id),
+                })
+            })
+            .collect())
     }
 
     /// Marks file `id` as shown by `message`, so the sweep keeps it.

@@ -3,9 +3,9 @@
 //! of kind `edit` or `delete`), under the room's advisory lock like the
 //! room writer's careful insert.
 
-use protocol::{MessageDeletion, MessageEdit};
+use protocol::{MessageDeletion, MessageEdit, Sealed};
 use time::{Duration, OffsetDateTime};
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
 
 use super::append::room_lock_key;
@@ -20,12 +20,14 @@ const ATTEMPTS: usize = 3;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Change {
     /// Its author gives it a new text (trimmed and checked), which mentions
-    /// `mentions`.
+    /// `mentions`; in an encrypted room, sealed (`content` is then empty).
     Edit {
         /// The new text.
         content: String,
         /// The users its `@names` mention, as stored.
         mentions: Vec<String>,
+        /// The new text sealed, in an encrypted room.
+        encrypted: Option<Box<Sealed>>,
     },
     /// Its author or the room's owner deletes it.
     Delete,
@@ -66,13 +68,20 @@ pub(crate) enum Changed {
     NotFound,
     /// The user may not: the sentence says why.
     Forbidden(&'static str),
+    /// An edit of an encrypted room's message that is not sealed at the
+    /// room's current epoch (or the room waits for a new key).
+    StaleEpoch,
+    /// Plain text for an encrypted room's message, or sealed text for a
+    /// plain room's.
+    WrongSealing,
 }
 
 /// The message, its author, the room's owner, whether it is a tombstone,
 /// and the author of the message it replies to (when that is someone else).
 const TARGET: &str = "SELECT m.user_id, c.created_by, m.deleted,
         (SELECT r.username FROM messages r
-         WHERE r.id = m.reply_to AND r.user_id <> m.user_id AND NOT r.is_bot)
+         WHERE r.id = m.reply_to AND r.user_id <> m.user_id AND NOT r.is_bot),
+        c.encrypted, CASE WHEN NOT c.rotation_needed THEN c.epoch END
     FROM messages m JOIN chatrooms c ON c.id = m.chatroom_id
     WHERE m.id = $1 AND m.chatroom_id = $2 AND m.kind = 'message'
     FOR UPDATE OF m";
@@ -82,7 +91,8 @@ const LOG_ROW: &str = "INSERT INTO messages
          target_id)
     VALUES ($1, $2, $3, $4, '', false, $5, coalesce($6::timestamptz, '-infinity'), $7, $8)";
 
-const EDIT: &str = "UPDATE messages SET content = $2, mentions = $3, edited_at = $4 WHERE id = $1";
+const EDIT: &str = "UPDATE messages SET content = $2, mentions = $3, edited_at = $4, encrypted = $5
+    WHERE id = $1";
 
 /// A search row for the new text; the indexer may not have made one yet.
 const REINDEX: &str = "INSERT INTO message_words (message_id, chatroom_id, words)
@@ -104,7 +114,8 @@ const FORGET: [&str; 3] = [
 ];
 
 const TOMBSTONE: &str = "UPDATE messages
-    SET content = '', mentions = NULL, attachments = NULL, reaction_version = 0, deleted = true
+    SET content = '', mentions = NULL, attachments = NULL, encrypted = NULL, reaction_version = 0,
+        deleted = true
     WHERE id = $1";
 
 impl Store {
@@ -131,6 +142,7 @@ impl Store {
         };
         let (author, owner, deleted): (Uuid, Uuid, bool) = (row.get(0), row.get(1), row.get(2));
         let replied_author: Option<String> = row.get(3);
+        let (room_encrypted, accepting): (bool, Option<i32>) = (row.get(4), row.get(5));
         match &new.change {
             Change::Edit { .. } if deleted => return Ok(Changed::NotFound),
             Change::Edit { .. } if author != new.user_id => {
@@ -143,6 +155,17 @@ impl Store {
                 ));
             }
             _ => {}
+        }
+        if let Change::Edit { encrypted, .. } = &new.change {
+            match (room_encrypted, encrypted) {
+                (false, None) => {}
+                (true, Some(sealed)) => {
+                    if accepting.and_then(|epoch| u32::try_from(epoch).ok()) != Some(sealed.epoch) {
+                        return Ok(Changed::StaleEpoch);
+                    }
+                }
+                _ => return Ok(Changed::WrongSealing),
+            }
         }
         let last = transaction
             .query_one(
@@ -169,7 +192,7 @@ impl Store {
         ];
         transaction.execute(&log_row, &params).await?;
         let entry = match &new.change {
-            Change::Edit { content, mentions } => {
+            Change::Edit { content, mentions, encrypted } => {
                 let mut mentions = mentions.clone();
                 if let Some(name) = replied_author
                     && !mentions.iter().any(|m| m.eq_ignore_ascii_case(&name))
@@ -178,7 +201,10 @@ impl Store {
                 }
                 let stored_mentions = (!mentions.is_empty()).then_some(&mentions);
                 let edit = transaction.prepare_cached(EDIT).await?;
-                transaction.execute(&edit, &[&new.target, content, &stored_mentions, &at]).await?;
+                let sealed = encrypted.as_deref().map(Json);
+                transaction
+                    .execute(&edit, &[&new.target, content, &stored_mentions, &at, &sealed])
+                    .await?;
                 let reindex = transaction.prepare_cached(REINDEX).await?;
                 transaction.execute(&reindex, &[&new.target]).await?;
                 LogEntry::Edited(MessageEdit {
@@ -187,6 +213,7 @@ impl Store {
                     content: content.clone(),
                     mentions,
                     edited_at: at,
+                    encrypted: encrypted.clone(),
                 })
             }
             Change::Delete => {

@@ -51,15 +51,18 @@ pub(crate) enum PublicKeyOf {
 
 impl Store {
     /// Stores `user`'s identity key. False when the user has one and
-    /// `replace` is not asked for.
+    /// `replace` is not asked for. A replaced key takes the envelopes
+    /// wrapped for the old one with it: the user shows in every encrypted
+    /// room's `missing` again, and members share the room key anew.
     pub(crate) async fn put_identity_key(
         &self,
         user: Uuid,
         key: &IdentityKey,
         replace: bool,
     ) -> Result<bool, StoreError> {
-        let client = self.client().await?;
-        let statement = client
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let statement = tx
             .prepare_cached(
                 "INSERT INTO identity_keys (user_id, public_key, backup) VALUES ($1, $2, $3)
                  ON CONFLICT (user_id) DO UPDATE
@@ -68,9 +71,12 @@ impl Store {
                  WHERE $4",
             )
             .await?;
-        let stored = client
-            .execute(&statement, &[&user, &key.public_key, &Json(&key.backup), &replace])
-            .await?;
+        let stored =
+            tx.execute(&statement, &[&user, &key.public_key, &Json(&key.backup), &replace]).await?;
+        if stored == 1 && replace {
+            tx.execute("DELETE FROM room_key_envelopes WHERE recipient_id = $1", &[&user]).await?;
+        }
+        tx.commit().await?;
         Ok(stored == 1)
     }
 

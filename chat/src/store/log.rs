@@ -3,10 +3,11 @@
 //! whole, so a client that resumes learns of every change it missed,
 //! whatever the age of the message changed.
 
-use protocol::{Message, MessageDeletion, MessageEdit, ServerFrame};
+use protocol::{Message, MessageDeletion, MessageEdit, Sealed, ServerFrame};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tokio_postgres::Row;
+use tokio_postgres::types::Json;
 use uuid::Uuid;
 
 use super::messages::{MESSAGE_COLUMN_COUNT, MESSAGE_COLUMNS, MESSAGES};
@@ -63,7 +64,8 @@ impl LogEntry {
 /// the target as it is now (`t`).
 fn log_query(after: &str) -> String {
     format!(
-        "SELECT {MESSAGE_COLUMNS}, m.kind, m.target_id, t.content, t.mentions, t.deleted
+        "SELECT {MESSAGE_COLUMNS}, m.kind, m.target_id, t.content, t.mentions, t.deleted,
+                t.encrypted
          FROM {MESSAGES} LEFT JOIN messages t ON t.id = m.target_id
          WHERE m.chatroom_id = $1 AND m.created_at > {after}
          ORDER BY m.created_at LIMIT $3"
@@ -131,5 +133,8 @@ fn entry_of(row: &Row, message: Message) -> LogEntry {
         content: row.get::<_, Option<String>>(column(2)).unwrap_or_default(),
         mentions: row.get::<_, Option<Vec<String>>>(column(3)).unwrap_or_default(),
         edited_at: at,
+        encrypted: row
+            .get::<_, Option<Json<Sealed>>>(column(5))
+            .map(|Json(sealed)| Box::new(sealed)),
     })
 }

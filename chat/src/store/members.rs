@@ -60,6 +60,9 @@ pub(crate) enum Added {
     Direct,
     /// No such room.
     NoRoom,
+    /// The room is encrypted and the person has no identity key to receive
+    /// its key with; their name.
+    NoIdentityKey(String),
 }
 
 /// What removing a member came to.
@@ -123,11 +126,19 @@ impl Store {
     pub(crate) async fn add_member(&self, room: Uuid, username: &str) -> Result<Added, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let Some(kind) = lock_room(&tx, room).await? else { return Ok(Added::NoRoom) };
-        if kind == RoomKind::Direct {
+        let Some(locked) = lock_room(&tx, room).await? else { return Ok(Added::NoRoom) };
+        if locked.kind == RoomKind::Direct {
             return Ok(Added::Direct);
         }
         let Some(person) = person_named(&tx, username).await? else { return Ok(Added::NoUser) };
+        if locked.encrypted
+            && tx
+                .query_opt("SELECT 1 FROM identity_keys WHERE user_id = $1", &[&person.id])
+                .await?
+                .is_none()
+        {
+            return Ok(Added::NoIdentityKey(person.username));
+        }
         let inserted = tx
             .execute(
                 "INSERT INTO chatroom_members (chatroom_id, user_id) VALUES ($1, $2)
@@ -156,8 +167,8 @@ impl Store {
     ) -> Result<Removed, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let Some(kind) = lock_room(&tx, room).await? else { return Ok(Removed::NotMember) };
-        if kind == RoomKind::Direct {
+        let Some(locked) = lock_room(&tx, room).await? else { return Ok(Removed::NotMember) };
+        if locked.kind == RoomKind::Direct {
             return Ok(Removed::Direct);
         }
         let Some(person) = person_named(&tx, username).await? else { return Ok(Removed::NoUser) };
@@ -180,6 +191,11 @@ impl Store {
             &[&room, &person.id],
         )
         .await?;
+        if locked.encrypted {
+            // The current key is known to someone outside now.
+            tx.execute("UPDATE chatrooms SET rotation_needed = true WHERE id = $1", &[&room])
+                .await?;
+        }
         if person.id == owner {
             tx.execute(
                 "UPDATE chatrooms SET created_by = m.user_id
@@ -245,11 +261,18 @@ impl Store {
     }
 }
 
-/// Locks `room`'s row for the transaction; its kind, or `None` when there is
-/// no such room.
-async fn lock_room(tx: &Transaction<'_>, room: Uuid) -> Result<Option<RoomKind>, StoreError> {
-    let row = tx.query_opt("SELECT kind FROM chatrooms WHERE id = $1 FOR UPDATE", &[&room]).await?;
-    Ok(row.map(|row| RoomKind::parse(row.get(0))))
+/// What a membership change needs to know of the room it locked.
+struct Locked {
+    kind: RoomKind,
+    encrypted: bool,
+}
+
+/// Locks `room`'s row for the transaction; `None` when there is no such room.
+async fn lock_room(tx: &Transaction<'_>, room: Uuid) -> Result<Option<Locked>, StoreError> {
+    let row = tx
+        .query_opt("SELECT kind, encrypted FROM chatrooms WHERE id = $1 FOR UPDATE", &[&room])
+        .await?;
+    Ok(row.map(|row| Locked { kind: RoomKind::parse(row.get(0)), encrypted: row.get(1) }))
 }
 
 /// The person named `username` (any case); the stock bot is nobody's to add.

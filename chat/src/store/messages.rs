@@ -1,7 +1,7 @@
 //! Reading the `messages` table: the history window, a message and its
 //! neighbours, resends.
 
-use protocol::{Attachment, Message, ReplyTo};
+use protocol::{Attachment, Message, ReplyTo, Sealed};
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 use tokio_postgres::types::Json;
@@ -14,9 +14,9 @@ use super::{Store, StoreError};
 pub(super) const MESSAGE_COLUMNS: &str = "m.id, m.chatroom_id, m.user_id, m.username, m.content, \
      m.is_bot, m.created_at, m.client_id, m.attachments, m.reaction_version, m.mentions, \
      m.edited_at, m.deleted, m.reply_to, r.username AS reply_username, \
-     CASE WHEN r.deleted THEN '' ELSE left(r.content, 100) END AS reply_excerpt";
+     CASE WHEN r.deleted THEN '' ELSE left(r.content, 100) END AS reply_excerpt, m.encrypted";
 /// How many columns [`MESSAGE_COLUMNS`] names.
-pub(super) const MESSAGE_COLUMN_COUNT: usize = 16;
+pub(super) const MESSAGE_COLUMN_COUNT: usize = 17;
 /// Messages `m`, each with the message it replies to (`r`).
 pub(super) const MESSAGES: &str = "messages m LEFT JOIN messages r ON r.id = m.reply_to";
 
@@ -54,6 +54,7 @@ pub(super) fn message_from_row(row: &Row) -> Message {
                 excerpt: row.get::<_, Option<String>>(15).unwrap_or_default(),
             })
         }),
+        encrypted: row.get::<_, Option<Json<Sealed>>>(16).map(|Json(sealed)| Box::new(sealed)),
     }
 }
 

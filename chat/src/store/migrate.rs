@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (7, include_str!("../../../sql/0007_private_rooms.sql")),
     (8, include_str!("../../../sql/0008_edits_and_search.sql")),
     (9, include_str!("../../../sql/0009_identity_keys.sql")),
+    (10, include_str!("../../../sql/0010_encrypted_rooms.sql")),
 ];
 
 /// Any fixed number: serialises migrations of instances starting together.

@@ -1,6 +1,7 @@
 //! PostgreSQL: the pool, migrations, the room writer's insert (`append`),
 //! a room's log of messages and changes (`log`, `changes`), search
-//! (`search`, with its indexing task), and one file of queries per table.
+//! (`search`, with its indexing task), encrypted rooms' keys (`room_keys`),
+//! and one file of queries per table.
 //!
 //! Every query goes through `prepare_cached`, so each statement is prepared
 //! once per pooled connection.
@@ -15,6 +16,7 @@ mod messages;
 mod migrate;
 mod reactions;
 mod reading;
+mod room_keys;
 mod rooms;
 mod search;
 mod sessions;
@@ -27,7 +29,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::error::SqlState;
 
 pub(crate) use append::{Appended, NewMessage, RoomHeads, StoredRow};
-pub(crate) use attachments::{CHUNK_BYTES, NewFile, StoredFile, UploadError};
+pub(crate) use attachments::{CHUNK_BYTES, NewFile, SEALED_CONTENT_TYPE, StoredFile, UploadError};
 pub(crate) use changes::{Change, Changed, NewChange};
 pub(crate) use keys::{IdentityKey, KeyBackup, PublicKeyOf};
 pub(crate) use log::LogEntry;
@@ -35,7 +37,8 @@ pub(crate) use members::{Added, DirectRoom, Removed};
 pub(crate) use messages::Before;
 pub(crate) use reactions::{Toggle, Toggled};
 pub(crate) use reading::{MAX_UNREAD, Marked, Unread};
-pub(crate) use rooms::Membership;
+pub(crate) use room_keys::{Accepting, Envelope, NewEnvelope, STALE_EPOCH, Shared};
+pub(crate) use rooms::{Membership, Sealing};
 pub(crate) use search::{MAX_QUERY_CHARS, Search, SearchIndex};
 pub(crate) use tls::{Connection, parse as parse_database_url};
 pub(crate) use users::User;

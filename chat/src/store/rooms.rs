@@ -15,12 +15,13 @@ pub(super) fn room_columns(viewer: &str) -> String {
              (SELECT u.username FROM users u
               WHERE u.id = CASE WHEN c.direct_pair[1] = {viewer}
                                 THEN c.direct_pair[2] ELSE c.direct_pair[1] END)
-         END"
+         END,
+         c.epoch"
     )
 }
 
 /// How many columns [`room_columns`] reads.
-pub(super) const ROOM_COLUMNS: usize = 8;
+pub(super) const ROOM_COLUMNS: usize = 9;
 
 /// The room of a row that starts with [`room_columns`].
 pub(super) fn room_from_row(row: &Row) -> Chatroom {
@@ -33,6 +34,7 @@ pub(super) fn room_from_row(row: &Row) -> Chatroom {
         encrypted: row.get(5),
         kind: RoomKind::parse(row.get(6)),
         peer: row.get(7),
+        epoch: row.get::<_, Option<i32>>(8).and_then(|epoch| u32::try_from(epoch).ok()),
     }
 }
 
@@ -45,22 +47,36 @@ pub(crate) enum Membership {
     /// A public room the user has not joined.
     Outsider,
     /// The user is a member.
-    Member,
+    Member(Sealing),
+}
+
+/// Whether a room's messages are sealed by its members' clients; fixed
+/// when the room is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sealing {
+    /// Messages are text the server reads.
+    Plain,
+    /// Messages are ciphertext (see `room_keys`).
+    Encrypted,
 }
 
 impl Store {
     /// Creates a room with its creator as its first member and owner,
-    /// atomically; a public room's taken name is a unique violation.
+    /// atomically; a public room's taken name is a unique violation. An
+    /// encrypted room (always private) starts at epoch 1, with no key until
+    /// its creator's client shares one.
     pub(crate) async fn create_room(
         &self,
         name: &str,
         creator: Uuid,
         private: bool,
+        sealing: Sealing,
     ) -> Result<Chatroom, StoreError> {
         let mut client = self.client().await?;
         let insert_room = client
             .prepare_cached(&format!(
-                "INSERT INTO chatrooms AS c (id, name, created_by, private) VALUES ($1, $2, $3, $4)
+                "INSERT INTO chatrooms AS c (id, name, created_by, private, encrypted, epoch)
+                 VALUES ($1, $2, $3, $4 OR $5, $5, CASE WHEN $5 THEN 1 END)
                  RETURNING {}",
                 room_columns("$3")
             ))
@@ -69,7 +85,10 @@ impl Store {
             .prepare_cached("INSERT INTO chatroom_members (chatroom_id, user_id) VALUES ($1, $2)")
             .await?;
         let tx = client.transaction().await?;
-        let row = tx.query_one(&insert_room, &[&Uuid::now_v7(), &name, &creator, &private]).await?;
+        let encrypted = sealing == Sealing::Encrypted;
+        let row = tx
+            .query_one(&insert_room, &[&Uuid::now_v7(), &name, &creator, &private, &encrypted])
+            .await?;
         let room = room_from_row(&row);
         tx.execute(&insert_member, &[&room.id, &creator]).await?;
         tx.commit().await?;
@@ -112,13 +131,16 @@ impl Store {
         let statement = client
             .prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM chatroom_members m
-                                WHERE m.chatroom_id = c.id AND m.user_id = $2), c.private
+                                WHERE m.chatroom_id = c.id AND m.user_id = $2), c.private,
+                        c.encrypted
                  FROM chatrooms c WHERE c.id = $1",
             )
             .await?;
         Ok(match client.query_opt(&statement, &[&room, &user]).await? {
             None => Membership::NoRoom,
-            Some(row) if row.get::<_, bool>(0) => Membership::Member,
+            Some(row) if row.get::<_, bool>(0) => {
+                Membership::Member(if row.get(2) { Sealing::Encrypted } else { Sealing::Plain })
+            }
             Some(row) if row.get::<_, bool>(1) => Membership::NoRoom,
             Some(_) => Membership::Outsider,
         })

@@ -21,7 +21,7 @@ use super::wire::text;
 use super::{Gateway, Held};
 use super::{inbound, outbound};
 use crate::rooms::{CloseReason, Closer, Outgoing, Peer};
-use crate::store::{Membership, User};
+use crate::store::{Membership, Sealing, User};
 
 /// Frames queued per connection before it counts as too slow (then `resync` + 1013).
 const OUTBOX: usize = 512;
@@ -36,6 +36,8 @@ const LINGER_BYTES: usize = 1024 * 1024;
 pub(super) struct Connection {
     pub(super) gateway: Arc<Gateway>,
     pub(super) room_id: Uuid,
+    /// Whether the room's messages are sealed.
+    pub(super) sealing: Sealing,
     pub(super) user: User,
     /// When the session expires: the connection closes then (1008).
     pub(super) expires_at: OffsetDateTime,
@@ -64,8 +66,12 @@ impl Connection {
             closer: self.closer.clone(),
         });
         let joined = gateway.rooms.join(self.room_id, Arc::clone(&peer));
-        let mut context =
-            Context::new(Arc::clone(&gateway.actions), self.room_id, Arc::clone(&peer));
+        let mut context = Context::new(
+            Arc::clone(&gateway.actions),
+            self.room_id,
+            self.sealing,
+            Arc::clone(&peer),
+        );
         context.span().in_scope(|| tracing::info!("connected"));
 
         metrics::gauge!(crate::metrics::WS_ACTIVE).increment(1.0);
@@ -125,7 +131,7 @@ async fn start_room(gateway: &Gateway, context: &Context, needs_start: bool) -> 
 async fn still_member(gateway: &Gateway, context: &Context) -> Result<(), End> {
     let user = context.peer.user_id;
     match Box::pin(gateway.store.membership(context.room_id, user)).await {
-        Ok(Membership::Member) => Ok(()),
+        Ok(Membership::Member(_)) => Ok(()),
         Ok(_) => Err(end_for(CloseReason::Removed)),
         Err(error) => {
             context.span().in_scope(|| tracing::warn!(%error, "checking membership failed"));

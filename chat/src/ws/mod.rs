@@ -49,7 +49,7 @@ use crate::error::ApiError;
 use crate::limits::{AddressGroup, Counted, Limiter, Tally};
 use crate::response::Body;
 use crate::rooms::{Closer, Rooms, SessionSockets};
-use crate::store::Store;
+use crate::store::{Sealing, Store};
 
 /// What WebSocket connections use.
 pub(crate) struct Gateway {
@@ -104,6 +104,7 @@ struct Accepted {
     user: crate::store::User,
     expires_at: OffsetDateTime,
     room_id: Uuid,
+    sealing: Sealing,
     after: Option<Uuid>,
     accept: HeaderValue,
     held: Held,
@@ -160,13 +161,14 @@ pub(crate) async fn upgrade(
             return Err(error);
         }
     };
-    let Accepted { user, expires_at, room_id, after, accept, held } = accepted;
+    let Accepted { user, expires_at, room_id, sealing, after, accept, held } = accepted;
 
     let on_upgrade = hyper::upgrade::on(request);
     let tasks = gateway.tasks.clone();
     let connection = connection::Connection {
         gateway,
         room_id,
+        sealing,
         user,
         expires_at,
         session,
@@ -214,13 +216,13 @@ async fn check(
 ) -> Result<Accepted, ApiError> {
     let (user, expires_at) = session_of(&gateway.sessions, token).await?;
     let room_id: Uuid = room.parse().map_err(|_| ApiError::NotFound("chatroom"))?;
-    require_member(&gateway.store, room_id, user.id).await?;
+    let sealing = require_member(&gateway.store, room_id, user.id).await?;
     let after = query_param(request.uri().query(), "after")
         .map(|text| text.parse::<Uuid>())
         .transpose()
         .map_err(|_| ApiError::Validation("after must be a message id".into()))?;
     let (accept, held) = places(gateway, request, user.id)?;
-    Ok(Accepted { user, expires_at, room_id, after, accept, held })
+    Ok(Accepted { user, expires_at, room_id, sealing, after, accept, held })
 }
 
 /// A valid upgrade's accept key, and the socket's places under the caps.

@@ -47,6 +47,7 @@ fn every_server_frame_and_error_code_is_documented() {
         edited_at: None,
         deleted: false,
         reply_to: None,
+        encrypted: None,
     };
     let frames = [
         ServerFrame::ChatMessage(message),
@@ -102,9 +103,10 @@ fn every_notification_frame_is_documented() {
         created_by: uuid::Uuid::nil(),
         created_at: time::OffsetDateTime::UNIX_EPOCH,
         private: true,
-        encrypted: false,
+        encrypted: true,
         kind: protocol::RoomKind::Room,
         peer: None,
+        epoch: Some(2),
     };
     let frames = [
         protocol::NotificationFrame::Unread {

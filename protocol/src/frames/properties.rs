@@ -124,11 +124,15 @@ fn model(value: &Value) -> Option<ClientFrame> {
     match (kind.as_deref(), content) {
         // PostgreSQL cannot store U+0000.
         (Some("chat_message" | "edit") | None, Some(content)) if content.contains('\0') => None,
-        (Some("chat_message") | None, Some(content)) => {
-            Some(ClientFrame::ChatMessage { content, client_id, reply_to: id(reply_to)? })
-        }
+        (Some("chat_message") | None, Some(content)) => Some(ClientFrame::ChatMessage {
+            content,
+            client_id,
+            reply_to: id(reply_to)?,
+            encrypted: None,
+            attachment_ids: Vec::new(),
+        }),
         (Some("edit"), Some(content)) => {
-            Some(ClientFrame::Edit { message_id: id(message_id)??, content })
+            Some(ClientFrame::Edit { message_id: id(message_id)??, content, encrypted: None })
         }
         (Some("delete"), _) => Some(ClientFrame::Delete { message_id: id(message_id)?? }),
         (Some("typing"), _) => Some(ClientFrame::Typing),
@@ -184,6 +188,7 @@ fn message() -> impl Strategy<Value = Message> {
                 edited_at: None,
                 deleted: false,
                 reply_to: None,
+                encrypted: None,
             }
         },
     )
@@ -226,7 +231,13 @@ proptest! {
             frame["type"] = json!("chat_message");
         }
         let decoded = ClientFrame::decode(&frame.to_string());
-        prop_assert_eq!(decoded, Ok(ClientFrame::ChatMessage { content, client_id, reply_to: None }));
+        prop_assert_eq!(decoded, Ok(ClientFrame::ChatMessage {
+            content,
+            client_id,
+            reply_to: None,
+            encrypted: None,
+            attachment_ids: Vec::new(),
+        }));
     }
 
     #[test]

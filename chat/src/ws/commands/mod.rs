@@ -17,22 +17,30 @@ use protocol::{ClientFrame, ErrorCode, ServerFrame};
 use uuid::Uuid;
 
 use self::parse::Input;
-use crate::actions::{Actor, RoomActions};
+use crate::actions::{Actor, MessageBody, RoomActions};
 use crate::error::ApiError;
 use crate::rooms::{Outgoing, Peer};
+use crate::store::Sealing;
 
 /// What a connection's commands act on and for whom.
 pub(in crate::ws) struct Context {
     actions: Arc<RoomActions>,
     /// The room the connection is in.
     pub(in crate::ws) room_id: Uuid,
+    /// Whether its messages are sealed.
+    sealing: Sealing,
     /// The connection itself: its user and its queue.
     pub(in crate::ws) peer: Arc<Peer>,
 }
 
 impl Context {
-    pub(in crate::ws) fn new(actions: Arc<RoomActions>, room_id: Uuid, peer: Arc<Peer>) -> Self {
-        Self { actions, room_id, peer }
+    pub(in crate::ws) fn new(
+        actions: Arc<RoomActions>,
+        room_id: Uuid,
+        sealing: Sealing,
+        peer: Arc<Peer>,
+    ) -> Self {
+        Self { actions, room_id, sealing, peer }
     }
 
     /// A span naming the user, the room and the connection, for its log lines.
@@ -83,15 +91,40 @@ pub(in crate::ws) async fn apply(context: &mut Context, frame: &str) {
             let done = actions.react(context.actor(), room, message_id, &emoji, on).await;
             context.answer(done, None);
         }
-        Ok(ClientFrame::Edit { message_id, content }) => {
-            let done = actions.edit_message(context.actor(), room, message_id, &content).await;
+        Ok(ClientFrame::Edit { message_id, content, encrypted }) => {
+            let body = match encrypted {
+                Some(sealed) => MessageBody::Sealed { sealed, attachment_ids: Vec::new() },
+                None => MessageBody::Text(content),
+            };
+            let sealing = context.sealing;
+            let done = actions.edit_message(context.actor(), room, sealing, message_id, body).await;
             context.answer(done.map(drop), None);
         }
         Ok(ClientFrame::Delete { message_id }) => {
             let done = actions.delete_message(context.actor(), room, message_id).await;
             context.answer(done, None);
         }
-        Ok(ClientFrame::ChatMessage { content, client_id, reply_to }) => {
+        Ok(ClientFrame::ChatMessage {
+            encrypted: Some(sealed),
+            attachment_ids,
+            client_id,
+            reply_to,
+            ..
+        }) => {
+            let body = MessageBody::Sealed { sealed, attachment_ids };
+            let done = actions
+                .post_message(
+                    &context.peer,
+                    room,
+                    context.sealing,
+                    body,
+                    client_id.clone(),
+                    reply_to,
+                )
+                .await;
+            context.answer(done, client_id);
+        }
+        Ok(ClientFrame::ChatMessage { content, client_id, reply_to, .. }) => {
             match parse::classify(&content) {
                 Input::Refused(code, message) => context.refuse(code, message.into(), client_id),
                 Input::Stock(code) => {
@@ -103,8 +136,17 @@ pub(in crate::ws) async fn apply(context: &mut Context, frame: &str) {
                     // Most messages need no trimming: keep the decoded string then.
                     let content =
                         if text.len() == content.len() { content } else { text.to_owned() };
+                    let body = MessageBody::Text(content);
+                    let sealing = context.sealing;
                     let done = actions
-                        .post_message(&context.peer, room, content, client_id.clone(), reply_to)
+                        .post_message(
+                            &context.peer,
+                            room,
+                            sealing,
+                            body,
+                            client_id.clone(),
+                            reply_to,
+                        )
                         .await;
                     context.answer(done, client_id);
                 }
