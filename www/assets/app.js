@@ -21,6 +21,10 @@
  *   edits.js          a message's menu: reply, edit (also the up arrow), delete;
  *                     message_edited and message_deleted.
  *   search.js         the search box and its results.
+ *   crypto.js         the encrypted rooms' scheme over WebCrypto (no page state).
+ *   keystore.js       the identity key in IndexedDB, non-extractable.
+ *   encryption.js     encrypted rooms: the passphrase, room keys, sealing and
+ *                     opening messages and files.
  *
  * State
  *   state.user   the signed-in User ({id, username, ...}) or null.
@@ -74,10 +78,10 @@ import { onComposerEnter, onComposerSubmit, renderCount } from './composer.js';
 import { onComposerKeydown } from './edits.js';
 import { onDragOver, onDrop, onPaste, uploadFiles } from './files.js';
 import { onMessagesScroll, scrollToBottom } from './history.js';
-import { onAddMemberSubmit, onLeaveClick, toggleMembersPanel } from './members.js';
+import { onAddMemberSubmit, onDirectSubmit, onLeaveClick, toggleMembersPanel } from './members.js';
 import { onNotifyClick, onVisibilityChange } from './notifications.js';
 import { onMessageInput } from './presence.js';
-import { loadRooms, onCreateRoomSubmit } from './rooms.js';
+import { loadRooms, onCreateRoomSubmit, onEncryptedToggle, renderStockNotice } from './rooms.js';
 import { closeResults, onSearchKeydown, onSearchSubmit } from './search.js';
 import { onBrowserOffline, reconnectNow } from './sockets.js';
 import { ui } from './state.js';
@@ -101,6 +105,19 @@ function collectElements() {
     roomList: 'room-list',
     directList: 'direct-list',
     newRoomPrivate: 'new-room-private',
+    newRoomEncrypted: 'new-room-encrypted',
+    chatEncrypted: 'chat-encrypted',
+    stockNotice: 'stock-notice',
+    directForm: 'direct-form',
+    directName: 'direct-name',
+    encryptionDialog: 'encryption-dialog',
+    encryptionForm: 'encryption-form',
+    encryptionTitle: 'encryption-title',
+    encryptionExplain: 'encryption-explain',
+    encryptionPassphrase: 'encryption-passphrase',
+    encryptionError: 'encryption-error',
+    encryptionUnlock: 'encryption-unlock',
+    encryptionCancel: 'encryption-cancel',
     chatPrivate: 'chat-private',
     membersButton: 'members-button',
     memberNotice: 'member-notice',
@@ -151,6 +168,9 @@ function bindEvents() {
   ui.logoutButton.addEventListener('click', onLogoutClick);
   ui.refreshRooms.addEventListener('click', () => loadRooms());
   ui.createRoomForm.addEventListener('submit', onCreateRoomSubmit);
+  ui.newRoomEncrypted.addEventListener('change', onEncryptedToggle);
+  ui.directForm.addEventListener('submit', onDirectSubmit);
+  ui.messageInput.addEventListener('input', renderStockNotice);
   ui.composer.addEventListener('submit', onComposerSubmit);
   ui.membersButton.addEventListener('click', toggleMembersPanel);
   ui.addMemberForm.addEventListener('submit', onAddMemberSubmit);

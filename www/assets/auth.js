@@ -2,6 +2,7 @@
 
 import { api } from './api.js';
 import { setText } from './dom.js';
+import { forgetKeys } from './encryption.js';
 import { closeNotifier, openNotifier, renderNotifyButton, renderTitle } from './notifications.js';
 import {
   closeRoom,
@@ -26,6 +27,7 @@ export function showAuth({ error = '', notice = '' } = {}) {
   closeNotifier();
   state.unread.clear();
   renderTitle();
+  forgetKeys();
   state.user = null;
   state.rooms = [];
   ui.roomList.replaceChildren();

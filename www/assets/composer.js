@@ -2,6 +2,7 @@
 
 import { h, newClientId, setText } from './dom.js';
 import { cancelReply } from './edits.js';
+import { sealFor } from './encryption.js';
 import { markDays, scrollToBottom } from './history.js';
 import { renderMessage } from './messages.js';
 import { isCurrent } from './rooms.js';
@@ -26,7 +27,9 @@ export function onComposerSubmit(event) {
   setText(ui.chatError, '');
   const clientId = newClientId();
   if (content.startsWith('/')) {
-    // A command: never stored, so never shown as pending.
+    // A command: never stored, so never shown as pending (and, in an
+    // encrypted room, sent in the clear, as the stock notice said).
+    ui.stockNotice.hidden = true;
     if (!sendFrame(room, { type: 'chat_message', content, client_id: clientId })) {
       showChatError('Not connected: commands can be sent once the connection is back.');
       return;
@@ -34,14 +37,19 @@ export function onComposerSubmit(event) {
     ui.messageInput.value = '';
     return;
   }
-  addPending(room, clientId, content, state.replyTo);
+  addPending(room, clientId, content, state.replyTo, room.encrypted ? { content } : null);
   cancelReply();
   ui.messageInput.value = '';
   renderCount();
   ui.messageInput.focus();
 }
 
-export function addPending(room, clientId, content, replyTo = null) {
+/**
+ * Shows a message as pending and sends it. In an encrypted room `plaintext`
+ * ({content, attachments?}) is sealed first, and `attachmentIds` names the
+ * encrypted uploads it shows.
+ */
+export function addPending(room, clientId, content, replyTo = null, plaintext = null, attachmentIds = []) {
   const li = renderMessage({
     username: state.user.username,
     content,
@@ -51,7 +59,9 @@ export function addPending(room, clientId, content, replyTo = null) {
   }, { clientId });
   ui.messages.append(li);
   markDays();
-  room.pending.set(clientId, { li, content, replyTo, status: 'pending', timer: null });
+  room.pending.set(clientId, {
+    li, content, replyTo, status: 'pending', timer: null, plaintext, attachmentIds, encrypted: null, seals: 0,
+  });
   scrollToBottom();
   sendPending(room, clientId);
 }
@@ -62,7 +72,14 @@ export function sendPending(room, clientId) {
   if (!pending) return;
   clearTimeout(pending.timer);
   pending.timer = null;
-  const frame = { type: 'chat_message', content: pending.content, client_id: clientId };
+  if (pending.plaintext && !pending.encrypted) {
+    sealPending(room, clientId, pending);
+    return;
+  }
+  const frame = pending.encrypted
+    ? { type: 'chat_message', encrypted: pending.encrypted, client_id: clientId }
+    : { type: 'chat_message', content: pending.content, client_id: clientId };
+  if (pending.attachmentIds.length) frame.attachment_ids = pending.attachmentIds;
   if (pending.replyTo) frame.reply_to = pending.replyTo.id;
   if (!sendFrame(room, frame)) return;
   pending.timer = setTimeout(() => {
@@ -73,6 +90,36 @@ export function sendPending(room, clientId) {
       markFailed(room, clientId, 'No confirmation from the server.');
     }
   }, PENDING_TIMEOUT_MS);
+}
+
+/** Seals a pending message for the room's current key, then sends it. */
+function sealPending(room, clientId, pending) {
+  if (pending.sealing) return;
+  pending.sealing = true;
+  pending.seals += 1;
+  sealFor(room, pending.plaintext)
+    .then((encrypted) => {
+      pending.sealing = false;
+      if (room.pending.get(clientId) !== pending) return;
+      pending.encrypted = encrypted;
+      sendPending(room, clientId);
+    })
+    .catch((err) => {
+      pending.sealing = false;
+      markFailed(room, clientId, `Could not encrypt: ${err.message}`);
+    });
+}
+
+/**
+ * The room took a new key (a member left) before this message arrived:
+ * seal it again with the new one and resend, a few times at most.
+ */
+export function resealPending(room, clientId) {
+  const pending = room.pending.get(clientId);
+  if (!pending || !pending.plaintext || pending.seals >= 3) return false;
+  pending.encrypted = null;
+  sendPending(room, clientId);
+  return true;
 }
 
 export function flushPending(room) {

@@ -2,6 +2,7 @@
 
 import { sendFrame, showChatError } from './composer.js';
 import { h, linkify, sameUser, setText } from './dom.js';
+import { decryptEdit, sealFor } from './encryption.js';
 import { MAX_MESSAGE_LENGTH, state, ui } from './state.js';
 
 const EXCERPT_CHARS = 100;
@@ -107,7 +108,20 @@ export function startEdit(li) {
   const save = () => {
     const text = input.value.trim();
     if (!text) return;
-    if (text !== content.textContent && !sendFrame(state.room, { type: 'edit', message_id: li.dataset.id, content: text })) {
+    if (text === content.textContent) {
+      cancel();
+      return;
+    }
+    const room = state.room;
+    if (room && room.encrypted) {
+      sealFor(room, { content: text }, { editOf: li.dataset.id })
+        .then((encrypted) => {
+          if (!sendFrame(room, { type: 'edit', message_id: li.dataset.id, encrypted })) {
+            showChatError('Not connected: the edit can be saved once the connection is back.');
+          }
+        })
+        .catch((err) => showChatError(`The edit could not be encrypted: ${err.message}`));
+    } else if (!sendFrame(room, { type: 'edit', message_id: li.dataset.id, content: text })) {
       showChatError('Not connected: the edit can be saved once the connection is back.');
       return;
     }
@@ -173,6 +187,13 @@ export function confirmDelete(li) {
 export function onMessageEdited(room, frame) {
   const content = typeof frame.content === 'string' ? frame.content : '';
   const li = room.byId.get(frame.message_id);
+  if (frame.encrypted && typeof frame.encrypted === 'object') {
+    if (li && li.dataset.deleted !== 'true') {
+      markEdited(li, frame.edited_at);
+      decryptEdit(room, li, frame);
+    }
+    return;
+  }
   if (li && li.dataset.deleted !== 'true') {
     li.querySelector('.message-content').replaceChildren(...linkify(content));
     markEdited(li, frame.edited_at);

@@ -1,8 +1,9 @@
 /** Files: shown under their message; attached, dropped or pasted, and uploaded with progress. */
 
 import { ApiError } from './api.js';
-import { showChatError } from './composer.js';
+import { addPending, showChatError } from './composer.js';
 import { h, newClientId, setText } from './dom.js';
+import { sealUpload } from './encryption.js';
 import { receiveMessage } from './history.js';
 import { isCurrent } from './rooms.js';
 import { API_BASE, INLINE_IMAGE_TYPES, state, ui } from './state.js';
@@ -39,6 +40,10 @@ export async function uploadFiles(files) {
   const caption = ui.messageInput.value.trim();
   ui.messageInput.value = '';
   setText(ui.chatError, '');
+  if (room.encrypted) {
+    await uploadSealed(room, [...files], caption);
+    return;
+  }
   for (const [index, file] of [...files].entries()) {
     try {
       const message = await uploadFile(room, file, index === 0 ? caption : '');
@@ -51,9 +56,41 @@ export async function uploadFiles(files) {
   }
 }
 
-/** POSTs one file; XMLHttpRequest because fetch reports no upload progress. */
-export function uploadFile(room, file, caption) {
-  const query = new URLSearchParams({ filename: file.name || 'pasted', client_id: newClientId() });
+/**
+ * An encrypted room's files: each sealed with a key of its own and uploaded
+ * without a name, then one sealed message that names them (with their keys
+ * inside), sent like any other.
+ */
+async function uploadSealed(room, files, caption) {
+  const shown = [];
+  for (const file of files) {
+    try {
+      const sealed = await sealUpload(file);
+      const stored = await uploadFile(room, file, '', sealed.body);
+      shown.push(sealed.describe(stored.id));
+    } catch (err) {
+      showChatError(`${file.name}: ${err.message}`);
+      break;
+    }
+  }
+  if (!shown.length) {
+    if (caption && !ui.messageInput.value) ui.messageInput.value = caption;
+    return;
+  }
+  if (!isCurrent(room)) return;
+  const plaintext = { content: caption, attachments: shown };
+  addPending(room, newClientId(), caption || shown.map((file) => file.filename).join(', '), null,
+    plaintext, shown.map((file) => file.id));
+}
+
+/**
+ * POSTs one file (or, in an encrypted room, `sealed`: its ciphertext, with
+ * no name); XMLHttpRequest because fetch reports no upload progress.
+ */
+export function uploadFile(room, file, caption, sealed = null) {
+  const query = sealed
+    ? new URLSearchParams({ encrypted: 'true' })
+    : new URLSearchParams({ filename: file.name || 'pasted', client_id: newClientId() });
   if (caption) query.set('caption', caption);
   ui.uploadName.textContent = file.name || 'pasted';
   ui.uploadProgress.value = 0;
@@ -61,7 +98,7 @@ export function uploadFile(room, file, caption) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', `${API_BASE}/chatrooms/${encodeURIComponent(room.id)}/attachments?${query}`);
-    xhr.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
+    xhr.setRequestHeader('Content-Type', sealed ? 'application/octet-stream' : (file.type || 'application/octet-stream'));
     xhr.responseType = 'json';
     xhr.upload.onprogress = (event) => {
       if (event.lengthComputable) ui.uploadProgress.value = event.loaded / event.total;
@@ -76,7 +113,7 @@ export function uploadFile(room, file, caption) {
       ui.uploadStatus.hidden = true;
       reject(new ApiError(0, 'NETWORK_ERROR', 'The upload could not reach the server.'));
     };
-    xhr.send(file);
+    xhr.send(sealed || file);
   });
 }
 

@@ -5,6 +5,7 @@
 import { api } from './api.js';
 import { handleAuthLoss } from './auth.js';
 import { h, sameUser, setText } from './dom.js';
+import { shareWithMissing } from './encryption.js';
 import { addRoom, dropRoom, isCurrent, openRoom } from './rooms.js';
 import { state, ui } from './state.js';
 
@@ -55,7 +56,7 @@ function renderMembers(room, members) {
     ? h('button', {
       type: 'button',
       class: 'btn btn-ghost btn-small',
-      'data-testid': 'remove-member',
+      'data-testid': 'member-remove',
       'aria-label': `Remove ${m.username} from the room`,
       onclick: () => removeMember(room, m.username),
     }, 'Remove')
@@ -116,6 +117,8 @@ export function onMemberFrame(room, frame) {
   else text = sameUser(who, by) ? `${who} left the room.` : `${who} was removed by ${by}.`;
   setText(ui.memberNotice, text);
   if (!ui.membersPanel.hidden) loadMembers(room);
+  // The newcomer needs the room key; any member who holds it sends it.
+  if (room.encrypted && frame.type === 'member_added') shareWithMissing(room).catch(() => {});
 }
 
 /* ------------------------------------------------------------------ */
@@ -172,6 +175,15 @@ function onMenuKey(event) {
   const { anchor } = openMenu;
   closePersonMenu();
   anchor.focus();
+}
+
+/** The "Message a username" form of the direct messages. */
+export function onDirectSubmit(event) {
+  event.preventDefault();
+  const name = ui.directName.value.trim();
+  if (!name) return;
+  ui.directName.value = '';
+  openDirect(name);
 }
 
 /** Opens (making it on first use) the direct room with `username`. */

@@ -1,6 +1,7 @@
 /** One message as an element: text, author, time, the message it answers, files and reactions. */
 
 import { formatTime, h, linkify, sameUser } from './dom.js';
+import { decryptInto } from './encryption.js';
 import { makeTombstone, markEdited, messageMenu } from './edits.js';
 import { renderAttachments } from './files.js';
 import { jumpTo } from './history.js';
@@ -54,10 +55,13 @@ export function renderMessage(message, { clientId = null } = {}) {
     clientId ? null : messageMenu(message)),
   renderQuote(message.reply_to),
   h('p', { class: 'message-content', 'data-testid': 'message-content' }, ...linkify(String(message.content ?? ''))),
-  renderAttachments(message.attachments),
+  message.encrypted ? null : renderAttachments(message.attachments),
   clientId ? null : renderReactions(message.id, message.reactions));
   if (message.edited_at) markEdited(li, message.edited_at);
   if (message.deleted) makeTombstone(li);
+  else if (message.encrypted && typeof message.encrypted === 'object' && state.room && !clientId) {
+    decryptInto(state.room, li, message);
+  }
   return li;
 }
 
@@ -65,9 +69,15 @@ export function renderMessage(message, { clientId = null } = {}) {
 function renderQuote(reply) {
   if (!reply || typeof reply !== 'object' || !reply.id) return null;
   const excerpt = String(reply.excerpt ?? '');
+  // In an encrypted room the server quotes nothing: the original's text is
+  // filled in here once it is decrypted.
+  const sealed = !excerpt && state.room && state.room.encrypted;
+  const original = sealed ? state.room.byId.get(reply.id) : null;
+  const known = original && original.dataset.encrypted === 'true'
+    ? original.querySelector('.message-content').textContent.slice(0, 100) : '';
   return h('button', {
     type: 'button',
-    class: excerpt ? 'reply-quote' : 'reply-quote is-gone',
+    class: excerpt || sealed ? 'reply-quote' : 'reply-quote is-gone',
     'data-testid': 'reply-quote',
     'data-reply-to': reply.id,
     title: 'Show the message this answers',
@@ -75,5 +85,5 @@ function renderQuote(reply) {
   },
   h('span', { class: 'reply-author', text: String(reply.username ?? '') }),
   ' ',
-  h('span', { class: 'reply-excerpt', text: excerpt || 'deleted message' }));
+  h('span', { class: 'reply-excerpt', text: excerpt || known || (sealed ? '🔒 encrypted message' : 'deleted message') }));
 }

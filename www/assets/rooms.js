@@ -6,6 +6,7 @@ import { showChatError } from './composer.js';
 import { h, sameUser, setText } from './dom.js';
 import { renderHistoryStatus } from './history.js';
 import { resetEdits } from './edits.js';
+import { ensureIdentity, shareWithMissing } from './encryption.js';
 import { resetMembersPanel } from './members.js';
 import { renderTitle } from './notifications.js';
 import { renderOnline, renderTyping } from './presence.js';
@@ -57,7 +58,7 @@ function roomItem(room) {
   const figures = state.unread.get(room.id) || { unread: 0, mentions: 0 };
   const name = roomLabel(room);
   const isPrivateRoom = room.private && room.kind !== 'direct';
-  const label = [name, isPrivateRoom ? 'private' : null,
+  const label = [name, room.encrypted ? 'encrypted' : (isPrivateRoom ? 'private' : null),
     figures.unread ? `${figures.unread} unread` : null,
     figures.mentions ? `${figures.mentions} mentioning you` : null].filter(Boolean).join(', ');
   return h('li', {},
@@ -71,7 +72,9 @@ function roomItem(room) {
       onclick: () => openRoom(room),
     },
     h('span', { class: 'room-name', text: name }),
-    isPrivateRoom ? h('span', { class: 'private-mark', 'data-testid': 'private-mark', title: 'Private: members only', text: 'private' }) : null,
+    room.encrypted
+      ? h('span', { class: 'encrypted-mark', 'data-testid': 'encrypted-mark', title: 'End-to-end encrypted', text: '🔒' })
+      : (isPrivateRoom ? h('span', { class: 'private-mark', 'data-testid': 'private-mark', title: 'Private: members only', text: 'private' }) : null),
     figures.mentions ? h('span', { class: 'mention-mark', 'data-testid': 'mention-mark', title: 'Mentions you', text: '@' }) : null,
     figures.unread ? h('span', { class: 'unread-badge', 'data-testid': 'unread-badge', text: figures.unread >= 999 ? '999+' : String(figures.unread) }) : null));
 }
@@ -114,7 +117,8 @@ export function stopRoomsRefresh() {
 export async function onCreateRoomSubmit(event) {
   event.preventDefault();
   const name = ui.newRoomName.value.trim();
-  const isPrivate = ui.newRoomPrivate.checked;
+  const encrypted = ui.newRoomEncrypted.checked;
+  const isPrivate = ui.newRoomPrivate.checked || encrypted;
   setText(ui.roomError, '');
   if (!name) {
     setText(ui.roomError, 'Enter a room name.');
@@ -128,9 +132,13 @@ export async function onCreateRoomSubmit(event) {
   }
   ui.createRoomButton.disabled = true;
   try {
-    const room = await api('/chatrooms', { method: 'POST', body: { name, private: isPrivate } });
+    // The first encrypted room makes the user's key (asking for a passphrase).
+    if (encrypted) await ensureIdentity();
+    const room = await api('/chatrooms', { method: 'POST', body: { name, private: isPrivate, encrypted } });
     ui.newRoomName.value = '';
     ui.newRoomPrivate.checked = false;
+    ui.newRoomEncrypted.checked = false;
+    onEncryptedToggle();
     addRoom(room);
     openRoom(room);
   } catch (err) {
@@ -138,6 +146,18 @@ export async function onCreateRoomSubmit(event) {
   } finally {
     ui.createRoomButton.disabled = false;
   }
+}
+
+/** An encrypted room is always private. */
+export function onEncryptedToggle() {
+  if (ui.newRoomEncrypted.checked) ui.newRoomPrivate.checked = true;
+  ui.newRoomPrivate.disabled = ui.newRoomEncrypted.checked;
+}
+
+/** In an encrypted room, a stock command is said to be in the clear before it is sent. */
+export function renderStockNotice() {
+  const room = state.room;
+  ui.stockNotice.hidden = !(room && room.encrypted && /^\s*\/stock=/i.test(ui.messageInput.value));
 }
 
 export function openRoomFromHash() {
@@ -155,6 +175,7 @@ export function createRoomSession(info) {
   return {
     id: info.id,
     name: roomLabel(info),
+    encrypted: info.encrypted === true,
     closed: false,
     ws: null,
     wsOpened: false,
@@ -214,7 +235,15 @@ export async function openRoom(info, { focusInput = true, jumpTarget = null } = 
     // a 403 from the handshake triggers another join).
     showChatError(`Could not join the room: ${err.message}`);
   }
-  if (isCurrent(room)) connect(room);
+  if (!isCurrent(room)) return;
+  if (room.encrypted) {
+    // Messages load meanwhile and open once the key is unlocked; whoever
+    // lacks the room key then gets it.
+    ensureIdentity()
+      .then(() => shareWithMissing(room))
+      .catch((err) => { if (isCurrent(room)) showChatError(err.message); });
+  }
+  connect(room);
 }
 
 /** Stop everything belonging to the open room (network, timers). */
@@ -266,7 +295,9 @@ export function showChatRoom(room) {
   ui.chatRoom.hidden = false;
   ui.chatTitle.textContent = room.name;
   const info = state.rooms.find((r) => r.id === room.id);
-  ui.chatPrivate.hidden = !(info && info.private && info.kind !== 'direct');
+  ui.chatPrivate.hidden = !(info && info.private && info.kind !== 'direct' && !info.encrypted);
+  ui.chatEncrypted.hidden = !room.encrypted;
+  ui.stockNotice.hidden = true;
   ui.chatTitle.classList.toggle('is-direct', Boolean(info && info.kind === 'direct'));
   resetMembersPanel();
   ui.messages.replaceChildren(h('li', { class: 'history-status', id: 'history-status' }));

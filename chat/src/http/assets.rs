@@ -37,6 +37,9 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     page_module!("members.js"),
     page_module!("edits.js"),
     page_module!("search.js"),
+    page_module!("crypto.js"),
+    page_module!("keystore.js"),
+    page_module!("encryption.js"),
     ("style.css", "text/css; charset=utf-8", include_bytes!("../../../www/assets/style.css")),
     ("favicon.svg", "image/svg+xml", include_bytes!("../../../www/assets/favicon.svg")),
     (

@@ -92,9 +92,10 @@ pub(crate) struct Api {
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// `Content-Security-Policy` of every response: scripts and styles only from
-/// files of this origin, no inline code, never framed.
+/// files of this origin, no inline code, never framed. Images may also be
+/// `blob:` URLs: an encrypted room's images, decrypted in the page.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-    img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+    img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
     form-action 'self'; frame-ancestors 'none'";
 
 /// Serves one request: the entry point hyper calls.

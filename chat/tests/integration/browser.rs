@@ -34,6 +34,7 @@ macro_rules! chromedriver_or_skip {
 // After the macro, which it uses.
 mod composer;
 mod edits;
+mod encrypted;
 mod members;
 
 /// Asserts that `shown` holds each of `expected` exactly once, in that

@@ -15,6 +15,7 @@ mod cluster;
 mod deploy;
 mod documents;
 mod edits;
+mod encrypted;
 mod faults;
 mod hostile;
 mod hostile_property;

@@ -270,8 +270,9 @@ async fn one_direct_room_per_pair_with_fixed_members() {
 async fn room_creation_checks_its_fields() {
     let server = TestServer::start().await;
     let ann = server.user("ann").await;
+    // An encrypted room needs its creator's identity key first.
     let sealed = ann.post("/api/v1/chatrooms", json!({"name": "Vault", "encrypted": true})).await;
-    sealed.assert_error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+    sealed.assert_error(StatusCode::CONFLICT, "NO_IDENTITY_KEY");
     let nameless = ann.post("/api/v1/chatrooms", json!({"name": " ", "private": true})).await;
     nameless.assert_error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
     let public = ann.post("/api/v1/chatrooms", json!({"name": "Open"})).await;

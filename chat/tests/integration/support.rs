@@ -176,6 +176,27 @@ pub struct ChatProcess {
 
 impl ChatProcess {
     pub async fn spawn(db: &TestDatabase, vhost: &TestVhost) -> Self {
+        Self::spawn_with(db, vhost, "warn", Stdio::null, Stdio::null).await
+    }
+
+    /// A process that logs everything it would log at `debug` to `log`.
+    pub async fn spawn_logging(
+        db: &TestDatabase,
+        vhost: &TestVhost,
+        log: &std::path::Path,
+    ) -> Self {
+        let file = std::fs::File::create(log).unwrap();
+        let err = file.try_clone().unwrap();
+        Self::spawn_with(db, vhost, "debug", move || file.into(), move || err.into()).await
+    }
+
+    async fn spawn_with(
+        db: &TestDatabase,
+        vhost: &TestVhost,
+        rust_log: &str,
+        stdout: impl FnOnce() -> Stdio,
+        stderr: impl FnOnce() -> Stdio,
+    ) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(env!("CARGO_BIN_EXE_chat"))
             .env("CHAT_ADDR", format!("127.0.0.1:{port}"))
@@ -188,10 +209,10 @@ impl ChatProcess {
             .env("RATE_LIMIT_REGISTER", "off")
             .env("RATE_LIMIT_ROOMS", "off")
             .env("RATE_LIMIT_HANDSHAKES", "off")
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", rust_log)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(stdout())
+            .stderr(stderr())
             .spawn()
             .expect("the chat binary starts");
         let mut process = Self { base: format!("http://127.0.0.1:{port}"), child };

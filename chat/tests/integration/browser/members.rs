@@ -31,8 +31,8 @@ async fn a_private_room_appears_for_the_person_added_and_goes_when_they_are_remo
     assert_eq!(bob.js(LISTS_ROOM, vec![json!("Hideout")]).await, json!(false), "not for bob yet");
 
     alice.click("members-button").await;
-    alice.type_into("add-member-name", "bob").await;
-    alice.click("add-member").await;
+    alice.type_into("member-add-input", "bob").await;
+    alice.click("member-add").await;
     let member = "return Array.from(document.querySelectorAll('[data-testid=\"member\"]'),
                                     (m) => m.dataset.username).includes(arguments[0]);";
     alice.wait_for("bob in the members panel", member, vec![json!("bob")]).await;
@@ -55,8 +55,8 @@ async fn a_private_room_appears_for_the_person_added_and_goes_when_they_are_remo
     bob.wait_for("Hideout gone from bob's list", absent, vec![]).await;
     let said = alice.wait_for("the member notice", "return document.querySelector('[data-testid=\"member-notice\"]').textContent === 'bob left the room.';", vec![]).await;
     assert_eq!(said, json!(true));
-    alice.type_into("add-member-name", "bob").await;
-    alice.click("add-member").await;
+    alice.type_into("member-add-input", "bob").await;
+    alice.click("member-add").await;
     bob.wait_for("Hideout back in bob's list", LISTS_ROOM, vec![json!("Hideout")]).await;
 
     bob.join_room("Hideout").await;
@@ -65,7 +65,7 @@ async fn a_private_room_appears_for_the_person_added_and_goes_when_they_are_remo
 
     let remove =
         "const m = document.querySelector('[data-testid=\"member\"][data-username=\"bob\"]');
-                  const b = m && m.querySelector('[data-testid=\"remove-member\"]');
+                  const b = m && m.querySelector('[data-testid=\"member-remove\"]');
                   if (b) b.click();
                   return !!b;";
     alice.wait_for("a Remove button beside bob", remove, vec![]).await;

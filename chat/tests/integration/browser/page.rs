@@ -90,6 +90,15 @@ impl Page {
             .unwrap_or_else(|error| panic!("[{}] script failed: {error}\n{script}", self.who))
     }
 
+    /// Runs `script` (an async function body; its last argument is the
+    /// callback that returns its result) and returns what it passed back.
+    pub(crate) async fn js_async(&self, script: &str, args: Vec<Value>) -> Value {
+        self.client
+            .execute_async(script, args)
+            .await
+            .unwrap_or_else(|error| panic!("[{}] script failed: {error}\n{script}", self.who))
+    }
+
     /// Polls `script` until it returns something other than `null`, `false`
     /// or `undefined`, and returns that; fails after [`PAGE_PATIENCE`].
     pub(crate) async fn wait_for(&self, what: &str, script: &str, args: Vec<Value>) -> Value {
@@ -166,6 +175,17 @@ impl Page {
                       const app = document.getElementById('app-view');
                       return !!me && !app.hidden && me.textContent === arguments[0];";
         self.wait_for("the chat view after registering", script, vec![json!(self.who)]).await;
+    }
+
+    /// Signs in through the page as [`Page::who`], registered before.
+    pub(crate) async fn login(&self) {
+        self.type_into("username", &self.who).await;
+        self.type_into("password", PASSWORD).await;
+        self.click("login").await;
+        let script = "const me = document.getElementById('current-user');
+                      const app = document.getElementById('app-view');
+                      return !!me && !app.hidden && me.textContent === arguments[0];";
+        self.wait_for("the chat view after signing in", script, vec![json!(self.who)]).await;
     }
 
     /// Creates a room through the page; the page opens it.
