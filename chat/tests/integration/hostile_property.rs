@@ -209,6 +209,27 @@ async fn rest(client: &Client, room: &str, message: &str, case: &Case) -> Vec<(S
         literal(&t[3], s)
     );
     statuses.push(("identity key".into(), raw(client, Method::PUT, "/api/v1/keys", key).await));
+    let keys = format!("/api/v1/chatrooms/{room}/keys");
+    statuses.push(("room keys".into(), client.get(&keys).await.status.as_u16()));
+    let envelopes = format!(
+        "{{\"epoch\":1,\"envelopes\":[{{\"recipient\":{},\"ephemeral_public_key\":{},\"wrapped_key\":{}}}]}}",
+        literal(&t[5], s),
+        literal(&t[6], false),
+        literal(&t[7], s)
+    );
+    statuses.push(("share room key".into(), raw(client, Method::POST, &keys, envelopes).await));
+    let sealed = format!(
+        "{{\"encrypted\":{{\"epoch\":1,\"iv\":{},\"ciphertext\":{}}}}}",
+        literal(&t[3], s),
+        literal(&t[4], false)
+    );
+    statuses.push(("sealed edit".into(), raw(client, Method::PATCH, &edit, sealed).await));
+    let sealed_upload =
+        format!("/api/v1/chatrooms/{room}/attachments?encrypted={}", encoded(&t[1]));
+    statuses.push((
+        "sealed upload".into(),
+        raw(client, Method::POST, &sealed_upload, t[2].clone()).await,
+    ));
     let someone = format!("/api/v1/users/{}/key", encoded(&t[4]));
     statuses.push(("public key".into(), client.get(&someone).await.status.as_u16()));
     let file = format!("/api/v1/attachments/{}", encoded(&t[2]));
@@ -274,6 +295,17 @@ fn frames(message: &str, case: &Case) -> Vec<String> {
             literal(&t[3], s)
         ),
         json!({"type": "typing", "content": t[0]}).to_string(),
+        format!(
+            "{{\"type\":\"chat_message\",\"encrypted\":{{\"epoch\":1,\"iv\":{},\"ciphertext\":{}}},\"attachment_ids\":[{}]}}",
+            literal(&t[4], s),
+            literal(&t[5], false),
+            literal(&t[6], s)
+        ),
+        format!(
+            "{{\"type\":\"edit\",\"message_id\":\"{message}\",\"encrypted\":{{\"epoch\":2,\"iv\":{},\"ciphertext\":{}}}}}",
+            literal(&t[7], false),
+            literal(&t[0], s)
+        ),
     ]
 }
 
