@@ -76,6 +76,13 @@ pub struct TargetArgs {
     /// whose people all come back together), instead of 64 at a time.
     #[arg(long)]
     pub join_storm: bool,
+    /// Encrypted rooms: every user publishes an identity key, the rooms are
+    /// made encrypted (members added, a key envelope each), and messages are
+    /// sent sealed. The tool only mimics the scheme's shapes (the server
+    /// opens nothing either): the stamp travels as the ciphertext's bytes.
+    /// Use a prefix of its own: encrypted rooms are private.
+    #[arg(long, conflicts_with = "compare_baseline")]
+    pub encrypted: bool,
     /// Write the figures here as JSON, and the latency plot beside it (.svg).
     #[arg(long)]
     pub json: Option<PathBuf>,

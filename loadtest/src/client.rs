@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 use tokio_util::sync::CancellationToken;
 
 use crate::delivery::Stream;
-use crate::stamp::{Stamp, chat_frame};
+use crate::stamp::{Stamp, chat_frame, sealed_frame, unseal};
 use crate::stats::{Recorder, Samples};
 
 /// The two fields of a server frame the generator checks; the others are
@@ -32,6 +32,15 @@ struct Received<'a> {
     kind: Cow<'a, str>,
     #[serde(borrow, default)]
     content: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    encrypted: Option<ReceivedSealed<'a>>,
+}
+
+/// A sealed message's ciphertext: the stamp's bytes (see `stamp::sealed_frame`).
+#[derive(Deserialize)]
+struct ReceivedSealed<'a> {
+    #[serde(borrow)]
+    ciphertext: Cow<'a, str>,
 }
 
 /// A WebSocket over plain TCP.
@@ -112,6 +121,8 @@ pub(crate) struct Shared {
     pub(crate) users: u32,
     /// Rooms in the run.
     pub(crate) rooms: u32,
+    /// Messages are sent sealed (encrypted rooms).
+    pub(crate) sealed: bool,
     /// Intended send times count from here.
     pub(crate) epoch: Instant,
     /// Histograms and live counters.
@@ -217,10 +228,13 @@ impl User {
         let mut next = Some(first);
         while let Some(intended_us) = next {
             let stamp = Stamp { sender: self.member.user, seq: self.outcome.sent, intended_us };
-            let frame = chat_frame(
-                &stamp.content(shared.nonce, shared.payload),
-                &stamp.client_id(shared.nonce),
-            );
+            let (content, client_id) =
+                (stamp.content(shared.nonce, shared.payload), stamp.client_id(shared.nonce));
+            let frame = if shared.sealed {
+                sealed_frame(&content, &client_id)
+            } else {
+                chat_frame(&content, &client_id)
+            };
             socket.feed(WsMessage::Text(frame.into())).await?;
             let lag_us = (shared.epoch.elapsed().as_micros() as u64).saturating_sub(intended_us);
             self.samples.send_lag.push(lag_us);
@@ -239,6 +253,13 @@ impl User {
     fn receive(&mut self, text: &str) {
         match serde_json::from_str::<Received>(text) {
             Ok(frame) => match (frame.kind.as_ref(), frame.content) {
+                ("chat_message", _) if frame.encrypted.is_some() => {
+                    let sealed = frame.encrypted.map(|s| s.ciphertext).unwrap_or_default();
+                    match unseal(&sealed) {
+                        Some(content) => self.delivered(&content),
+                        None => self.outcome.errors += 1,
+                    }
+                }
                 ("chat_message", Some(content)) => self.delivered(&content),
                 ("chat_message", None) | ("error" | "resync", _) => self.outcome.errors += 1,
                 _ => {}

@@ -310,6 +310,7 @@ mod tests {
             drain_s: 5.0,
             durable_baseline: false,
             join_storm: false,
+            encrypted: false,
         }
     }
 

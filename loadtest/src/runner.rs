@@ -116,6 +116,7 @@ pub(crate) async fn measure(target: &Target, workload: &Workload) -> anyhow::Res
         payload: workload.payload_bytes,
         users: workload.users,
         rooms: workload.rooms,
+        sealed: workload.encrypted,
         epoch: Instant::now() + LEAD,
         recorder: Arc::clone(&recorder),
         stop: CancellationToken::new(),
@@ -402,6 +403,7 @@ mod tests {
             drain_s: 1.0,
             durable_baseline: false,
             join_storm: false,
+            encrypted: false,
         }
     }
 

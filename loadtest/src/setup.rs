@@ -5,6 +5,12 @@
 //! user logs in, and registers only if that fails, because every login and
 //! registration costs the server an Argon2 hash. Rooms are
 //! `lt_<prefix>_room_<r>`, created once; every user joins its room (idempotent).
+//!
+//! Encrypted rooms (`--encrypted`) are private: every user publishes an
+//! identity key, user 0 creates the rooms encrypted, adds each room's users
+//! and gives each of them an envelope of epoch 1. The keys have the
+//! scheme's shapes (the server checks those) but hold nothing: the server
+//! never opens them, and the tool does not need to.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -50,7 +56,14 @@ pub(crate) struct SetupPlan {
     pub(crate) concurrency: usize,
     /// Where session cookies are kept between runs.
     pub(crate) cache: PathBuf,
+    /// Encrypted rooms, members added rather than joined.
+    pub(crate) encrypted: bool,
 }
+
+/// A P-256 point every load-test user publishes as its identity key (the
+/// server checks it is on the curve).
+const IDENTITY_POINT: &str =
+    "BGD-1LolWp0xyWHrdMY1bWjASbiSO2H6bOZpYi5g8p-2eQP-EAi4vJmkGunpVii8ZPLxsgwtfp9Rd6PClNRGIpk";
 
 impl SetupPlan {
     fn username(&self, user: u32) -> String {
@@ -96,7 +109,14 @@ pub(crate) async fn prepare(plan: &SetupPlan) -> anyhow::Result<Prepared> {
     let names = (0..plan.users).map(|u| plan.username(u));
     save_cache(&plan.cache, names.zip(cookies.iter().cloned()).collect());
 
+    if plan.encrypted {
+        publish_keys(&api, &cookies).await?;
+    }
     let room_ids = rooms(&api, plan, &cookies[0]).await?;
+    if plan.encrypted {
+        add_members(&api, plan, &cookies[0], &room_ids).await?;
+        return Ok(Prepared { cookies, room_ids });
+    }
     let bar = progress::counter("joining", u64::from(plan.users));
     stream::iter(cookies.iter().enumerate())
         .map(|(user, cookie)| {
@@ -115,6 +135,58 @@ pub(crate) async fn prepare(plan: &SetupPlan) -> anyhow::Result<Prepared> {
     Ok(Prepared { cookies, room_ids })
 }
 
+/// Every user's identity key (kept from an earlier run when there is one).
+async fn publish_keys(api: &Api, cookies: &[String]) -> anyhow::Result<()> {
+    let bar = progress::counter("identity keys", cookies.len() as u64);
+    stream::iter(cookies)
+        .map(|cookie| {
+            let (api, bar) = (api, &bar);
+            async move {
+                api.publish_key(cookie).await?;
+                bar.inc(1);
+                anyhow::Ok(())
+            }
+        })
+        .buffer_unordered(JOIN_CONCURRENCY)
+        .try_collect::<()>()
+        .await?;
+    bar.finish_and_clear();
+    Ok(())
+}
+
+/// User 0 adds each room's users to it and gives each an envelope of epoch 1.
+async fn add_members(
+    api: &Api,
+    plan: &SetupPlan,
+    owner: &str,
+    room_ids: &[Uuid],
+) -> anyhow::Result<()> {
+    let bar = progress::counter("adding members", u64::from(plan.users));
+    stream::iter(0..plan.users)
+        .map(|user| {
+            let room = room_ids[user as usize % room_ids.len()];
+            let (api, bar, name) = (api, &bar, plan.username(user));
+            async move {
+                api.add_member(owner, room, &name).await?;
+                bar.inc(1);
+                anyhow::Ok(())
+            }
+        })
+        .buffer_unordered(JOIN_CONCURRENCY)
+        .try_collect::<()>()
+        .await?;
+    bar.finish_and_clear();
+    for (index, room) in room_ids.iter().enumerate() {
+        let members: Vec<String> = (0..plan.users)
+            .filter(|user| *user as usize % room_ids.len() == index)
+            .chain((index != 0).then_some(0))
+            .map(|user| plan.username(user))
+            .collect();
+        api.share_key(owner, *room, &members).await?;
+    }
+    Ok(())
+}
+
 /// Finds or creates every room, as user 0 (who becomes a member of those it creates).
 async fn rooms(api: &Api, plan: &SetupPlan, cookie: &str) -> anyhow::Result<Vec<Uuid>> {
     let mut known = api.rooms(cookie).await?;
@@ -123,7 +195,7 @@ async fn rooms(api: &Api, plan: &SetupPlan, cookie: &str) -> anyhow::Result<Vec<
         let name = plan.room_name(room);
         let id = match known.get(&name.to_lowercase()) {
             Some(id) => *id,
-            None => match api.create_room(cookie, &name).await? {
+            None => match api.create_room(cookie, &name, plan.encrypted).await? {
                 Some(id) => id,
                 None => {
                     // Created meanwhile by someone else: look again.
@@ -249,12 +321,17 @@ impl Api {
     }
 
     /// The new room's id, or `None` if the name is taken.
-    async fn create_room(&self, cookie: &str, name: &str) -> anyhow::Result<Option<Uuid>> {
+    async fn create_room(
+        &self,
+        cookie: &str,
+        name: &str,
+        encrypted: bool,
+    ) -> anyhow::Result<Option<Uuid>> {
         let response = self
             .http
             .post(self.url("/api/v1/chatrooms")?)
             .header(COOKIE, cookie)
-            .json(&serde_json::json!({ "name": name }))
+            .json(&serde_json::json!({ "name": name, "encrypted": encrypted }))
             .send()
             .await?;
         match response.status() {
@@ -266,6 +343,61 @@ impl Api {
                 )
             }
             status => bail!("creating room {name} answered {status}"),
+        }
+    }
+
+    /// `PUT /keys`, unless the user has one.
+    async fn publish_key(&self, cookie: &str) -> anyhow::Result<()> {
+        let body = serde_json::json!({
+            "public_key": IDENTITY_POINT,
+            "backup": {
+                "salt": "AAAAAAAAAAAAAAAAAAAAAA",
+                "iterations": 310_000,
+                "iv": "AAAAAAAAAAAAAAAA",
+                "ciphertext": "A".repeat(64),
+            },
+        });
+        let response = self
+            .http
+            .put(self.url("/api/v1/keys")?)
+            .header(COOKIE, cookie)
+            .json(&body)
+            .send()
+            .await?;
+        match response.status() {
+            StatusCode::CREATED | StatusCode::CONFLICT => Ok(()),
+            status => bail!("publishing an identity key answered {status}"),
+        }
+    }
+
+    /// Adds `username` to `room` (already a member: fine).
+    async fn add_member(&self, cookie: &str, room: Uuid, username: &str) -> anyhow::Result<()> {
+        let url = self.url(&format!("/api/v1/chatrooms/{room}/members"))?;
+        let body = serde_json::json!({ "username": username });
+        let response = self.http.post(url).header(COOKIE, cookie).json(&body).send().await?;
+        response.error_for_status().with_context(|| format!("adding {username} to {room}"))?;
+        Ok(())
+    }
+
+    /// An envelope of epoch 1 for each of `members` (those who hold one keep it).
+    async fn share_key(&self, cookie: &str, room: Uuid, members: &[String]) -> anyhow::Result<()> {
+        let envelopes: Vec<serde_json::Value> = members
+            .iter()
+            .map(|name| {
+                serde_json::json!({
+                    "recipient": name,
+                    "ephemeral_public_key": IDENTITY_POINT,
+                    "wrapped_key": "A".repeat(54),
+                })
+            })
+            .collect();
+        let url = self.url(&format!("/api/v1/chatrooms/{room}/keys"))?;
+        let body = serde_json::json!({ "epoch": 1, "envelopes": envelopes });
+        let response = self.http.post(url).header(COOKIE, cookie).json(&body).send().await?;
+        match response.status() {
+            // 409: every member holds one from an earlier run.
+            status if status.is_success() || status == StatusCode::CONFLICT => Ok(()),
+            status => bail!("sharing the key of room {room} answered {status}"),
         }
     }
 
@@ -339,6 +471,7 @@ mod tests {
             rooms: 2,
             concurrency: 4,
             cache: PathBuf::new(),
+            encrypted: false,
         };
         assert_eq!(plan.username(7), "lt_a1_7");
         assert_eq!(plan.room_name(1), "lt_a1_room_1");

@@ -10,7 +10,9 @@
 //! The nonce is random per run: users and rooms are reused across runs, and a
 //! `client_id` seen before would be answered with the old stored copy.
 
-use protocol::ClientFrame;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use protocol::{ClientFrame, Sealed};
 use std::fmt::Write as _;
 
 /// Every stamped content starts with this word.
@@ -61,6 +63,34 @@ impl Stamp {
     }
 }
 
+/// The frame of an encrypted room's message whose ciphertext is `content`'s
+/// bytes (and a 16-byte tag's worth of zeros): the size a sealed message of
+/// that text has, and a stamp every receiver reads back with [`unseal`].
+pub(crate) fn sealed_frame(content: &str, client_id: &str) -> String {
+    let mut bytes = content.as_bytes().to_vec();
+    bytes.extend_from_slice(&[0; protocol::sealed::TAG_BYTES]);
+    let sealed = Sealed {
+        epoch: 1,
+        iv: URL_SAFE_NO_PAD.encode(rand::random::<[u8; protocol::sealed::IV_BYTES]>()),
+        ciphertext: URL_SAFE_NO_PAD.encode(&bytes),
+    };
+    ClientFrame::ChatMessage {
+        content: String::new(),
+        client_id: Some(client_id.to_owned()),
+        reply_to: None,
+        encrypted: Some(Box::new(sealed)),
+        attachment_ids: Vec::new(),
+    }
+    .to_json()
+}
+
+/// The content a [`sealed_frame`]'s ciphertext carries.
+pub(crate) fn unseal(ciphertext: &str) -> Option<String> {
+    let mut bytes = URL_SAFE_NO_PAD.decode(ciphertext).ok()?;
+    bytes.truncate(bytes.len().checked_sub(protocol::sealed::TAG_BYTES)?);
+    String::from_utf8(bytes).ok()
+}
+
 /// The `chat_message` frame carrying `content`, with `client_id`.
 pub(crate) fn chat_frame(content: &str, client_id: &str) -> String {
     ClientFrame::ChatMessage {
@@ -100,6 +130,19 @@ mod tests {
         for other in ["", "hello", "lt", "lt 00c0ffee", "lt 00c0ffee 1 2", "lt 00c0ffee a 2 3"] {
             assert_eq!(Stamp::parse(NONCE, other), None, "{other:?}");
         }
+    }
+
+    #[test]
+    fn a_sealed_frame_carries_the_stamp_in_its_ciphertext() {
+        let stamp = Stamp { sender: 4, seq: 9, intended_us: 77 };
+        let content = stamp.content(NONCE, 100);
+        let Ok(ClientFrame::ChatMessage { encrypted: Some(sealed), content: text, .. }) =
+            ClientFrame::decode(&sealed_frame(&content, "c"))
+        else {
+            panic!("a sealed chat message");
+        };
+        assert!(text.is_empty() && sealed.check().is_ok());
+        assert_eq!(unseal(&sealed.ciphertext).as_deref(), Some(content.as_str()));
     }
 
     #[test]

@@ -49,6 +49,7 @@ pub(crate) fn workload(args: &TargetArgs, rate: f64, duration: f64) -> anyhow::R
         drain_s: args.drain,
         durable_baseline: args.durable_baseline,
         join_storm: args.join_storm,
+        encrypted: args.encrypted,
     })
 }
 
@@ -71,6 +72,7 @@ pub(crate) async fn prepare(args: &TargetArgs) -> anyhow::Result<Targets> {
         users: args.users,
         rooms: args.rooms,
         concurrency: args.setup_concurrency,
+        encrypted: args.encrypted,
     };
     let prepared = setup::prepare(&plan).await?;
     let room_ids: Arc<[_]> = prepared.room_ids.into();

@@ -37,6 +37,8 @@ pub struct Workload {
     pub durable_baseline: bool,
     /// Whether every user connects at once, instead of a few at a time.
     pub join_storm: bool,
+    /// Whether the rooms are encrypted and messages sealed.
+    pub encrypted: bool,
 }
 
 impl Workload {
@@ -101,6 +103,7 @@ mod tests {
             drain_s: 5.0,
             durable_baseline: false,
             join_storm: false,
+            encrypted: false,
         }
     }
 
