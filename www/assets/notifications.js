@@ -78,7 +78,9 @@ export function notifyMention(message) {
   if (!document.hidden || !('Notification' in window) || Notification.permission !== 'granted') return;
   const room = state.rooms.find((r) => r.id === message.chatroom_id);
   const title = `${message.username} mentioned you${room ? ` in #${room.name}` : ''}`;
-  const notification = new Notification(title, { body: String(message.content ?? '').slice(0, 200), tag: message.id });
+  // A sealed message's text is not in the notification: the server never had it.
+  const body = message.encrypted ? 'A new encrypted message' : String(message.content ?? '').slice(0, 200);
+  const notification = new Notification(title, { body, tag: message.id });
   notification.addEventListener('click', () => {
     window.focus();
     if (room) openRoom(room);

@@ -302,8 +302,12 @@ fn matches_etag(header: Option<&HeaderValue>, etag: &str) -> bool {
 }
 
 /// `attachment; filename="…"; filename*=UTF-8''…`: the quoted form in ASCII
-/// for old clients, the encoded one exact.
+/// for old clients, the encoded one exact. An encrypted upload has no name
+/// (it is in the sealed message): just the kind.
 fn disposition_of(kind: &str, filename: &str) -> String {
+    if filename.is_empty() {
+        return kind.to_owned();
+    }
     let ascii: String = filename
         .chars()
         .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
@@ -391,5 +395,6 @@ mod tests {
             "attachment; filename=\"a _b_.txt\"; filename*=UTF-8''a%20%22b%22.txt"
         );
         assert!(header_value(&disposition_of("inline", "ünï.png")).to_str().is_ok());
+        assert_eq!(disposition_of("attachment", ""), "attachment", "an encrypted upload");
     }
 }

@@ -377,4 +377,48 @@ mod tests {
         store.delete_file(fresh).await.unwrap();
         assert!(store.stored_file(fresh).await.unwrap().is_some(), "a linked file is kept");
     }
+
+    /// An encrypted upload is nameless ciphertext served as bytes; only its
+    /// uploader's sealed message in its room may show it, and nobody's does
+    /// within ten minutes, so the sweep deletes it.
+    #[tokio::test]
+    async fn an_encrypted_upload_no_message_names_is_swept() {
+        let database = testkit::database::TestDatabase::new();
+        let store = Store::connect(&database.url()).await.unwrap();
+        let client = store.client().await.unwrap();
+        client
+            .batch_execute(&format!(
+                "INSERT INTO users (id, username, password_hash) VALUES ('{USER}', 'u', 'x');
+                 INSERT INTO chatrooms (id, name, created_by) VALUES ('{ROOM}', 'r', '{USER}')"
+            ))
+            .await
+            .unwrap();
+        let file = NewFile {
+            room: ROOM,
+            user_id: USER,
+            filename: String::new(),
+            size: 3,
+            storage_quota: 1024,
+            encrypted: true,
+        };
+        let body =
+            futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"abc"))]);
+        let stored = store.store_file(&file, body, |_| SEALED_CONTENT_TYPE.into()).await.unwrap();
+        let shown = store.sealed_uploads(USER, ROOM, &[stored.id]).await.unwrap().unwrap();
+        assert_eq!(
+            (shown[0].filename.as_str(), shown[0].content_type.as_str()),
+            ("", SEALED_CONTENT_TYPE)
+        );
+        assert_eq!(shown[0].size, 3);
+        let someone = Uuid::from_u128(0xc);
+        assert_eq!(store.sealed_uploads(someone, ROOM, &[stored.id]).await.unwrap(), None);
+        assert_eq!(store.sealed_uploads(USER, someone, &[stored.id]).await.unwrap(), None);
+
+        client
+            .execute("UPDATE attachments SET created_at = now() - interval '11 minutes'", &[])
+            .await
+            .unwrap();
+        assert_eq!(store.sweep_unlinked_files(Duration::from_secs(600)).await.unwrap(), 1);
+        assert!(store.stored_file(stored.id).await.unwrap().is_none());
+    }
 }

@@ -9,10 +9,20 @@ use testkit::e2e;
 
 use super::chrome::Chromedriver;
 use super::page::Page;
+use crate::encrypted::files::upload;
 use crate::encrypted::{Member, send};
 use crate::support::TestServer;
 
 const PASSPHRASE: &str = "tulips in the snow";
+
+/// A 2×1 PNG (a green and a blue pixel).
+const PNG: [u8; 70] = [
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x7b, 0x40, 0xe8,
+    0xdd, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0x00, 0x04,
+    0xff, 0x01, 0x07, 0x00, 0x01, 0xff, 0xe2, 0x23, 0x9e, 0x59, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
 
 /// The checks of `testkit/vectors/e2e.json`, run on the page's own module;
 /// returns the names of those that failed.
@@ -151,6 +161,7 @@ async fn the_page_and_the_rust_client_read_each_other() {
     wait_decrypted(&alice, "hello from Rust, @alice").await;
     let mention = "return Array.from(document.querySelectorAll('[data-testid=\"message\"][data-mentions-me=\"true\"]')).length;";
     assert_eq!(alice.js(mention, vec![]).await, json!(1));
+    let real_key = bob.key(&room, epoch);
     bob.remember(&room, epoch, e2e::room_key());
     let forged = send(
         &mut bob_ws,
@@ -165,6 +176,55 @@ async fn the_page_and_the_rust_client_read_each_other() {
         .await;
     let text = text.as_str().unwrap();
     assert!(!text.contains(&ciphertext[..20]) && !text.contains("canary-unreadable"), "{text}");
+
+    // Files both ways: an image sealed by Rust shows decrypted from a blob:
+    // URL; a file the page seals opens in Rust, under its name.
+    bob.remember(&room, epoch, real_key);
+    let (sealed, key, iv) = e2e::seal_file(&PNG);
+    let (status, file) = upload(&bob.client, &room, "encrypted=true", sealed).await;
+    assert_eq!(status, StatusCode::CREATED, "{file}");
+    let attachment = json!({"id": file["id"], "filename": "dot.png", "content_type": "image/png",
+                            "size": PNG.len(), "key": e2e::b64u(&key), "iv": e2e::b64u(&iv)});
+    let mut frame = bob.sealed_frame(
+        &room,
+        epoch,
+        &json!({"content": "a dot", "attachments": [attachment]}),
+        "r3",
+    );
+    frame["attachment_ids"] = json!([file["id"]]);
+    assert_eq!(send(&mut bob_ws, frame).await["type"], "chat_message");
+    let image = "const img = document.querySelector('[data-encrypted=\"true\"] img[data-testid=\"attachment-image\"]');
+                 return !!img && img.src.startsWith('blob:') && img.complete && img.naturalWidth === 2;";
+    alice.wait_for("the decrypted image shown", image, vec![]).await;
+    let path = std::env::temp_dir().join(format!("notes-{}.txt", uuid::Uuid::new_v4()));
+    std::fs::write(&path, "canary file from the page").unwrap();
+    alice.testid("file-input").await.send_keys(path.to_str().unwrap()).await.unwrap();
+    let received = loop {
+        let frame = bob_ws.next_of("chat_message").await;
+        if frame["user_id"] != json!(bob.id) {
+            break frame;
+        }
+    };
+    let _ = std::fs::remove_file(&path);
+    let plain = bob.open(&room, &received, None);
+    let shown = &plain["attachments"][0];
+    assert_eq!(shown["filename"].as_str(), path.file_name().and_then(|n| n.to_str()));
+    assert_eq!(received["attachments"][0]["filename"], "", "no name in the clear");
+    let url = received["attachments"][0]["url"].as_str().unwrap();
+    let bytes = bob
+        .client
+        .http
+        .get(format!("{}{url}", bob.client.base))
+        .header("cookie", format!("session_id={}", bob.client.cookie.as_deref().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let key = e2e::from_b64u(shown["key"].as_str().unwrap()).unwrap();
+    let iv = e2e::from_b64u(shown["iv"].as_str().unwrap()).unwrap();
+    assert_eq!(e2e::open_gcm(&key, &iv, &bytes, &[]).unwrap(), b"canary file from the page");
 
     // A stock command is announced as in the clear before it is sent.
     let input = alice.testid("message-input").await;

@@ -9,7 +9,7 @@ use super::{Member, send};
 use crate::support::{Client, TestServer};
 
 /// Uploads `body` to `room` with `query`.
-pub(super) async fn upload(
+pub(crate) async fn upload(
     client: &Client,
     room: &str,
     query: &str,

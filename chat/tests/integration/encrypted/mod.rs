@@ -9,7 +9,7 @@
 //! - `recovery`: a second device, two instances, a resume.
 
 mod canaries;
-mod files;
+pub(crate) mod files;
 mod recovery;
 mod rooms;
 
