@@ -8,9 +8,11 @@
 #            size), with the server's CPU per delivery and PostgreSQL's CPU
 #            per stored message.
 # LOADTEST is the load tester; output (JSON and the printed table) lands in
-# OUT (default: beside this file); PARTS picks some (default: plain sealed).
+# OUT (default: beside this file); PARTS picks some (default: plain sealed),
+# FIRST and RUNS number the runs.
 set -euo pipefail
 here=${OUT:-$(cd "$(dirname "$0")" && pwd)}
+first=${FIRST:-1}
 runs=${RUNS:-3}
 
 serve() { # binary database
@@ -23,18 +25,18 @@ serve() { # binary database
     || psql -q "$2" -c 'TRUNCATE messages CASCADE' -c 'VACUUM ANALYZE' -c 'CHECKPOINT'
 }
 
-for run in $(seq 1 "$runs"); do
+for run in $(seq "$first" $((first + runs - 1))); do
   for part in ${PARTS:-plain sealed}; do
     for side in a b; do
       if [ "$part" = plain ]; then
         build=$([ "$side" = a ] && echo before || echo after)
         binary=$([ "$side" = a ] && echo "$BEFORE" || echo "$AFTER")
         db=postgres://postgres@127.0.0.1:5432/chat_e2e_$build
-        extra=(--prefix p); name=plain-$build
+        extra=(--prefix "p$side"); name=plain-$build
       else
         binary=$AFTER
         db=postgres://postgres@127.0.0.1:5432/chat_e2e_after
-        if [ "$side" = a ]; then extra=(--prefix p); name=rooms-plain
+        if [ "$side" = a ]; then extra=(--prefix pb); name=rooms-plain
         else extra=(--prefix e --encrypted); name=rooms-encrypted; fi
       fi
       serve "$binary" "$db"
