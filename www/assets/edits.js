@@ -2,7 +2,7 @@
 
 import { sendFrame, showChatError } from './composer.js';
 import { h, linkify, sameUser, setText } from './dom.js';
-import { decryptEdit, sealFor } from './encryption.js';
+import { decryptEdit, sealFor, sealedFilesOf } from './encryption.js';
 import { MAX_MESSAGE_LENGTH, state, ui } from './state.js';
 
 const EXCERPT_CHARS = 100;
@@ -114,7 +114,8 @@ export function startEdit(li) {
     }
     const room = state.room;
     if (room && room.encrypted) {
-      sealFor(room, { content: text }, { editOf: li.dataset.id })
+      const files = sealedFilesOf(li);
+      sealFor(room, files ? { content: text, attachments: files } : { content: text }, { editOf: li.dataset.id })
         .then((encrypted) => {
           if (!sendFrame(room, { type: 'edit', message_id: li.dataset.id, encrypted })) {
             showChatError('Not connected: the edit can be saved once the connection is back.');

@@ -16,6 +16,7 @@ import { API_BASE, INLINE_IMAGE_TYPES, state, ui } from './state.js';
 let identity = null;          // {privateKey, publicKey} of the signed-in user
 let unlocking = null;         // the unlock under way, shared by all who wait
 const roomKeys = new Map();   // room id → Map(epoch → CryptoKey)
+const filesShown = new WeakMap(); // a sealed message's <li> → the files its plaintext names
 const loading = new Map();    // room id → the GET …/keys under way
 
 /** Forgets every key held in memory (signing out). */
@@ -261,6 +262,11 @@ export async function sealFor(room, plaintext, { editOf = null } = {}) {
   return e2e.sealMessage(key, room.id, epoch, state.user.id, body, { editOf });
 }
 
+/** The files a sealed message's plaintext names: an edit keeps them. */
+export function sealedFilesOf(li) {
+  return filesShown.get(li) || null;
+}
+
 /** A sealed message's plaintext; an edited one is sealed with its id. */
 async function openSealed(room, sealed, senderId, editOf) {
   const key = await keyFor(room, sealed.epoch);
@@ -297,6 +303,7 @@ function showPlain(room, li, plain, shown) {
   const mentioned = names.some((name) => sameUser(String(name), me));
   if (mentioned) li.dataset.mentionsMe = 'true';
   else delete li.dataset.mentionsMe;
+  if (Array.isArray(plain.attachments)) filesShown.set(li, plain.attachments);
   if (shown) showSealedFiles(li, plain.attachments, shown);
   for (const quote of ui.messages.querySelectorAll(`.reply-quote[data-reply-to="${CSS.escape(li.dataset.id || '')}"] .reply-excerpt`)) {
     quote.textContent = plain.content.slice(0, 100);

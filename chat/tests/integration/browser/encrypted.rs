@@ -84,6 +84,21 @@ async fn the_page_module_matches_the_known_answer_vectors() {
     page.close().await;
 }
 
+/// What this browser's IndexedDB holds for the signed-in user.
+const STORED_KEY: &str = r#"
+    const done = arguments[arguments.length - 1];
+    fetch('/api/v1/auth/me').then((r) => r.json()).then((me) => {
+        const open = indexedDB.open('chat-keys');
+        open.onsuccess = () => {
+            const get = open.result.transaction('identities').objectStore('identities').get(me.id);
+            get.onsuccess = () => {
+                const key = get.result && get.result.privateKey;
+                done(key ? { kind: key.type, extractable: key.extractable, algorithm: key.algorithm.name } : null);
+            };
+        };
+    });
+"#;
+
 /// Types the passphrase into the dialog the page opens, and unlocks.
 async fn unlock(page: &Page, passphrase: &str) {
     page.type_into("encryption-passphrase", passphrase).await;
@@ -123,6 +138,16 @@ async fn the_page_and_the_rust_client_read_each_other() {
     let lock = "return !document.querySelector('[data-testid=\"chat-encrypted\"]').hidden
                     && !!document.querySelector('[data-testid=\"encrypted-mark\"]');";
     alice.wait_for("the lock on the room", lock, vec![]).await;
+    // The private key is in IndexedDB, and the page itself cannot read it out.
+    let stored = alice.js_async(STORED_KEY, vec![]).await;
+    assert_eq!(stored, json!({"kind": "private", "extractable": false, "algorithm": "ECDH"}));
+    let alice_id = alice
+        .js_async(
+            "const done = arguments[arguments.length - 1];
+         fetch('/api/v1/auth/me').then((r) => r.json()).then((me) => done(me.id));",
+            vec![],
+        )
+        .await;
 
     // Bob is the Rust client; the page adds him and sends him the key by itself.
     let mut bob = Member::join(&server, "bob").await;
@@ -225,6 +250,27 @@ async fn the_page_and_the_rust_client_read_each_other() {
     let key = e2e::from_b64u(shown["key"].as_str().unwrap()).unwrap();
     let iv = e2e::from_b64u(shown["iv"].as_str().unwrap()).unwrap();
     assert_eq!(e2e::open_gcm(&key, &iv, &bytes, &[]).unwrap(), b"canary file from the page");
+
+    // An edit made in the page (the up arrow) is sealed with the message's id.
+    let input = alice.testid("message-input").await;
+    input.click().await.unwrap();
+    input.send_keys(&String::from(char::from(fantoccini::key::Key::Up))).await.unwrap();
+    let field = alice.testid("edit-input").await;
+    field.clear().await.unwrap();
+    field.send_keys("hello again, edited").await.unwrap();
+    alice.click("save-edit").await;
+    let edited = bob_ws.next_of("message_edited").await;
+    let mut as_message = edited.clone();
+    as_message["user_id"] = json!(alice_id);
+    let message_id = edited["message_id"].as_str().unwrap().to_owned();
+    let opened = bob.open(&room, &as_message, Some(&message_id));
+    assert_eq!(opened["content"], "hello again, edited");
+    assert_eq!(
+        opened["attachments"][0]["filename"].as_str(),
+        path.file_name().and_then(|n| n.to_str()),
+        "an edit of a file's message keeps the file"
+    );
+    wait_decrypted(&alice, "hello again, edited").await;
 
     // A stock command is announced as in the clear before it is sent.
     let input = alice.testid("message-input").await;

@@ -104,6 +104,11 @@ async fn a_name_in_the_room_opens_a_direct_conversation() {
     bob.say("Indeed.").await;
     alice.wait_message("Indeed.").await;
 
+    // Notes to self, by name from the direct messages' form.
+    bob.type_into("direct-start-input", "bob").await;
+    bob.click("direct-start").await;
+    bob.wait_in_room("bob (you)").await;
+
     alice.close().await;
     bob.close().await;
 }

@@ -223,3 +223,28 @@ async fn losing_a_member_forces_a_rotation_that_only_members_receive() {
         (Some(0), &json!(["bob"]))
     );
 }
+
+#[tokio::test]
+async fn a_stock_command_in_an_encrypted_room_is_answered_in_the_clear() {
+    let server = TestServer::start().await;
+    let _bot = crate::support::TestBot::start(&server).await;
+    let mut ann = Member::join(&server, "ann").await;
+    let room = ann.create_room("Traders").await;
+    let mut ws = ann.client.connect(&room, "").await;
+    ws.say("/stock=AAPL.US", "s1").await;
+    let reply = ws.next_of("chat_message").await;
+    assert_eq!((reply["is_bot"].as_bool(), reply["encrypted"].is_null()), (Some(true), true));
+    assert_eq!(reply["content"], "AAPL.US quote is $181.18 per share");
+    let stored = ann.client.history(&room, "").await;
+    assert_eq!(stored.len(), 1, "the command itself is never stored: {stored:?}");
+    // Any other command is still a command, never a plain message.
+    ws.say("/shout hi", "s2").await;
+    assert_eq!(ws.next_of("error").await["code"], "UNKNOWN_COMMAND");
+    // The room's key is untouched, and sealed messages go on.
+    assert_eq!(ann.room_keys(&room).await.body["epoch"], 1);
+    let _ = ann.fetch_keys(&room).await;
+    let sealed =
+        send(&mut ws, ann.sealed_frame(&room, 1, &json!({"content": "after the quote"}), "s3"))
+            .await;
+    assert_eq!(sealed["type"], "chat_message", "{sealed}");
+}
