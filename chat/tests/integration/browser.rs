@@ -5,7 +5,7 @@
 //! Each test starts its own chromedriver and one browser (a WebDriver session
 //! with a fresh profile) per person. Without Chromium and chromedriver
 //! (Debian's `chromium` and `chromium-driver`) the tests say so and pass,
-//! unless `REQUIRE_BROWSER=1` (as `.ci/run` sets) makes that a failure.
+//! unless `REQUIRE_BROWSER=1` (as `scripts/test` sets) makes that a failure.
 
 mod chrome;
 mod page;

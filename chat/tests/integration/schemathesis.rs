@@ -4,7 +4,7 @@
 //!
 //! Runs where `schemathesis` is installed (on PATH, or at `$SCHEMATHESIS`);
 //! elsewhere it says so and passes, unless `REQUIRE_SCHEMATHESIS=1` (set by
-//! `.ci/run`, which installs it) makes its absence a failure.
+//! `scripts/test`, which installs it) makes its absence a failure.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -60,7 +60,7 @@ async fn generated_requests_get_no_5xx_and_match_the_document() {
 
 /// `chat/openapi.yaml` is a valid OpenAPI 3.1 document, as
 /// `openapi-spec-validator` (at `$OPENAPI_SPEC_VALIDATOR`, installed by
-/// `.ci/run`) reads it; skipped elsewhere unless `REQUIRE_OPENAPI_VALIDATOR=1`.
+/// `scripts/test`) reads it; skipped elsewhere unless `REQUIRE_OPENAPI_VALIDATOR=1`.
 #[test]
 fn the_openapi_document_is_valid_openapi_3_1() {
     let Some(validator) = std::env::var_os("OPENAPI_SPEC_VALIDATOR") else {
