@@ -14,6 +14,7 @@
  *   messages.js       one message as an element.
  *   reactions.js      reactions and the picker.
  *   files.js          files shown, attached, dropped, pasted, uploaded.
+ *   lightbox.js       an image full size in a dialog.
  *   notifications.js  read markers, unread figures, mention notifications.
  *   composer.js       sending, pending messages, retries.
  *   presence.js       who is online and who is typing.

@@ -11,6 +11,7 @@ import { api } from './api.js';
 import * as e2e from './crypto.js';
 import { h, linkify, sameUser, setText } from './dom.js';
 import { loadIdentity, saveIdentity } from './keystore.js';
+import { imageButton } from './lightbox.js';
 import { API_BASE, INLINE_IMAGE_TYPES, state, ui } from './state.js';
 
 let identity = null;          // {privateKey, publicKey} of the signed-in user
@@ -332,7 +333,7 @@ function showSealedFiles(li, files, shown) {
       const name = String(file.filename || 'file');
       if (INLINE_IMAGE_TYPES.includes(file.content_type)) {
         item.className = 'attachment is-image';
-        item.replaceChildren(h('img', { src: url, alt: name, class: 'attachment-image', 'data-testid': 'attachment-image' }));
+        item.replaceChildren(imageButton(url, name));
       } else {
         item.replaceChildren(h('a', { href: url, download: name, 'data-testid': 'attachment-link' }, name));
       }

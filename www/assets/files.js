@@ -4,11 +4,12 @@ import { ApiError } from './api.js';
 import { addPending, showChatError } from './composer.js';
 import { h, newClientId, setText } from './dom.js';
 import { sealUpload } from './encryption.js';
+import { imageButton } from './lightbox.js';
 import { receiveMessage } from './history.js';
 import { isCurrent } from './rooms.js';
 import { API_BASE, INLINE_IMAGE_TYPES, state, ui } from './state.js';
 
-/** A message's files: images inline (lazy, in a fixed box so the log does not jump), others as links. */
+/** A message's files: images inline at their own aspect ratio (a click shows them full size), others as links. */
 export function renderAttachments(attachments) {
   if (!Array.isArray(attachments) || attachments.length === 0) return null;
   return h('ul', { class: 'attachments', 'data-testid': 'attachments' }, ...attachments.map((file) => {
@@ -16,10 +17,7 @@ export function renderAttachments(attachments) {
     if (!url) return null;
     const name = String(file.filename ?? 'file');
     if (INLINE_IMAGE_TYPES.includes(file.content_type)) {
-      return h('li', { class: 'attachment is-image' },
-        h('a', { href: url, target: '_blank', rel: 'noopener', title: name },
-          h('img', { src: url, alt: name, loading: 'lazy', decoding: 'async', width: 320, height: 240,
-            class: 'attachment-image', 'data-testid': 'attachment-image' })));
+      return h('li', { class: 'attachment is-image' }, imageButton(url, name));
     }
     return h('li', { class: 'attachment' },
       h('a', { href: url, download: name, 'data-testid': 'attachment-link' }, name),

@@ -448,6 +448,25 @@ async fn an_attached_image_appears_on_the_other_persons_screen() {
         assert_eq!(shown["width"], 2, "[{}] the PNG itself", page.who);
         assert_eq!(shown["caption"], "holiday", "[{}]", page.who);
     }
+    // Shown at its own size (never blown up); a click opens it full size in
+    // a dialog that Escape closes, giving the focus back.
+    let size = "const r = document.querySelector('[data-testid=\"attachment-image\"]').getBoundingClientRect();
+                return [r.width, r.height];";
+    assert_eq!(bob.js(size, vec![]).await, json!([2, 2]));
+    let open = "document.querySelector('[data-testid=\"attachment-image\"]').click();
+                const box = document.querySelector('[data-testid=\"lightbox\"]');
+                return !!box && box.open && document.activeElement.dataset.testid === 'lightbox-close';";
+    bob.wait_for("the lightbox open, focus on its close button", open, vec![]).await;
+    bob.client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(&String::from(char::from(fantoccini::key::Key::Escape)))
+        .await
+        .unwrap();
+    let closed = "return !document.querySelector('[data-testid=\"lightbox\"]').open
+                      && document.activeElement.classList.contains('attachment-open');";
+    bob.wait_for("the lightbox closed, focus back on the image", closed, vec![]).await;
     std::fs::remove_dir_all(&dir).unwrap();
     alice.close().await;
     bob.close().await;
