@@ -82,7 +82,7 @@ import { onMessagesScroll, scrollToBottom } from './history.js';
 import { onAddMemberSubmit, onDirectSubmit, onLeaveClick, toggleMembersPanel } from './members.js';
 import { onNotifyClick, onVisibilityChange } from './notifications.js';
 import { onMessageInput } from './presence.js';
-import { loadRooms, onCreateRoomSubmit, onEncryptedToggle, renderStockNotice } from './rooms.js';
+import { followKeyboard, loadRooms, onCreateRoomSubmit, onEncryptedToggle, renderStockNotice, setRoomsOpen } from './rooms.js';
 import { closeResults, onSearchKeydown, onSearchSubmit } from './search.js';
 import { onBrowserOffline, reconnectNow } from './sockets.js';
 import { ui } from './state.js';
@@ -104,6 +104,8 @@ function collectElements() {
     logoutButton: 'logout-button',
     refreshRooms: 'refresh-rooms',
     roomList: 'room-list',
+    roomsToggle: 'rooms-toggle',
+    roomsDrawer: 'rooms-drawer',
     directList: 'direct-list',
     newRoomPrivate: 'new-room-private',
     newRoomEncrypted: 'new-room-encrypted',
@@ -168,6 +170,13 @@ function bindEvents() {
   ui.registerButton.addEventListener('click', onRegisterClick);
   ui.logoutButton.addEventListener('click', onLogoutClick);
   ui.refreshRooms.addEventListener('click', () => loadRooms());
+  ui.roomsToggle.addEventListener('click', () => setRoomsOpen(ui.roomsDrawer.dataset.open !== 'true'));
+  ui.roomsDrawer.addEventListener('keydown', (event) => {
+    if (event.key !== 'Escape' || ui.roomsDrawer.dataset.open !== 'true') return;
+    setRoomsOpen(false);
+    ui.roomsToggle.focus();
+  });
+  followKeyboard();
   ui.createRoomForm.addEventListener('submit', onCreateRoomSubmit);
   ui.newRoomEncrypted.addEventListener('change', onEncryptedToggle);
   ui.directForm.addEventListener('submit', onDirectSubmit);

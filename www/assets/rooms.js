@@ -160,6 +160,26 @@ export function renderStockNotice() {
   ui.stockNotice.hidden = !(room && room.encrypted && /^\s*\/stock=/i.test(ui.messageInput.value));
 }
 
+/** On a phone the room list is a drawer behind the Rooms button. */
+export function setRoomsOpen(open) {
+  ui.roomsDrawer.dataset.open = String(open);
+  ui.roomsToggle.setAttribute('aria-expanded', String(open));
+  if (open) ui.roomsDrawer.querySelector('.room, input')?.focus();
+}
+
+/**
+ * Where the browser overlays an on-screen keyboard instead of resizing the
+ * page, the app takes the visual viewport's height, so the composer stays
+ * above the keyboard.
+ */
+export function followKeyboard() {
+  const viewport = window.visualViewport;
+  if (!viewport) return;
+  const follow = () => document.documentElement.style.setProperty('--app-height', `${viewport.height}px`);
+  viewport.addEventListener('resize', follow);
+  follow();
+}
+
 export function openRoomFromHash() {
   const match = /^#room=([0-9a-fA-F-]{36})$/.exec(location.hash);
   if (!match || state.room) return;
@@ -213,6 +233,7 @@ export async function openRoom(info, { focusInput = true, jumpTarget = null } = 
     return;
   }
   closeRoom();
+  setRoomsOpen(false);
   const room = createRoomSession(info);
   room.jumpTarget = jumpTarget;
   state.room = room;
