@@ -117,32 +117,30 @@ pub(crate) async fn prepare(plan: &SetupPlan) -> anyhow::Result<Prepared> {
         add_members(&api, plan, &cookies[0], &room_ids).await?;
         return Ok(Prepared { cookies, room_ids });
     }
-    let bar = progress::counter("joining", u64::from(plan.users));
-    stream::iter(cookies.iter().enumerate())
-        .map(|(user, cookie)| {
-            let room = room_ids[user % room_ids.len()];
-            let (api, bar) = (&api, &bar);
-            async move {
-                api.join(cookie, room).await?;
-                bar.inc(1);
-                anyhow::Ok(())
-            }
-        })
-        .buffer_unordered(JOIN_CONCURRENCY)
-        .try_collect::<()>()
-        .await?;
-    bar.finish_and_clear();
+    each("joining", cookies.iter().enumerate(), |(user, cookie)| {
+        api.join(cookie, room_ids[user % room_ids.len()])
+    })
+    .await?;
     Ok(Prepared { cookies, room_ids })
 }
 
-/// Every user's identity key (kept from an earlier run when there is one).
-async fn publish_keys(api: &Api, cookies: &[String]) -> anyhow::Result<()> {
-    let bar = progress::counter("identity keys", cookies.len() as u64);
-    stream::iter(cookies)
-        .map(|cookie| {
-            let (api, bar) = (api, &bar);
+/// Runs `work` on each of `items`, [`JOIN_CONCURRENCY`] at a time, counted
+/// on a progress bar named `label`.
+async fn each<T, F, Fut>(
+    label: &'static str,
+    items: impl ExactSizeIterator<Item = T>,
+    work: F,
+) -> anyhow::Result<()>
+where
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let bar = progress::counter(label, items.len() as u64);
+    stream::iter(items)
+        .map(|item| {
+            let (done, bar) = (work(item), &bar);
             async move {
-                api.publish_key(cookie).await?;
+                done.await?;
                 bar.inc(1);
                 anyhow::Ok(())
             }
@@ -154,6 +152,11 @@ async fn publish_keys(api: &Api, cookies: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Every user's identity key (kept from an earlier run when there is one).
+async fn publish_keys(api: &Api, cookies: &[String]) -> anyhow::Result<()> {
+    each("identity keys", cookies.iter(), |cookie| api.publish_key(cookie)).await
+}
+
 /// User 0 adds each room's users to it and gives each an envelope of epoch 1.
 async fn add_members(
     api: &Api,
@@ -161,21 +164,10 @@ async fn add_members(
     owner: &str,
     room_ids: &[Uuid],
 ) -> anyhow::Result<()> {
-    let bar = progress::counter("adding members", u64::from(plan.users));
-    stream::iter(0..plan.users)
-        .map(|user| {
-            let room = room_ids[user as usize % room_ids.len()];
-            let (api, bar, name) = (api, &bar, plan.username(user));
-            async move {
-                api.add_member(owner, room, &name).await?;
-                bar.inc(1);
-                anyhow::Ok(())
-            }
-        })
-        .buffer_unordered(JOIN_CONCURRENCY)
-        .try_collect::<()>()
-        .await?;
-    bar.finish_and_clear();
+    let names: Vec<(String, Uuid)> = (0..plan.users)
+        .map(|user| (plan.username(user), room_ids[user as usize % room_ids.len()]))
+        .collect();
+    each("adding members", names.iter(), |(name, room)| api.add_member(owner, *room, name)).await?;
     for (index, room) in room_ids.iter().enumerate() {
         let members: Vec<String> = (0..plan.users)
             .filter(|user| *user as usize % room_ids.len() == index)

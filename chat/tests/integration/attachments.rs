@@ -6,33 +6,11 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::Value;
 
 use crate::support::{Client, PATIENCE, TestServer};
 
 /// A 1×1 PNG.
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99=\x1d\x00\x00\x00\x00IEND\xaeB`\x82";
-
-async fn upload(
-    client: &Client,
-    room: &str,
-    query: &str,
-    content_type: &str,
-    body: Vec<u8>,
-) -> (StatusCode, Value) {
-    let url = format!("{}/api/v1/chatrooms/{room}/attachments?{query}", client.base);
-    let response = client
-        .http
-        .post(url)
-        .header("cookie", format!("session_id={}", client.cookie.as_deref().unwrap_or_default()))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .expect("upload sent");
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
 
 async fn download(client: &Client, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
     let mut request = client
@@ -61,14 +39,10 @@ async fn stored_rows(server: &TestServer) -> (i64, i64) {
 async fn an_image_is_posted_live_and_served_inline_to_members() {
     let server = TestServer::start().await;
     let mut pair = server.two_in_a_room().await;
-    let (status, message) = upload(
-        &pair.ann,
-        &pair.room,
-        "filename=dot.png&caption=look&client_id=u1",
-        "image/png",
-        PNG.to_vec(),
-    )
-    .await;
+    let (status, message) = pair
+        .ann
+        .upload(&pair.room, "filename=dot.png&caption=look&client_id=u1", "image/png", PNG.to_vec())
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{message}");
     assert_eq!(message["content"], "look");
     let attachment = &message["attachments"][0];
@@ -104,14 +78,10 @@ async fn an_image_is_posted_live_and_served_inline_to_members() {
     assert_eq!(outside.status(), StatusCode::RANGE_NOT_SATISFIABLE);
 
     // A resend stores nothing new and answers with the same message.
-    let (status, repeat) = upload(
-        &pair.ann,
-        &pair.room,
-        "filename=dot.png&caption=look&client_id=u1",
-        "image/png",
-        PNG.to_vec(),
-    )
-    .await;
+    let (status, repeat) = pair
+        .ann
+        .upload(&pair.room, "filename=dot.png&caption=look&client_id=u1", "image/png", PNG.to_vec())
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(repeat["id"], message["id"]);
     assert_eq!(stored_rows(&server).await, (1, 1));
@@ -123,7 +93,7 @@ async fn html_claiming_to_be_an_image_is_only_ever_a_download() {
     let pair = server.two_in_a_room().await;
     let html = b"<html><script>alert(document.cookie)</script></html>".to_vec();
     let (status, message) =
-        upload(&pair.ann, &pair.room, "filename=cat.png", "image/png", html.clone()).await;
+        pair.ann.upload(&pair.room, "filename=cat.png", "image/png", html.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{message}");
     assert_eq!(message["attachments"][0]["content_type"], "application/octet-stream");
     let served = download(&pair.bob, message["attachments"][0]["url"].as_str().unwrap(), &[]).await;
@@ -132,7 +102,7 @@ async fn html_claiming_to_be_an_image_is_only_ever_a_download() {
     assert_eq!(served.bytes().await.unwrap().to_vec(), html);
 
     let svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"alert(1)\"/>".to_vec();
-    let (_, message) = upload(&pair.ann, &pair.room, "filename=x.svg", "image/svg+xml", svg).await;
+    let (_, message) = pair.ann.upload(&pair.room, "filename=x.svg", "image/svg+xml", svg).await;
     let served = download(&pair.bob, message["attachments"][0]["url"].as_str().unwrap(), &[]).await;
     assert_eq!(served.headers()["content-type"], "application/octet-stream");
 }
@@ -144,18 +114,17 @@ async fn outsiders_and_bad_requests_are_refused_with_nothing_stored() {
     let carol = server.user("carol").await;
     let room = pair.room.as_str();
 
-    let (status, body) = upload(&carol, room, "filename=a.txt", "text/plain", b"hi".to_vec()).await;
+    let (status, body) = carol.upload(room, "filename=a.txt", "text/plain", b"hi".to_vec()).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("NOT_A_MEMBER")));
     let (status, body) =
-        upload(&pair.ann, room, "filename=a.txt", "text/plain", vec![b'x'; 1001]).await;
+        pair.ann.upload(room, "filename=a.txt", "text/plain", vec![b'x'; 1001]).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::PAYLOAD_TOO_LARGE, Some("PAYLOAD_TOO_LARGE"))
     );
     for name in ["..%2Fetc%2Fpasswd", "a%5Cb", "a%0Ab", "", "x%E2%80%AEgpj.exe"] {
         let (status, body) =
-            upload(&pair.ann, room, &format!("filename={name}"), "text/plain", b"hi".to_vec())
-                .await;
+            pair.ann.upload(room, &format!("filename={name}"), "text/plain", b"hi".to_vec()).await;
         assert_eq!(
             (status, body["code"].as_str()),
             (StatusCode::BAD_REQUEST, Some("VALIDATION_ERROR")),
@@ -164,7 +133,7 @@ async fn outsiders_and_bad_requests_are_refused_with_nothing_stored() {
     }
     let unknown = uuid::Uuid::new_v4().to_string();
     let (status, body) =
-        upload(&pair.ann, &unknown, "filename=a", "text/plain", b"hi".to_vec()).await;
+        pair.ann.upload(&unknown, "filename=a", "text/plain", b"hi".to_vec()).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("NOT_FOUND")));
 
     // No Content-Length (chunked): 411.
@@ -177,8 +146,7 @@ async fn outsiders_and_bad_requests_are_refused_with_nothing_stored() {
     assert!(answer.starts_with("HTTP/1.1 411"), "{answer}");
 
     // Unknown attachment ids, and a member of another room.
-    let (_, message) =
-        upload(&pair.ann, room, "filename=a.txt", "text/plain", b"hi".to_vec()).await;
+    let (_, message) = pair.ann.upload(room, "filename=a.txt", "text/plain", b"hi".to_vec()).await;
     let url = message["attachments"][0]["url"].as_str().unwrap().to_owned();
     assert_eq!(download(&carol, &url, &[]).await.status(), StatusCode::FORBIDDEN);
     let missing = format!("/api/v1/attachments/{}", uuid::Uuid::new_v4());
@@ -237,17 +205,15 @@ async fn a_body_cut_short_stores_nothing() {
 async fn the_storage_quota_counts_every_file_of_the_user() {
     let server = TestServer::start_with_env(&[("MAX_USER_STORAGE_BYTES", "1500")]).await;
     let pair = server.two_in_a_room().await;
-    let (status, _) =
-        upload(&pair.ann, &pair.room, "filename=a", "text/plain", vec![1; 1000]).await;
+    let (status, _) = pair.ann.upload(&pair.room, "filename=a", "text/plain", vec![1; 1000]).await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, body) =
-        upload(&pair.ann, &pair.room, "filename=b", "text/plain", vec![1; 1000]).await;
+        pair.ann.upload(&pair.room, "filename=b", "text/plain", vec![1; 1000]).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::PAYLOAD_TOO_LARGE, Some("STORAGE_QUOTA_EXCEEDED"))
     );
-    let (status, _) =
-        upload(&pair.bob, &pair.room, "filename=c", "text/plain", vec![1; 1000]).await;
+    let (status, _) = pair.bob.upload(&pair.room, "filename=c", "text/plain", vec![1; 1000]).await;
     assert_eq!(status, StatusCode::CREATED, "another user's quota is their own");
     assert_eq!(stored_rows(&server).await, (2, 2));
 }
@@ -258,14 +224,10 @@ async fn a_large_file_round_trips_in_chunks_and_any_instance_serves_it() {
     let sibling = server.sibling().await;
     let pair = server.two_in_a_room().await;
     let file: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
-    let (status, message) = upload(
-        &pair.ann,
-        &pair.room,
-        "filename=data.bin",
-        "application/octet-stream",
-        file.clone(),
-    )
-    .await;
+    let (status, message) = pair
+        .ann
+        .upload(&pair.room, "filename=data.bin", "application/octet-stream", file.clone())
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{message}");
     let url = message["attachments"][0]["url"].as_str().unwrap().to_owned();
     let elsewhere = pair.bob.at(&sibling.base());
@@ -324,7 +286,7 @@ async fn uploads_beyond_the_concurrency_cap_are_refused_while_one_is_in_progress
     }
     let file = b"hi".to_vec();
     let (status, refused) =
-        upload(&pair.bob, &pair.room, "filename=b.txt", "text/plain", file.clone()).await;
+        pair.bob.upload(&pair.room, "filename=b.txt", "text/plain", file.clone()).await;
     assert_eq!(
         (status, refused["code"].as_str()),
         (StatusCode::SERVICE_UNAVAILABLE, Some("UNAVAILABLE"))
@@ -334,6 +296,6 @@ async fn uploads_beyond_the_concurrency_cap_are_refused_while_one_is_in_progress
     let mut answer = vec![0u8; 64];
     let read = tokio::time::timeout(PATIENCE, slow.read(&mut answer)).await.unwrap().unwrap();
     assert!(answer[..read].starts_with(b"HTTP/1.1 201"), "{}", String::from_utf8_lossy(&answer));
-    let (status, _) = upload(&pair.bob, &pair.room, "filename=c.txt", "text/plain", file).await;
+    let (status, _) = pair.bob.upload(&pair.room, "filename=c.txt", "text/plain", file).await;
     assert_eq!(status, StatusCode::CREATED);
 }

@@ -364,6 +364,29 @@ impl Client {
         Reply { status, headers, body }
     }
 
+    /// Uploads `body` to `room`'s attachments with `query`; the status and
+    /// the JSON answer (`null` when there is none).
+    pub async fn upload(
+        &self,
+        room: &str,
+        query: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let url = format!("{}/api/v1/chatrooms/{room}/attachments?{query}", self.base);
+        let response = self
+            .http
+            .post(url)
+            .header("cookie", format!("session_id={}", self.cookie.as_deref().unwrap_or_default()))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("upload sent");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.send(Method::GET, path, None).await
     }

@@ -9,7 +9,6 @@ use testkit::e2e;
 
 use super::chrome::Chromedriver;
 use super::page::Page;
-use crate::encrypted::files::upload;
 use crate::encrypted::{Member, send};
 use crate::support::TestServer;
 
@@ -206,7 +205,8 @@ async fn the_page_and_the_rust_client_read_each_other() {
     // URL; a file the page seals opens in Rust, under its name.
     bob.remember(&room, epoch, real_key);
     let (sealed, key, iv) = e2e::seal_file(&PNG);
-    let (status, file) = upload(&bob.client, &room, "encrypted=true", sealed).await;
+    let (status, file) =
+        bob.client.upload(&room, "encrypted=true", "application/octet-stream", sealed).await;
     assert_eq!(status, StatusCode::CREATED, "{file}");
     let attachment = json!({"id": file["id"], "filename": "dot.png", "content_type": "image/png",
                             "size": PNG.len(), "key": e2e::b64u(&key), "iv": e2e::b64u(&iv)});

@@ -11,7 +11,6 @@ use reqwest::StatusCode;
 use serde_json::json;
 use testkit::e2e;
 
-use super::files::upload;
 use super::{Member, send};
 use crate::support::{ChatProcess, TestServer};
 
@@ -78,7 +77,8 @@ async fn no_canary_reaches_the_database_the_broker_or_the_logs() {
     ann_ws.send(json!({"type": "edit", "message_id": id, "encrypted": edit})).await;
     while bob_ws.next().await["type"] != "message_edited" {}
     let (sealed, key, iv) = e2e::seal_file(CANARIES[3].as_bytes());
-    let (status, file) = upload(&ann.client, &room, "encrypted=true", sealed).await;
+    let (status, file) =
+        ann.client.upload(&room, "encrypted=true", "application/octet-stream", sealed).await;
     assert_eq!(status, StatusCode::CREATED);
     let attachment = json!({"id": file["id"], "filename": CANARIES[2], "content_type": "application/pdf",
                             "size": 19, "key": e2e::b64u(&key), "iv": e2e::b64u(&iv)});

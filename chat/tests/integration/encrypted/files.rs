@@ -2,32 +2,11 @@
 //! shows them.
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use testkit::e2e;
 
 use super::{Member, send};
-use crate::support::{Client, TestServer};
-
-/// Uploads `body` to `room` with `query`.
-pub(crate) async fn upload(
-    client: &Client,
-    room: &str,
-    query: &str,
-    body: Vec<u8>,
-) -> (StatusCode, Value) {
-    let url = format!("{}/api/v1/chatrooms/{room}/attachments?{query}", client.base);
-    let response = client
-        .http
-        .post(url)
-        .header("cookie", format!("session_id={}", client.cookie.as_deref().unwrap_or_default()))
-        .header("content-type", "application/octet-stream")
-        .body(body)
-        .send()
-        .await
-        .expect("upload sent");
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
+use crate::support::TestServer;
 
 #[tokio::test]
 async fn encrypted_files_are_nameless_ciphertext_shown_by_one_message() {
@@ -42,17 +21,25 @@ async fn encrypted_files_are_nameless_ciphertext_shown_by_one_message() {
     );
     bob.fetch_keys(&room).await;
 
-    let (status, body) = upload(&ann.client, &room, "filename=plan.txt", b"plain".to_vec()).await;
+    let (status, body) = ann
+        .client
+        .upload(&room, "filename=plan.txt", "application/octet-stream", b"plain".to_vec())
+        .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("ENCRYPTION_REQUIRED"))
     );
-    let (status, _) =
-        upload(&ann.client, &room, "encrypted=true&filename=plan.txt", vec![1; 40]).await;
+    let (status, _) = ann
+        .client
+        .upload(&room, "encrypted=true&filename=plan.txt", "application/octet-stream", vec![1; 40])
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "a name would be in the clear");
 
     let (sealed, key, iv) = e2e::seal_file(b"the plan, in full");
-    let (status, file) = upload(&ann.client, &room, "encrypted=true", sealed.clone()).await;
+    let (status, file) = ann
+        .client
+        .upload(&room, "encrypted=true", "application/octet-stream", sealed.clone())
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{file}");
     let id = file["id"].as_str().unwrap().to_owned();
     assert_eq!(file["size"].as_u64(), Some(sealed.len() as u64));
@@ -99,12 +86,16 @@ async fn encrypted_files_are_nameless_ciphertext_shown_by_one_message() {
     assert_eq!(e2e::open_gcm(&file_key, &file_iv, &bytes, &[]).unwrap(), b"the plan, in full");
 
     // Someone else's upload cannot be shown; a plain room takes no ciphertext.
-    let (_, bobs) = upload(&bob.client, &room, "encrypted=true", vec![7; 32]).await;
+    let (_, bobs) =
+        bob.client.upload(&room, "encrypted=true", "application/octet-stream", vec![7; 32]).await;
     let mut stolen = ann.sealed_frame(&room, 1, &json!({"content": "mine"}), "f3");
     stolen["attachment_ids"] = json!([bobs["id"]]);
     assert_eq!(send(&mut ann_ws, stolen).await["code"], "NOT_FOUND");
     let open_room = ann.client.create_room("Open").await;
-    let (status, _) = upload(&ann.client, &open_room, "encrypted=true", vec![1; 32]).await;
+    let (status, _) = ann
+        .client
+        .upload(&open_room, "encrypted=true", "application/octet-stream", vec![1; 32])
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
     // Deleting the message deletes the file.

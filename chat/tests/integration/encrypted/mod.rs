@@ -9,7 +9,7 @@
 //! - `recovery`: a second device, two instances, a resume.
 
 mod canaries;
-pub(crate) mod files;
+mod files;
 mod recovery;
 mod rooms;
 
