@@ -142,7 +142,7 @@ export function replaceHistory(room, messages) {
   list.setAttribute('aria-busy', 'true');
   for (const li of room.byId.values()) li.remove();
   list.querySelector('.history-gap')?.remove();
-  for (const separator of list.querySelectorAll('.day-separator')) separator.remove();
+  for (const separator of list.querySelectorAll('.day-separator, .unread-divider')) separator.remove();
   room.byId.clear();
   room.oldest = null;
   room.newest = null;
@@ -186,7 +186,12 @@ export async function loadLatest(room) {
   room.needsReload = false;
   renderHistoryStatus(room);
   replaceHistory(room, messages);
-  scrollToBottom();
+  const divider = room.unreadAtOpen > 0 ? placeUnreadDivider(room, room.unreadAtOpen) : null;
+  room.unreadAtOpen = 0;
+  // With unread messages the room opens at the first of them; the read
+  // marker moves once the user is at the bottom.
+  if (divider) divider.scrollIntoView({ block: 'start' });
+  else scrollToBottom();
   fillViewport(room);
   markReadSoon(room);
   if (room.jumpTarget) {
@@ -194,6 +199,25 @@ export async function loadLatest(room) {
     room.jumpTarget = null;
     jumpTo(room, target);
   }
+}
+
+/**
+ * A line before the first of the `unread` newest messages by others ("N new
+ * messages"); at the top when the first of them is older than what is loaded.
+ */
+export function placeUnreadDivider(room, unread) {
+  const others = [...ui.messages.querySelectorAll('li.message[data-id]:not(.is-own):not([data-deleted="true"])')];
+  const first = others.length >= unread ? others[others.length - unread] : others[0];
+  if (!first) return null;
+  const text = unread === 1 ? '1 new message' : `${unread > 999 ? '999+' : unread} new messages`;
+  const divider = h('li', {
+    class: 'unread-divider', 'data-testid': 'unread-divider', role: 'separator',
+    text: others.length >= unread ? text : `${text} (some are earlier than these)`,
+  });
+  const day = first.previousElementSibling;
+  // Above the day's name when it starts the unread ones.
+  ui.messages.insertBefore(divider, day && day.classList.contains('day-separator') ? day : first);
+  return divider;
 }
 
 /**

@@ -219,6 +219,7 @@ export function createRoomSession(info) {
     lastTypingSentAt: 0,
     wentOffline: false,       // the browser reported offline since the socket opened
     jumpTarget: null,         // a message to show once the history is loaded
+    unreadAtOpen: (state.unread.get(info.id) || {}).unread || 0, // where the "new messages" line goes
   };
 }
 

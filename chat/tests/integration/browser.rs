@@ -506,6 +506,14 @@ async fn reactions_unread_badges_and_a_mention_notification() {
                    return !room.querySelector('[data-testid=\"unread-badge\"]')
                        && !document.title.startsWith('(');";
     bob.wait_for("Side read", cleared, vec![]).await;
+    // The room opened at a line before the message bob had not read.
+    let divider = "const line = document.querySelector('[data-testid=\"unread-divider\"]');
+                   const next = line && document.querySelector('[data-testid=\"unread-divider\"] ~ li.message');
+                   return line ? { text: line.textContent,
+                                   next: next && (next.querySelector('[data-testid=\"message-content\"]') || {}).textContent }
+                               : null;";
+    let line = bob.wait_for("the new-messages line", divider, vec![]).await;
+    assert_eq!(line, json!({"text": "1 new message", "next": "hello @bob"}));
 
     // Reactions: bob picks 🎉 from the picker; both see it; alice adds hers.
     bob.wait_message("hello @bob").await;
