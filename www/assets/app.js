@@ -12,7 +12,8 @@
  *   sockets.js        a room's WebSocket, reconnecting, and its frames.
  *   history.js        the message list: order, pending, pages, scrolling.
  *   messages.js       one message as an element.
- *   reactions.js      reactions and the picker.
+ *   reactions.js      reactions under a message.
+ *   picker.js         the reaction picker: one menu, searchable, kept on screen.
  *   files.js          files shown, attached, dropped, pasted, uploaded.
  *   lightbox.js       an image full size in a dialog.
  *   notifications.js  read markers, unread figures, mention notifications.

@@ -3,6 +3,7 @@
 import { sendFrame, showChatError } from './composer.js';
 import { h, linkify, sameUser, setText } from './dom.js';
 import { decryptEdit, sealFor, sealedFilesOf } from './encryption.js';
+import { pickReaction } from './reactions.js';
 import { MAX_MESSAGE_LENGTH, state, ui } from './state.js';
 
 const EXCERPT_CHARS = 100;
@@ -29,6 +30,14 @@ export function messageMenu(message) {
       startReply({ id: message.id, username: message.username, content: text });
     },
   })];
+  items.push(h('button', {
+    type: 'button', role: 'menuitem', 'data-testid': 'react', text: 'React…', 'aria-haspopup': 'menu',
+    onclick: (event) => {
+      const toggle = event.currentTarget.closest('.message-actions').querySelector('.message-menu-button');
+      closeMenus();
+      pickReaction(message.id, toggle);
+    },
+  }));
   if (isMine(message)) {
     items.push(h('button', {
       type: 'button', role: 'menuitem', 'data-testid': 'edit', text: 'Edit',

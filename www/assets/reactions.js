@@ -1,8 +1,9 @@
-/** Reactions under a message: the counts, the picker, and the frames. */
+/** Reactions under a message: the counts, the ☺+ that opens the picker, and the frames. */
 
 import { sendFrame, showChatError } from './composer.js';
 import { h, sameUser } from './dom.js';
-import { PICKER_EMOJI, state } from './state.js';
+import { openPicker } from './picker.js';
+import { state } from './state.js';
 
 /** The counts under a message (who reacted on hover or focus), and the picker. */
 export function renderReactions(messageId, reactions) {
@@ -25,30 +26,20 @@ export function renderReactions(messageId, reactions) {
     h('span', { class: 'reaction-count', 'data-testid': 'reaction-count', text: String(reaction.count ?? users.length) }),
     h('span', { class: 'reaction-who', role: 'tooltip', 'data-testid': 'reaction-who', text: users.join(', ') }));
   });
-  const picker = h('div', { class: 'reaction-picker', role: 'menu', 'aria-label': 'Pick a reaction', hidden: true },
-    ...PICKER_EMOJI.map((emoji) => h('button', {
-      type: 'button', role: 'menuitem', class: 'reaction-choice', 'data-testid': 'reaction-choice',
-      'data-emoji': emoji, 'aria-label': `React with ${emoji}`, text: emoji,
-      onclick: (event) => {
-        event.currentTarget.closest('.reaction-picker').hidden = true;
-        sendReaction(messageId, emoji, true);
-      },
-    })));
-  picker.addEventListener('keydown', (event) => {
-    if (event.key === 'Escape') {
-      picker.hidden = true;
-      picker.previousElementSibling.focus();
-    }
-  });
+  // Shown on hover; keyboard users react through the message's menu, so a
+  // long room is not one extra tab stop per message.
   const add = h('button', {
-    type: 'button', class: 'reaction-add', 'data-testid': 'add-reaction',
-    'aria-label': 'Add a reaction', 'aria-haspopup': 'menu', title: 'Add a reaction', text: '☺+',
-    onclick: () => {
-      picker.hidden = !picker.hidden;
-      if (!picker.hidden) picker.querySelector('button').focus();
-    },
+    type: 'button', class: 'reaction-add', 'data-testid': 'add-reaction', tabindex: '-1',
+    'aria-label': 'Add a reaction', 'aria-haspopup': 'menu', 'aria-expanded': 'false',
+    title: 'Add a reaction', text: '☺+',
+    onclick: (event) => pickReaction(messageId, event.currentTarget),
   });
-  return h('div', { class: 'reactions', 'data-testid': 'reactions' }, ...chips, add, picker);
+  return h('div', { class: 'reactions', 'data-testid': 'reactions' }, ...chips, add);
+}
+
+/** Opens the picker beside `anchor` for message `messageId`. */
+export function pickReaction(messageId, anchor) {
+  openPicker(anchor, (emoji) => sendReaction(messageId, emoji, true));
 }
 
 export function sendReaction(messageId, emoji, on) {

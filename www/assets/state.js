@@ -4,8 +4,6 @@ export const API_BASE = '/api/v1';
 export const HISTORY_PAGE = 50;
 export const MAX_MESSAGE_LENGTH = 1000;
 export const MAX_ROOM_NAME_LENGTH = 100;
-/** The reaction picker's choices; any emoji can be sent, these are one click away. */
-export const PICKER_EMOJI = ['👍', '❤️', '😂', '🎉', '😮', '😢', '👀', '🙏'];
 export const READ_DEBOUNCE_MS = 400;
 /** Shown inline: the server serves only these as images, and only when they are. */
 export const INLINE_IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];

@@ -156,7 +156,7 @@ async fn a_stock_command_gets_the_bots_quote_on_both_screens() {
                           const add = quote && quote.querySelector('[data-testid=\"add-reaction\"]');
                           if (!add) return null;
                           add.click();
-                          quote.querySelector('[data-emoji=\"👍\"]').click();
+                          document.querySelector('[data-testid=\"reaction-picker\"] [data-emoji=\"👍\"]').click();
                           return true;";
     bob.wait_for("a 👍 on the quote", react_to_quote, vec![]).await;
     let reacted = "const quote =
@@ -546,6 +546,38 @@ async fn reactions_unread_badges_and_a_mention_notification() {
             vec![])
         .await;
     assert!(focusable.as_str().unwrap().contains("bob, alice reacted with 🎉"), "{focusable}");
+
+    // The picker: one menu, on screen, searchable by name; arrows move in
+    // it, Escape closes it and the focus goes back to the ☺+.
+    let opened = "document.querySelector('[data-testid=\"add-reaction\"]').click();
+                  const menus = document.querySelectorAll('[data-testid=\"reaction-picker\"]');
+                  const r = menus[0].getBoundingClientRect();
+                  return { menus: menus.length, open: !menus[0].hidden,
+                           inside: r.left >= 0 && r.top >= 0 && r.right <= innerWidth && r.bottom <= innerHeight,
+                           focus: document.activeElement.dataset.testid };";
+    let picker = bob.js(opened, vec![]).await;
+    assert_eq!(
+        picker,
+        json!({"menus": 1, "open": true, "inside": true, "focus": "reaction-search"})
+    );
+    let search = bob.testid("reaction-search").await;
+    search.send_keys("party").await.unwrap();
+    let shown = "return Array.from(document.querySelectorAll('[data-testid=\"reaction-choice\"]:not([hidden])'),
+                                   (c) => c.dataset.emoji);";
+    assert_eq!(bob.js(shown, vec![]).await, json!(["🎉", "🥳"]));
+    search.send_keys(&String::from(char::from(fantoccini::key::Key::Down))).await.unwrap();
+    let on = "return document.activeElement.dataset.emoji || null;";
+    assert_eq!(bob.js(on, vec![]).await, json!("🎉"));
+    bob.client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(&String::from(char::from(fantoccini::key::Key::Escape)))
+        .await
+        .unwrap();
+    let closed = "return document.querySelector('[data-testid=\"reaction-picker\"]').hidden
+                      && document.activeElement.dataset.testid === 'add-reaction';";
+    bob.wait_for("the picker closed, focus back on its ☺+", closed, vec![]).await;
 
     // A desktop notification for a mention while bob's tab is hidden, once
     // he has allowed them (the permission is granted to the test's browser).

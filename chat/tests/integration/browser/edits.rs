@@ -89,14 +89,15 @@ async fn a_message_is_edited_answered_and_deleted_in_the_page() {
         page.wait_for("the tombstone", &tombstone, vec![]).await;
         page.wait_for("the quote of a deleted message", &gone_quote, vec![]).await;
     }
-    // Bob may neither edit nor delete alice's messages: his menu offers a reply only.
+    // Bob may neither edit nor delete alice's messages: his menu offers a reply
+    // (and a reaction) only.
     alice.say("mine alone").await;
     bob.wait_message("mine alone").await;
     let offered = format!(
         "{FIND} const m = find('mine alone');
          return m && m.dataset.id ? Array.from(m.querySelectorAll('.message-menu button'), (b) => b.dataset.testid) : false;"
     );
-    assert_eq!(bob.wait_for("bob's menu", &offered, vec![]).await, json!(["reply"]));
+    assert_eq!(bob.wait_for("bob's menu", &offered, vec![]).await, json!(["reply", "react"]));
     alice.close().await;
     bob.close().await;
 }
