@@ -18,6 +18,7 @@
  *   lightbox.js       an image full size in a dialog.
  *   notifications.js  read markers, unread figures, mention notifications.
  *   composer.js       sending, pending messages, retries.
+ *   outbox.js         unsent messages kept in IndexedDB across reloads.
  *   presence.js       who is online and who is typing.
  *   members.js        the members panel, member changes, "Message" on a name.
  *   edits.js          a message's menu: reply, edit (also the up arrow), delete;

@@ -5,6 +5,7 @@ import { cancelReply } from './edits.js';
 import { sealFor } from './encryption.js';
 import { markDays, scrollToBottom } from './history.js';
 import { renderMessage } from './messages.js';
+import { drop, keep, waiting } from './outbox.js';
 import { isCurrent } from './rooms.js';
 import { MAX_MESSAGE_LENGTH, PENDING_TIMEOUT_MS, state, ui } from './state.js';
 
@@ -49,7 +50,7 @@ export function onComposerSubmit(event) {
  * ({content, attachments?}) is sealed first, and `attachmentIds` names the
  * encrypted uploads it shows.
  */
-export function addPending(room, clientId, content, replyTo = null, plaintext = null, attachmentIds = []) {
+export function addPending(room, clientId, content, replyTo = null, plaintext = null, attachmentIds = [], { kept = false } = {}) {
   const li = renderMessage({
     username: state.user.username,
     content,
@@ -62,6 +63,9 @@ export function addPending(room, clientId, content, replyTo = null, plaintext = 
   room.pending.set(clientId, {
     li, content, replyTo, status: 'pending', timer: null, plaintext, attachmentIds, encrypted: null, seals: 0,
   });
+  if (!kept) {
+    keep({ clientId, roomId: room.id, userId: state.user.id, content, replyTo, plaintext, attachmentIds, at: Date.now() });
+  }
   scrollToBottom();
   sendPending(room, clientId);
 }
@@ -84,10 +88,10 @@ export function sendPending(room, clientId) {
   if (!sendFrame(room, frame)) return;
   pending.timer = setTimeout(() => {
     pending.timer = null;
-    // Still open and no acknowledgement: let the user retry. (When the socket
-    // dropped instead, flushPending resends on the next open.)
-    if (room.pending.get(clientId) === pending && room.ws && room.ws.readyState === WebSocket.OPEN) {
-      markFailed(room, clientId, 'No confirmation from the server.');
+    // No acknowledgement yet: the message waits in the outbox and is sent
+    // again on the next connection; only the server's refusal fails it.
+    if (room.pending.get(clientId) === pending && pending.status === 'pending') {
+      pending.li.querySelector('.message-status').textContent = 'waiting for the server…';
     }
   }, PENDING_TIMEOUT_MS);
 }
@@ -122,6 +126,22 @@ export function resealPending(room, clientId) {
   return true;
 }
 
+/** What was left unsent in this room (a reload, a closed tab): shown pending, and sent once the socket opens. */
+export async function restorePending(room) {
+  if (!state.user) return;
+  const left = await waiting(room.id, state.user.id);
+  if (!isCurrent(room)) return;
+  for (const entry of left) {
+    if (room.pending.has(entry.clientId)) continue;
+    addPending(room, entry.clientId, entry.content, entry.replyTo, entry.plaintext, entry.attachmentIds || [], { kept: true });
+  }
+}
+
+/** The server acknowledged (or refused for good) a pending message. */
+export function settled(clientId) {
+  drop(clientId);
+}
+
 export function flushPending(room) {
   for (const [clientId, pending] of room.pending) {
     if (pending.status === 'pending') sendPending(room, clientId);
@@ -134,10 +154,12 @@ export function markFailed(room, clientId, reason) {
   clearTimeout(pending.timer);
   pending.timer = null;
   pending.status = 'failed';
+  drop(clientId);
   const { li } = pending;
   li.classList.remove('is-pending');
   li.classList.add('is-failed');
   li.dataset.status = 'failed';
+  delete li.dataset.pending;
   const status = li.querySelector('.message-status');
   status.replaceChildren(
     h('span', { text: 'not sent', title: reason || null }),
@@ -153,6 +175,11 @@ export function retryPending(room, clientId) {
   li.classList.remove('is-failed');
   li.classList.add('is-pending');
   li.dataset.status = 'pending';
+  li.dataset.pending = 'true';
+  keep({
+    clientId, roomId: room.id, userId: state.user.id, content: pending.content, replyTo: pending.replyTo,
+    plaintext: pending.plaintext, attachmentIds: pending.attachmentIds, at: Date.now(),
+  });
   li.querySelector('.message-status').replaceChildren('sending…');
   setText(ui.chatError, '');
   sendPending(room, clientId);

@@ -2,7 +2,7 @@
 
 import { api } from './api.js';
 import { handleAuthLoss } from './auth.js';
-import { showChatError } from './composer.js';
+import { settled, showChatError } from './composer.js';
 import { dayLabel, h } from './dom.js';
 import { compareKeys, renderMessage, sortKey } from './messages.js';
 import { markReadSoon } from './notifications.js';
@@ -125,6 +125,7 @@ export function receiveMessage(room, message) {
     clearTimeout(pending.timer);
     room.pending.delete(message.client_id);
     pending.li.remove();
+    settled(message.client_id);
   }
   if (room.byId.has(message.id)) {
     if (pending) markDays();

@@ -38,6 +38,7 @@ export function renderMessage(message, { clientId = null } = {}) {
     'data-client-id': clientId,
     'data-bot': isBot ? 'true' : null,
     'data-status': clientId ? 'pending' : 'sent',
+    'data-pending': clientId ? 'true' : null,
     'data-mentions-me': mentionsMe && !message.deleted ? 'true' : null,
   },
   h('div', { class: 'message-meta' },

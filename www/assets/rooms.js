@@ -2,7 +2,7 @@
 
 import { api } from './api.js';
 import { handleAuthLoss } from './auth.js';
-import { showChatError } from './composer.js';
+import { restorePending, showChatError } from './composer.js';
 import { h, sameUser, setText } from './dom.js';
 import { renderHistoryStatus } from './history.js';
 import { resetEdits } from './edits.js';
@@ -242,6 +242,7 @@ export async function openRoom(info, { focusInput = true, jumpTarget = null } = 
   setText(ui.roomError, '');
   renderRoomList();
   showChatRoom(room);
+  restorePending(room);
   setConnectionState('connecting');
   if (focusInput) ui.messageInput.focus();
   try {

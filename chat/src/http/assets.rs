@@ -42,6 +42,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     page_module!("encryption.js"),
     page_module!("lightbox.js"),
     page_module!("picker.js"),
+    page_module!("outbox.js"),
     ("style.css", "text/css; charset=utf-8", include_bytes!("../../../www/assets/style.css")),
     ("favicon.svg", "image/svg+xml", include_bytes!("../../../www/assets/favicon.svg")),
     (

@@ -36,6 +36,7 @@ mod composer;
 mod edits;
 mod encrypted;
 mod members;
+mod outbox;
 mod phone;
 
 /// Asserts that `shown` holds each of `expected` exactly once, in that
