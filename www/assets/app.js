@@ -18,6 +18,7 @@
  *   lightbox.js       an image full size in a dialog.
  *   notifications.js  read markers, unread figures, mention notifications.
  *   composer.js       sending, pending messages, retries.
+ *   autocomplete.js   @-mention suggestions of the room's members.
  *   outbox.js         unsent messages kept in IndexedDB across reloads.
  *   presence.js       who is online and who is typing.
  *   members.js        the members panel, member changes, "Message" on a name.
@@ -76,6 +77,7 @@
  */
 
 import { api } from './api.js';
+import { closeSuggestions, onMentionInput, onMentionKeydown } from './autocomplete.js';
 import { enterApp, onLoginSubmit, onLogoutClick, onRegisterClick, showAuth } from './auth.js';
 import { onComposerEnter, onComposerSubmit, renderCount } from './composer.js';
 import { onComposerKeydown } from './edits.js';
@@ -156,6 +158,7 @@ function collectElements() {
     onlineCount: 'online-count',
     replyPreview: 'reply-preview',
     messageCount: 'message-count',
+    mentionSuggestions: 'mention-suggestions',
     searchForm: 'search-form',
     searchInput: 'search-input',
     searchPanel: 'search-panel',
@@ -188,6 +191,9 @@ function bindEvents() {
   ui.addMemberForm.addEventListener('submit', onAddMemberSubmit);
   ui.leaveRoom.addEventListener('click', onLeaveClick);
   ui.messageInput.addEventListener('input', onMessageInput);
+  ui.messageInput.addEventListener('keydown', onMentionKeydown);
+  ui.messageInput.addEventListener('input', onMentionInput);
+  ui.messageInput.addEventListener('blur', closeSuggestions);
   ui.messageInput.addEventListener('keydown', onComposerKeydown);
   ui.messageInput.addEventListener('keydown', onComposerEnter);
   ui.messageInput.addEventListener('input', renderCount);

@@ -4,6 +4,7 @@
 
 import { api } from './api.js';
 import { handleAuthLoss } from './auth.js';
+import { forgetMembers } from './autocomplete.js';
 import { h, sameUser, setText } from './dom.js';
 import { shareWithMissing } from './encryption.js';
 import { addRoom, dropRoom, isCurrent, openRoom } from './rooms.js';
@@ -116,6 +117,7 @@ export function onMemberFrame(room, frame) {
   if (frame.type === 'member_added') text = `${who} was added by ${by}.`;
   else text = sameUser(who, by) ? `${who} left the room.` : `${who} was removed by ${by}.`;
   setText(ui.memberNotice, text);
+  forgetMembers(room.id);
   if (!ui.membersPanel.hidden) loadMembers(room);
   // The newcomer needs the room key; any member who holds it sends it.
   if (room.encrypted && frame.type === 'member_added') shareWithMissing(room).catch(() => {});

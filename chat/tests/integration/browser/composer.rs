@@ -1,5 +1,6 @@
 //! Writing in the page: new lines, the length limit shown before sending,
-//! links that are safe, and a room name too long said so, not cut.
+//! links that are safe, a room name too long said so, not cut, and
+//! @-mention suggestions.
 
 use fantoccini::key::Key;
 use serde_json::json;
@@ -134,4 +135,29 @@ async fn days_are_named_between_messages_and_drafts_wait_in_their_room() {
     alice.join_room("Days").await;
     assert_eq!(alice.js(empty, vec![]).await, json!("half a thought"));
     alice.close().await;
+}
+
+#[tokio::test]
+async fn an_at_sign_suggests_the_rooms_members() {
+    let driver = chromedriver_or_skip!("an_at_sign_suggests_the_rooms_members");
+    let server = TestServer::start().await;
+    let (alice, bob) = Page::two_in_a_room(&driver, &server.url("/"), "Mentions").await;
+    let input = alice.testid("message-input").await;
+    input.send_keys("lunch, @bo").await.unwrap();
+    let options = "const list = document.querySelector('[data-testid=\"mention-suggestions\"]');
+                   return list.hidden ? null : Array.from(list.querySelectorAll('[data-testid=\"mention-option\"]'),
+                                                          (o) => o.textContent);";
+    assert_eq!(alice.wait_for("the suggestions", options, vec![]).await, json!(["@bob"]));
+    input.send_keys(&String::from(char::from(Key::Tab))).await.unwrap();
+    let value = "return document.querySelector('[data-testid=\"message-input\"]').value;";
+    assert_eq!(alice.js(value, vec![]).await, json!("lunch, @bob "));
+    let closed = "return document.querySelector('[data-testid=\"mention-suggestions\"]').hidden;";
+    assert_eq!(alice.js(closed, vec![]).await, json!(true));
+    input.send_keys("?").await.unwrap();
+    input.send_keys(&String::from(char::from(Key::Enter))).await.unwrap();
+    let mentioned =
+        "return !!document.querySelector('[data-testid=\"message\"][data-mentions-me=\"true\"]');";
+    bob.wait_for("the mention marked on bob's screen", mentioned, vec![]).await;
+    alice.close().await;
+    bob.close().await;
 }
