@@ -137,6 +137,34 @@ export async function restorePending(room) {
   }
 }
 
+/**
+ * Over the message rate limit: the message stays pending, says when it will
+ * be sent, counting down, and is sent again then.
+ */
+export function waitAndResend(room, clientId, seconds) {
+  const pending = room.pending.get(clientId);
+  if (!pending) return;
+  clearTimeout(pending.timer);
+  clearInterval(pending.countdown);
+  const at = Date.now() + seconds * 1000;
+  const status = pending.li.querySelector('.message-status');
+  const tick = () => {
+    const left = Math.ceil((at - Date.now()) / 1000);
+    if (room.pending.get(clientId) !== pending || left <= 0) {
+      clearInterval(pending.countdown);
+      pending.countdown = null;
+      if (room.pending.get(clientId) === pending) {
+        status.textContent = 'sending…';
+        sendPending(room, clientId);
+      }
+      return;
+    }
+    status.textContent = `too many messages: sending in ${left} s`;
+  };
+  pending.countdown = setInterval(tick, 250);
+  tick();
+}
+
 /** The server acknowledged (or refused for good) a pending message. */
 export function settled(clientId) {
   drop(clientId);

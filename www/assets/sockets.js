@@ -2,7 +2,7 @@
 
 import { api } from './api.js';
 import { handleAuthLoss, showAuth } from './auth.js';
-import { flushPending, markFailed, resealPending, showChatError } from './composer.js';
+import { flushPending, markFailed, resealPending, showChatError, waitAndResend } from './composer.js';
 import { loadLatest, mergeLatest, receiveMessage } from './history.js';
 import { markReadSoon } from './notifications.js';
 import { clearAllTyping, clearTyping, onTyping, renderOnline } from './presence.js';
@@ -295,6 +295,11 @@ export function onResync(room) {
 
 export function onErrorFrame(room, frame) {
   if (frame.code === 'STALE_EPOCH' && frame.client_id && resealPending(room, frame.client_id)) return;
+  if (frame.code === 'RATE_LIMITED' && frame.client_id && room.pending.has(frame.client_id)) {
+    const seconds = Number((/retry in (\d+) s/.exec(String(frame.message)) || [])[1]) || 5;
+    waitAndResend(room, frame.client_id, seconds);
+    return;
+  }
   const text = frame.message || frame.code || 'The server refused that.';
   showChatError(text);
   if (frame.client_id && room.pending.has(frame.client_id)) {

@@ -161,3 +161,24 @@ async fn an_at_sign_suggests_the_rooms_members() {
     alice.close().await;
     bob.close().await;
 }
+
+#[tokio::test]
+async fn over_the_message_limit_a_message_counts_down_and_is_sent() {
+    let driver = chromedriver_or_skip!("over_the_message_limit_a_message_counts_down_and_is_sent");
+    let server = TestServer::start_with_env(&[("RATE_LIMIT_MESSAGES", "2/4s")]).await;
+    let alice = Page::open(&driver, "alice", &server.url("/")).await;
+    alice.register().await;
+    alice.create_room("Busy").await;
+    for text in ["one", "two", "three"] {
+        alice.say(text).await;
+    }
+    let counting = "const li = Array.from(document.querySelectorAll('[data-testid=\"message\"]'))
+                        .find((m) => m.querySelector('[data-testid=\"message-content\"]').textContent === 'three');
+                    const status = li && li.querySelector('.message-status');
+                    return status && /^too many messages: sending in \\d+ s$/.test(status.textContent)
+                        && li.dataset.pending === 'true';";
+    alice.wait_for("the third message counting down", counting, vec![]).await;
+    let shown = alice.wait_message("three").await;
+    assert_eq!(shown.iter().filter(|m| m.content == "three").count(), 1, "{shown:?}");
+    alice.close().await;
+}
