@@ -32,9 +32,27 @@ export function formatSize(bytes) {
 }
 
 
+/** The largest file this server takes (0: not said), from the page's meta tag. */
+function uploadLimit() {
+  const meta = document.querySelector('meta[name="max-upload-bytes"]');
+  return Number(meta && meta.content) || 0;
+}
+
+/** Files over the server's limit, said in MiB before any byte is sent; true when all fit. */
+function checkSizes(files, sealed) {
+  const limit = uploadLimit();
+  // A sealed file is its bytes and a 16-byte tag.
+  const over = files.filter((file) => limit && file.size + (sealed ? 16 : 0) > limit);
+  if (over.length === 0) return true;
+  const mib = (bytes) => `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+  showChatError(over.map((file) => `${file.name} is ${mib(file.size)}: files can be at most ${mib(limit)}.`).join(' '));
+  return false;
+}
+
 export async function uploadFiles(files) {
   const room = state.room;
   if (!room || room.closed || files.length === 0) return;
+  if (!checkSizes([...files], room.encrypted)) return;
   const caption = ui.messageInput.value.trim();
   ui.messageInput.value = '';
   setText(ui.chatError, '');

@@ -63,13 +63,22 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ),
 ];
 
-/// `GET /`: the chat page.
-pub(super) fn index() -> Response<Body> {
-    static_response(
-        include_bytes!("../../../www/index.html"),
-        "text/html; charset=utf-8",
-        "no-cache",
-    )
+/// The page's slot for the largest upload this server takes.
+const UPLOAD_LIMIT_SLOT: &str = r#"<meta name="max-upload-bytes" content="">"#;
+
+/// `GET /`: the chat page, told the largest upload this server takes
+/// (`MAX_UPLOAD_BYTES`), so it refuses a larger file before sending it.
+pub(super) fn index(max_upload_bytes: u64) -> Response<Body> {
+    let page = include_str!("../../../www/index.html").replacen(
+        UPLOAD_LIMIT_SLOT,
+        &format!(r#"<meta name="max-upload-bytes" content="{max_upload_bytes}">"#),
+        1,
+    );
+    let mut response = Response::new(crate::response::full(Bytes::from(page)));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
 }
 
 /// `GET /api/docs`: the API reference, rendered from the OpenAPI document.

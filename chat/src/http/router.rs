@@ -45,7 +45,7 @@ const fn route(method: Method, template: &'static str, handler: Handler) -> Rout
 /// Every route the server serves. A template segment in braces matches any
 /// one segment.
 static ROUTES: &[Route] = &[
-    route(Method::GET, "/", |_, _, _| Box::pin(ready(Ok(assets::index())))),
+    route(Method::GET, "/", |api, _, _| Box::pin(ready(Ok(assets::index(api.uploads.max_bytes))))),
     route(Method::GET, "/api/docs", |_, _, _| Box::pin(ready(Ok(assets::api_docs())))),
     route(Method::GET, "/assets/{file}", |_, _, p| Box::pin(ready(assets::file(p.get(0))))),
     route(Method::GET, "/health", |_, _, _| Box::pin(ready(Ok(health::live())))),

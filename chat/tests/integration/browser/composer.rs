@@ -182,3 +182,24 @@ async fn over_the_message_limit_a_message_counts_down_and_is_sent() {
     assert_eq!(shown.iter().filter(|m| m.content == "three").count(), 1, "{shown:?}");
     alice.close().await;
 }
+
+#[tokio::test]
+async fn a_file_over_the_servers_limit_is_refused_before_sending() {
+    let driver = chromedriver_or_skip!("a_file_over_the_servers_limit_is_refused_before_sending");
+    let server = TestServer::start_with_env(&[("MAX_UPLOAD_BYTES", "1048576")]).await;
+    let alice = Page::open(&driver, "alice", &server.url("/")).await;
+    alice.register().await;
+    alice.create_room("Files").await;
+    let path = std::env::temp_dir().join(format!("big-{}.bin", uuid::Uuid::new_v4()));
+    std::fs::write(&path, vec![7u8; 2 * 1024 * 1024]).unwrap();
+    alice.testid("file-input").await.send_keys(path.to_str().unwrap()).await.unwrap();
+    let said = "return document.querySelector('[data-testid=\"chat-error\"]').textContent || null;";
+    let error = alice.wait_for("the refusal", said, vec![]).await;
+    let name = path.file_name().unwrap().to_str().unwrap();
+    assert_eq!(error, json!(format!("{name} is 2.0 MiB: files can be at most 1.0 MiB.")));
+    let _ = std::fs::remove_file(&path);
+    let uploading = "return document.querySelector('[data-testid=\"upload-status\"]').hidden
+                        && document.querySelectorAll('[data-testid=\"message\"]').length === 0;";
+    assert_eq!(alice.js(uploading, vec![]).await, json!(true), "nothing was sent");
+    alice.close().await;
+}
