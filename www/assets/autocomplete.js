@@ -37,13 +37,18 @@ async function namesOf(room) {
 /** On input: the list of matching names, or none. */
 export async function onMentionInput() {
   const room = state.room;
-  const at = mentionAtCaret();
-  if (!room || !at) {
+  if (!room || !mentionAtCaret()) {
     closeSuggestions();
     return;
   }
   const me = state.user ? state.user.username : '';
   const names = new Set([...(await namesOf(room)), ...room.online]);
+  // What is typed now: more may have been typed (or the @ gone) meanwhile.
+  const at = mentionAtCaret();
+  if (state.room !== room || !at) {
+    closeSuggestions();
+    return;
+  }
   const typed = at.typed.toLowerCase();
   shown = [...names]
     .filter((name) => !sameUser(name, me) && name.toLowerCase().startsWith(typed))
@@ -82,13 +87,27 @@ export function closeSuggestions() {
   render();
 }
 
+/** Whether the name being typed is the chosen suggestion in full. */
+function complete() {
+  const at = mentionAtCaret();
+  return Boolean(at && shown[active] && sameUser(at.typed, shown[active]));
+}
+
 /** Keys while the list is open; runs before the composer's own (Enter sends). */
 export function onMentionKeydown(event) {
   if (shown.length === 0) return;
+  if (!mentionAtCaret()) {
+    closeSuggestions();
+    return;
+  }
   const moves = { ArrowDown: 1, ArrowUp: -1 };
   if (event.key in moves) {
     active = (active + moves[event.key] + shown.length) % shown.length;
     render();
+  } else if (event.key === 'Enter' && complete()) {
+    // The name is typed in full already: Enter sends, as without the list.
+    closeSuggestions();
+    return;
   } else if (event.key === 'Enter' || event.key === 'Tab') {
     choose(active);
   } else if (event.key === 'Escape') {

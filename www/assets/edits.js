@@ -31,7 +31,7 @@ export function messageMenu(message) {
     },
   })];
   items.push(h('button', {
-    type: 'button', role: 'menuitem', 'data-testid': 'react', text: 'React…', 'aria-haspopup': 'menu',
+    type: 'button', role: 'menuitem', 'data-testid': 'react', text: 'React…', 'aria-haspopup': 'dialog',
     onclick: (event) => {
       const toggle = event.currentTarget.closest('.message-actions').querySelector('.message-menu-button');
       closeMenus();

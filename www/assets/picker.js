@@ -1,5 +1,5 @@
 /**
- * The reaction picker: one menu for the page, opened beside a message's ☺+
+ * The reaction picker: one dialog for the page, opened beside a message's ☺+
  * (or its menu's "React"), kept on screen; a search box filters the emoji by
  * name; arrow keys move between them; Escape or a click outside closes it,
  * and the focus goes back to what opened it.
@@ -37,11 +37,11 @@ function build() {
   });
   const grid = h('div', { class: 'picker-grid', role: 'group', 'aria-label': 'Emoji' },
     ...CHOICES.map(([emoji, words]) => h('button', {
-      type: 'button', role: 'menuitem', class: 'reaction-choice', 'data-testid': 'reaction-choice',
+      type: 'button', class: 'reaction-choice', 'data-testid': 'reaction-choice',
       'data-emoji': emoji, 'data-words': words, 'aria-label': `React with ${emoji} (${words.split(' ')[0]})`,
       title: words.split(' ')[0], text: emoji, tabindex: '-1',
     })));
-  menu = h('div', { class: 'reaction-picker', role: 'menu', 'aria-label': 'Pick a reaction', 'data-testid': 'reaction-picker', hidden: true },
+  menu = h('div', { class: 'reaction-picker', role: 'dialog', 'aria-label': 'Pick a reaction', 'data-testid': 'reaction-picker', hidden: true },
     search, grid);
   grid.addEventListener('click', (event) => {
     const choice = event.target.closest('.reaction-choice');

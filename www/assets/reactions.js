@@ -19,7 +19,8 @@ export function renderReactions(messageId, reactions) {
       'data-testid': 'reaction',
       'data-emoji': reaction.emoji,
       'aria-pressed': mine ? 'true' : 'false',
-      'aria-label': `${who}${mine ? '; press to remove yours' : '; press to add yours'}`,
+      // Starts with what the chip shows (the emoji and the count), as a name must.
+      'aria-label': `${reaction.emoji} ${reaction.count ?? users.length}: ${who}${mine ? '; press to remove yours' : '; press to add yours'}`,
       onclick: () => sendReaction(messageId, reaction.emoji, !mine),
     },
     h('span', { class: 'reaction-emoji', text: reaction.emoji }),
@@ -30,7 +31,7 @@ export function renderReactions(messageId, reactions) {
   // long room is not one extra tab stop per message.
   const add = h('button', {
     type: 'button', class: 'reaction-add', 'data-testid': 'add-reaction', tabindex: '-1',
-    'aria-label': 'Add a reaction', 'aria-haspopup': 'menu', 'aria-expanded': 'false',
+    'aria-label': 'Add a reaction', 'aria-haspopup': 'dialog', 'aria-expanded': 'false',
     title: 'Add a reaction', text: '☺+',
     onclick: (event) => pickReaction(messageId, event.currentTarget),
   });

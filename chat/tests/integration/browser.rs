@@ -32,6 +32,7 @@ macro_rules! chromedriver_or_skip {
 }
 
 // After the macro, which it uses.
+mod accessibility;
 mod composer;
 mod edits;
 mod encrypted;
