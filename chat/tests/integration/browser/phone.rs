@@ -59,6 +59,14 @@ async fn on_a_phone_the_log_takes_the_screen_and_the_rooms_a_drawer() {
         );
         assert_eq!(layout["small"], json!([]), "{width}x{height}: touch targets under 44 px");
     }
+    // The README's picture of a phone is replaced only when asked: UPDATE_SCREENSHOT=1.
+    phone(&alice, 390, 844).await;
+    alice.wait_for("the layout", LAYOUT, vec![]).await;
+    if std::env::var_os("UPDATE_SCREENSHOT").is_some() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshot-phone.png");
+        std::fs::write(path, alice.screenshot().await).unwrap();
+    }
     // The on-screen keyboard takes 300 px: the composer stays above it.
     phone(&alice, 390, 544).await;
     let layout: Value = alice.wait_for("the layout", LAYOUT, vec![]).await;
