@@ -82,7 +82,7 @@ import { enterApp, onLoginSubmit, onLogoutClick, onRegisterClick, showAuth } fro
 import { onComposerEnter, onComposerSubmit, renderCount } from './composer.js';
 import { onComposerKeydown } from './edits.js';
 import { onDragOver, onDrop, onPaste, uploadFiles } from './files.js';
-import { onMessagesScroll, scrollToBottom } from './history.js';
+import { onMessagesScroll, scrollToBottom, scrollToFirstUnread } from './history.js';
 import { onAddMemberSubmit, onDirectSubmit, onLeaveClick, toggleMembersPanel } from './members.js';
 import { onNotifyClick, onVisibilityChange } from './notifications.js';
 import { onMessageInput } from './presence.js';
@@ -143,6 +143,7 @@ function collectElements() {
     chatTitle: 'chat-title',
     messages: 'messages',
     jumpLatest: 'jump-latest',
+    jumpUnread: 'jump-unread',
     typing: 'typing',
     composer: 'composer',
     messageInput: 'message-input',
@@ -212,6 +213,7 @@ function bindEvents() {
   ui.chatRoom.addEventListener('drop', onDrop);
   ui.messages.addEventListener('scroll', onMessagesScroll, { passive: true });
   ui.jumpLatest.addEventListener('click', scrollToBottom);
+  ui.jumpUnread.addEventListener('click', scrollToFirstUnread);
   window.addEventListener('online', reconnectNow);
   window.addEventListener('offline', onBrowserOffline);
 }

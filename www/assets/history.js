@@ -202,6 +202,12 @@ export async function loadLatest(room) {
   }
 }
 
+/** Shows the "N new messages" line at the top of the log. */
+export function scrollToFirstUnread() {
+  ui.messages.querySelector('.unread-divider')?.scrollIntoView({ block: 'start' });
+  ui.jumpUnread.hidden = true;
+}
+
 /**
  * A line before the first of the `unread` newest messages by others ("N new
  * messages"); at the top when the first of them is older than what is loaded.
@@ -341,6 +347,10 @@ export function onMessagesScroll() {
   const room = state.room;
   if (!room) return;
   if (ui.messages.scrollTop < NEAR_TOP_PX) loadOlder(room);
+  // The way back to where the unread messages start, once it is out of sight above.
+  const divider = ui.messages.querySelector('.unread-divider');
+  ui.jumpUnread.hidden = !divider
+    || divider.getBoundingClientRect().bottom > ui.messages.getBoundingClientRect().top;
   if (isNearBottom()) {
     ui.jumpLatest.hidden = true;
     markReadSoon(room);

@@ -329,6 +329,7 @@ export function showChatRoom(room) {
   renderTyping(room);
   setText(ui.chatError, '');
   ui.jumpLatest.hidden = true;
+  ui.jumpUnread.hidden = true;
   resetEdits();
   ui.messageInput.value = state.drafts.get(room.id) || '';
   ui.messageInput.disabled = false;

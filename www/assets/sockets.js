@@ -87,6 +87,8 @@ export function onSocketOpen(room, ws) {
   room.everConnected = true;
   room.wentOffline = false;
   setConnectionState(navigator.onLine === false ? 'offline' : 'connected');
+  // What the outage said is no longer true.
+  if (/^(Not connected|Could not (load|join))/.test(ui.chatError.textContent)) showChatError('');
   flushPending(room);
 }
 

@@ -203,3 +203,58 @@ async fn a_file_over_the_servers_limit_is_refused_before_sending() {
     assert_eq!(alice.js(uploading, vec![]).await, json!(true), "nothing was sent");
     alice.close().await;
 }
+
+#[tokio::test]
+async fn a_room_opens_at_its_first_unread_message_and_leads_back_to_it() {
+    let driver =
+        chromedriver_or_skip!("a_room_opens_at_its_first_unread_message_and_leads_back_to_it");
+    let server = TestServer::start().await;
+    let alice = Page::open(&driver, "alice", &server.url("/")).await;
+    alice.register().await;
+    alice.create_room("Elsewhere").await;
+    alice.create_room("Busy").await;
+    alice.join_room("Elsewhere").await;
+    let rooms = alice.js("return fetch('/api/v1/chatrooms').then((r) => r.json());", vec![]).await;
+    let busy = rooms["chatrooms"].as_array().unwrap().iter().find(|r| r["name"] == "Busy").unwrap()
+        ["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Bob writes forty messages while alice looks at another room.
+    let bob = server.user("bob").await;
+    bob.join(&busy).await;
+    let mut ws = bob.connect(&busy, "").await;
+    for n in 0..40 {
+        ws.say(&format!("news {n}"), &format!("n{n}")).await;
+        ws.next_of("chat_message").await;
+    }
+    let badge = "const room = [...document.querySelectorAll('[data-testid=\"room\"]')]
+                     .find((r) => r.querySelector('.room-name').textContent === 'Busy');
+                 const badge = room && room.querySelector('[data-testid=\"unread-badge\"]');
+                 return badge && badge.textContent === '40';";
+    alice.wait_for("forty unread in Busy", badge, vec![]).await;
+    alice.join_room("Busy").await;
+    let at_first = "const line = document.querySelector('[data-testid=\"unread-divider\"]');
+                    const log = document.querySelector('[data-testid=\"messages\"]').getBoundingClientRect();
+                    if (!line) return null;
+                    const top = line.getBoundingClientRect().top;
+                    return { text: line.textContent, shown: top >= log.top - 1 && top < log.bottom };";
+    assert_eq!(
+        alice.wait_for("the room open at the line", at_first, vec![]).await,
+        json!({"text": "40 new messages", "shown": true})
+    );
+    // At the bottom, a button leads back to where the unread ones start.
+    alice
+        .js(
+            "const log = document.querySelector('[data-testid=\"messages\"]');
+              log.scrollTop = log.scrollHeight; log.dispatchEvent(new Event('scroll')); return 1;",
+            vec![],
+        )
+        .await;
+    alice.click("jump-first-unread").await;
+    let back = "const line = document.querySelector('[data-testid=\"unread-divider\"]').getBoundingClientRect();
+                const log = document.querySelector('[data-testid=\"messages\"]').getBoundingClientRect();
+                return line.top >= log.top - 1 && line.top < log.bottom;";
+    alice.wait_for("the line in view again", back, vec![]).await;
+    alice.close().await;
+}
