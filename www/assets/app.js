@@ -27,6 +27,7 @@
  *   search.js         the search box and its results.
  *   crypto.js         the encrypted rooms' scheme over WebCrypto (no page state).
  *   keystore.js       the identity key in IndexedDB, non-extractable.
+ *   idb.js            IndexedDB: one store, one request per transaction.
  *   encryption.js     encrypted rooms: the passphrase, room keys, sealing and
  *                     opening messages and files.
  *

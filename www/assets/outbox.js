@@ -5,26 +5,9 @@
  * One leaves the outbox when the server acknowledges or refuses it.
  */
 
-const DB_NAME = 'chat-outbox';
-const STORE = 'messages';
+import { storeOf } from './idb.js';
 
-function openDb() {
-  return new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, 1);
-    request.onupgradeneeded = () => request.result.createObjectStore(STORE, { keyPath: 'clientId' });
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-}
-
-function run(mode, work) {
-  return openDb().then((db) => new Promise((resolve, reject) => {
-    const tx = db.transaction(STORE, mode);
-    const request = work(tx.objectStore(STORE));
-    tx.oncomplete = () => { db.close(); resolve(request.result); };
-    tx.onerror = () => { db.close(); reject(tx.error); };
-  }));
-}
+const run = storeOf('chat-outbox', 'messages', { keyPath: 'clientId' });
 
 /** Keeps `entry` ({clientId, roomId, userId, content, replyTo, plaintext, attachmentIds, at}). */
 export function keep(entry) {

@@ -44,6 +44,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     page_module!("picker.js"),
     page_module!("outbox.js"),
     page_module!("autocomplete.js"),
+    page_module!("idb.js"),
     ("style.css", "text/css; charset=utf-8", include_bytes!("../../../www/assets/style.css")),
     ("favicon.svg", "image/svg+xml", include_bytes!("../../../www/assets/favicon.svg")),
     (
