@@ -51,11 +51,7 @@ impl RoomActions {
         if let Some(stored) = self.stored_before(actor, room, upload.client_id.as_deref()).await? {
             return Ok(Posted::Repeat(stored));
         }
-        self.upload_limit.check(&actor.id).map_err(|wait| ApiError::limited("uploads", wait))?;
-        let quota = self.storage_quota;
-        if self.store.storage_used(actor.id).await?.saturating_add(upload.size) > quota {
-            return Err(ApiError::StorageQuotaExceeded(quota));
-        }
+        let quota = self.admit_upload(actor, upload.size).await?;
         let file = NewFile {
             room,
             user_id: actor.id,
@@ -116,11 +112,7 @@ impl RoomActions {
         size: u64,
         body: impl Stream<Item = Result<Bytes, E>>,
     ) -> Result<Attachment, ApiError> {
-        self.upload_limit.check(&actor.id).map_err(|wait| ApiError::limited("uploads", wait))?;
-        let quota = self.storage_quota;
-        if self.store.storage_used(actor.id).await?.saturating_add(size) > quota {
-            return Err(ApiError::StorageQuotaExceeded(quota));
-        }
+        let quota = self.admit_upload(actor, size).await?;
         let file = NewFile {
             room,
             user_id: actor.id,
@@ -130,6 +122,17 @@ impl RoomActions {
             encrypted: true,
         };
         self.store_file(&file, body, |_| SEALED_CONTENT_TYPE.to_owned()).await
+    }
+
+    /// The upload rate limit and the storage quota, before any byte is
+    /// read: the quota, for the store to check again exactly.
+    async fn admit_upload(&self, actor: Actor<'_>, size: u64) -> Result<u64, ApiError> {
+        self.upload_limit.check(&actor.id).map_err(|wait| ApiError::limited("uploads", wait))?;
+        let quota = self.storage_quota;
+        if self.store.storage_used(actor.id).await?.saturating_add(size) > quota {
+            return Err(ApiError::StorageQuotaExceeded(quota));
+        }
+        Ok(quota)
     }
 
     /// Stores `file`, answering what went wrong as the client should hear it.

@@ -100,7 +100,7 @@ pub(super) async fn share(
             names.join(", ")
         ))),
         Shared::Incomplete(names) => Err(ApiError::EnvelopesIncomplete(names)),
-        Shared::Stale { .. } => Err(ApiError::StaleEpoch(
+        Shared::Stale => Err(ApiError::StaleEpoch(
             "that is not the room's current or next epoch, or another member rotated first; \
              read the room's keys again",
         )),

@@ -84,10 +84,7 @@ pub(crate) enum Shared {
     Incomplete(Vec<String>),
     /// Neither the current epoch nor the next, or a rotation to the
     /// current one that another member made first.
-    Stale {
-        /// The current epoch.
-        current: u32,
-    },
+    Stale,
 }
 
 /// Whether an encrypted room takes messages sealed at an epoch.
@@ -230,7 +227,7 @@ impl Store {
             return Ok(Shared::Incomplete(left_out));
         }
         if epoch != current && !rotating {
-            return Ok(Shared::Stale { current });
+            return Ok(Shared::Stale);
         }
         let stored_epoch = i32::try_from(epoch).unwrap_or(i32::MAX);
         if !rotating && covers_everyone {
@@ -246,7 +243,7 @@ impl Store {
                 .await?
                 .get(0);
             if held > 0 {
-                return Ok(Shared::Stale { current });
+                return Ok(Shared::Stale);
             }
         }
         if rotating {

@@ -40,6 +40,9 @@ mod members;
 mod outbox;
 mod phone;
 
+/// A real 2×2 PNG (red, green, blue, white), for the tests that post an image.
+const PNG: &[u8] = b"\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x02\x00\x00\x00\x02\x08\x02\x00\x00\x00\xfd\xd4\x9a\x73\x00\x00\x00\x12\x49\x44\x41\x54\x78\x9c\x63\xf8\xcf\xc0\xc0\x00\xc2\x0c\xff\x81\x00\x00\x1f\xee\x05\xfb\x0b\xd9\x68\x8b\x00\x00\x00\x00\x49\x45\x4e\x44\xae\x42\x60\x82";
+
 /// Asserts that `shown` holds each of `expected` exactly once, in that
 /// order, and that every message shown is confirmed (stored, not pending).
 fn assert_exactly_once_in_order(who: &str, shown: &[Shown], expected: &[&str]) {
@@ -430,12 +433,10 @@ async fn an_attached_image_appears_on_the_other_persons_screen() {
     let server = TestServer::start().await;
     let (alice, bob) = Page::two_in_a_room(&driver, &server.url("/"), "Photos").await;
 
-    // A real 2×2 PNG (red, green, blue, white).
-    let png: &[u8] = b"\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x02\x00\x00\x00\x02\x08\x02\x00\x00\x00\xfd\xd4\x9a\x73\x00\x00\x00\x12\x49\x44\x41\x54\x78\x9c\x63\xf8\xcf\xc0\xc0\x00\xc2\x0c\xff\x81\x00\x00\x1f\xee\x05\xfb\x0b\xd9\x68\x8b\x00\x00\x00\x00\x49\x45\x4e\x44\xae\x42\x60\x82";
     let dir = std::env::temp_dir().join(format!("browser-upload-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("tiny.png");
-    std::fs::write(&path, png).unwrap();
+    std::fs::write(&path, PNG).unwrap();
 
     alice.type_into("message-input", "holiday").await;
     let input = alice.testid("file-input").await;
@@ -460,13 +461,7 @@ async fn an_attached_image_appears_on_the_other_persons_screen() {
                 const box = document.querySelector('[data-testid=\"lightbox\"]');
                 return !!box && box.open && document.activeElement.dataset.testid === 'lightbox-close';";
     bob.wait_for("the lightbox open, focus on its close button", open, vec![]).await;
-    bob.client
-        .active_element()
-        .await
-        .unwrap()
-        .send_keys(&String::from(char::from(fantoccini::key::Key::Escape)))
-        .await
-        .unwrap();
+    bob.press(fantoccini::key::Key::Escape).await;
     let closed = "return !document.querySelector('[data-testid=\"lightbox\"]').open
                       && document.activeElement.classList.contains('attachment-open');";
     bob.wait_for("the lightbox closed, focus back on the image", closed, vec![]).await;
@@ -570,13 +565,7 @@ async fn reactions_unread_badges_and_a_mention_notification() {
     search.send_keys(&String::from(char::from(fantoccini::key::Key::Down))).await.unwrap();
     let on = "return document.activeElement.dataset.emoji || null;";
     assert_eq!(bob.js(on, vec![]).await, json!("🎉"));
-    bob.client
-        .active_element()
-        .await
-        .unwrap()
-        .send_keys(&String::from(char::from(fantoccini::key::Key::Escape)))
-        .await
-        .unwrap();
+    bob.press(fantoccini::key::Key::Escape).await;
     let closed = "return document.querySelector('[data-testid=\"reaction-picker\"]').hidden
                       && document.activeElement.dataset.testid === 'add-reaction';";
     bob.wait_for("the picker closed, focus back on its ☺+", closed, vec![]).await;

@@ -71,9 +71,8 @@ async fn axe_finds_nothing_serious_in_any_view() {
         .js("document.querySelector('[data-testid=\"add-reaction\"]').click(); return 1;", vec![])
         .await;
     alice.js("document.querySelector('[data-testid=\"reaction-picker\"] [data-emoji=\"👍\"]').click(); return 1;", vec![]).await;
-    let png: &[u8] = b"\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x02\x00\x00\x00\x02\x08\x02\x00\x00\x00\xfd\xd4\x9a\x73\x00\x00\x00\x12\x49\x44\x41\x54\x78\x9c\x63\xf8\xcf\xc0\xc0\x00\xc2\x0c\xff\x81\x00\x00\x1f\xee\x05\xfb\x0b\xd9\x68\x8b\x00\x00\x00\x00\x49\x45\x4e\x44\xae\x42\x60\x82";
     let path = std::env::temp_dir().join(format!("axe-{}.png", uuid::Uuid::new_v4()));
-    std::fs::write(&path, png).unwrap();
+    std::fs::write(&path, super::PNG).unwrap();
     alice.testid("file-input").await.send_keys(path.to_str().unwrap()).await.unwrap();
     let loaded = "const img = document.querySelector('[data-testid=\"attachment-image\"]');
                   return !!img && img.complete && img.naturalWidth > 0

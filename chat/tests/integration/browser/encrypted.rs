@@ -14,15 +14,6 @@ use crate::support::TestServer;
 
 const PASSPHRASE: &str = "tulips in the snow";
 
-/// A 2×1 PNG (a green and a blue pixel).
-const PNG: [u8; 70] = [
-    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
-    0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x7b, 0x40, 0xe8,
-    0xdd, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0x00, 0x04,
-    0xff, 0x01, 0x07, 0x00, 0x01, 0xff, 0xe2, 0x23, 0x9e, 0x59, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
-    0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
-];
-
 /// The checks of `testkit/vectors/e2e.json`, run on the page's own module;
 /// returns the names of those that failed.
 const KNOWN_ANSWERS: &str = r#"
@@ -204,12 +195,12 @@ async fn the_page_and_the_rust_client_read_each_other() {
     // Files both ways: an image sealed by Rust shows decrypted from a blob:
     // URL; a file the page seals opens in Rust, under its name.
     bob.remember(&room, epoch, real_key);
-    let (sealed, key, iv) = e2e::seal_file(&PNG);
+    let (sealed, key, iv) = e2e::seal_file(super::PNG);
     let (status, file) =
         bob.client.upload(&room, "encrypted=true", "application/octet-stream", sealed).await;
     assert_eq!(status, StatusCode::CREATED, "{file}");
     let attachment = json!({"id": file["id"], "filename": "dot.png", "content_type": "image/png",
-                            "size": PNG.len(), "key": e2e::b64u(&key), "iv": e2e::b64u(&iv)});
+                            "size": super::PNG.len(), "key": e2e::b64u(&key), "iv": e2e::b64u(&iv)});
     let mut frame = bob.sealed_frame(
         &room,
         epoch,
@@ -254,7 +245,7 @@ async fn the_page_and_the_rust_client_read_each_other() {
     // An edit made in the page (the up arrow) is sealed with the message's id.
     let input = alice.testid("message-input").await;
     input.click().await.unwrap();
-    input.send_keys(&String::from(char::from(fantoccini::key::Key::Up))).await.unwrap();
+    alice.press(fantoccini::key::Key::Up).await;
     let field = alice.testid("edit-input").await;
     field.clear().await.unwrap();
     field.send_keys("hello again, edited").await.unwrap();

@@ -250,6 +250,12 @@ impl Page {
         self.wait_for(&format!("connection state {state}"), script, vec![json!(state)]).await;
     }
 
+    /// Presses `key` in whatever has the focus.
+    pub(crate) async fn press(&self, key: Key) {
+        let focused = self.client.active_element().await.expect("a focused element");
+        focused.send_keys(&String::from(char::from(key))).await.expect("press the key");
+    }
+
     /// Types `text` into the message box and presses Enter.
     pub(crate) async fn say(&self, text: &str) {
         let input = self.visible("message-input").await;
