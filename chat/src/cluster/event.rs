@@ -7,22 +7,25 @@
 //! room's message before it. This format is the cluster's own: what sockets
 //! receive is encoded at the edge (`ws`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
-use crate::rooms::RoomEvent;
+use crate::rooms::{Online, Report, RoomEvent};
 
 /// An event, as published and as received.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Event {
-    /// Everyone online on the sender, per room; sent every few seconds.
+    /// Who is online on the sender, per room; sent every few seconds.
     Online {
-        /// Room → usernames.
-        rooms: HashMap<Uuid, HashSet<String>>,
+        /// Room → usernames: all of them, or a big room's first hundred.
+        rooms: HashMap<Uuid, BTreeSet<String>>,
+        /// Room → how many more are online than named (big rooms only).
+        #[serde(default, skip_serializing_if = "HashMap::is_empty")]
+        more: HashMap<Uuid, usize>,
     },
     /// The sender just connected: the others send their [`Event::Online`] now.
     Hello,
@@ -46,6 +49,33 @@ pub(crate) enum Event {
     /// `{"presence": …}`).
     #[serde(untagged)]
     Room(Box<RoomEvent>),
+}
+
+impl Event {
+    /// An instance's presence report as an event.
+    pub(crate) fn online(report: Report) -> Self {
+        let more = report.iter().filter(|(_, o)| o.more > 0).map(|(r, o)| (*r, o.more)).collect();
+        let rooms = report.into_iter().map(|(room, online)| (room, online.names)).collect();
+        Self::Online { rooms, more }
+    }
+}
+
+/// A received [`Event::Online`] as the report it carries.
+pub(crate) fn report(
+    rooms: HashMap<Uuid, BTreeSet<String>>,
+    more: &HashMap<Uuid, usize>,
+) -> Report {
+    let mut report: Report = rooms
+        .into_iter()
+        .map(|(room, names)| {
+            let more = more.get(&room).copied().unwrap_or(0);
+            (room, Online { names, more })
+        })
+        .collect();
+    for (room, more) in more {
+        report.entry(*room).or_default().more = *more;
+    }
+    report
 }
 
 #[derive(Serialize)]
@@ -152,7 +182,10 @@ mod tests {
                 username: "ann".into(),
                 online: true,
             })),
-            Event::Online { rooms: HashMap::from([(room, HashSet::from(["bob".to_owned()]))]) },
+            Event::Online {
+                rooms: HashMap::from([(room, BTreeSet::from(["bob".to_owned()]))]),
+                more: HashMap::from([(room, 150)]),
+            },
             Event::Hello,
             Event::Logout { session: [9; 32] },
             Event::Room(Box::new(RoomEvent::Reactions {

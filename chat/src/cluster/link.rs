@@ -157,10 +157,12 @@ fn apply_one(from: Uuid, event: Event, receivers: &Receivers) {
     let rooms = &receivers.rooms;
     match event {
         Event::Room(event) => rooms.apply(Origin::Instance(from), *event),
-        Event::Online { rooms: report } => rooms.remote_report(from, report),
+        Event::Online { rooms: report, more } => {
+            rooms.remote_report(from, super::event::report(report, &more));
+        }
         Event::Hello => {
             rooms.heard_from(from);
-            receivers.outbox.send(Event::Online { rooms: rooms.local_presence() });
+            receivers.outbox.send(Event::online(rooms.local_presence()));
         }
         Event::Logout { session } => {
             receivers.sessions.forget(&session);
@@ -190,7 +192,7 @@ pub(crate) async fn report_presence(
             _ = ticks.tick() => {}
             () = shutdown.cancelled() => return,
         }
-        outbox.send(Event::Online { rooms: rooms.local_presence() });
+        outbox.send(Event::online(rooms.local_presence()));
         rooms.expire_remote(PRESENCE_SILENCE);
     }
 }

@@ -16,7 +16,8 @@
 //!   `Rooms::publish` and `Rooms::apply`, the one way events reach sockets.
 //! - `order`: a room's delivery order; `gaps`: reading back what it misses
 //!   (and unread figures after a deletion).
-//! - `presence`: who is online on the other instances.
+//! - `presence`: who is online on the other instances, and the bounded
+//!   report each instance sends of its own.
 //! - `peer`: one connection as a room sees it, and the frames queued to it.
 //! - `sockets`: the open sockets of each session, for logout.
 //! - `watchers`: `/ws/notifications` sockets and their users' unread figures.
@@ -42,6 +43,7 @@ pub(crate) use gaps::run as fill_gaps;
 pub(crate) use mentions::resolve as resolve_mentions;
 pub(crate) use neighbours::{Alone, Neighbours};
 pub(crate) use peer::{CloseReason, Closer, Outgoing, Peer};
+pub(crate) use presence::{Online, Report};
 pub(crate) use registry::Rooms;
 pub(crate) use sockets::SessionSockets;
 pub(crate) use watchers::{WatchSocket, Watchers};

@@ -1,18 +1,51 @@
 //! Who is online in which room on the other chat instances.
 //!
 //! Each instance announces its users coming online and going offline in a room
-//! and, every few seconds, its whole list; an instance not heard from for a
-//! while is forgotten, so a crashed instance's users go offline.
+//! and, every few seconds, a report of each room: every name in a room of up
+//! to [`BIG_ROOM`], the first [`BIG_ROOM`] names and how many more in a
+//! bigger one, so a report stays bounded however many are online. An
+//! instance not heard from for a while is forgotten, so a crashed instance's
+//! users go offline.
+//!
+//! The first [`BIG_ROOM`] names over all instances are among the first
+//! [`BIG_ROOM`] each instance names, so a big room's list stays exact; its
+//! count adds the instances' counts, and a user online on two instances
+//! beyond their first names counts twice.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use protocol::frames::BIG_ROOM;
 use uuid::Uuid;
 
-/// Online users per room, as one instance last told.
-pub(crate) type RoomUsers = HashMap<Uuid, HashSet<String>>;
+/// One room's people online on one instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Online {
+    /// Their names: all of them, or the first [`BIG_ROOM`] in a big room
+    /// (and those who came since the last report).
+    pub(crate) names: BTreeSet<String>,
+    /// How many more are online than `names` holds.
+    pub(crate) more: usize,
+}
+
+impl Online {
+    /// The report of `count` people whose names, sorted, are `names`.
+    pub(crate) fn first_of<'a>(names: impl Iterator<Item = &'a str>, count: usize) -> Self {
+        let names: BTreeSet<String> = names.take(BIG_ROOM).map(str::to_owned).collect();
+        let more = count.saturating_sub(names.len());
+        Self { names, more }
+    }
+
+    /// How many are online.
+    pub(crate) fn count(&self) -> usize {
+        self.names.len() + self.more
+    }
+}
+
+/// An instance's report: its people online per room.
+pub(crate) type Report = HashMap<Uuid, Online>;
 
 /// A user whose presence elsewhere changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +61,7 @@ pub(crate) struct Change {
 #[derive(Debug)]
 struct Instance {
     heard: Instant,
-    rooms: RoomUsers,
+    rooms: Report,
 }
 
 /// The presence reported by every other instance.
@@ -50,10 +83,16 @@ impl RemotePresence {
         online(&self.lock(), room, username)
     }
 
-    /// The users online in `room` on other instances.
-    pub(crate) fn users(&self, room: Uuid) -> HashSet<String> {
+    /// The people online in `room` on other instances: every name they
+    /// reported, and how many more.
+    pub(crate) fn room(&self, room: Uuid) -> Online {
         let instances = self.lock();
-        instances.values().filter_map(|i| i.rooms.get(&room)).flatten().cloned().collect()
+        let mut all = Online::default();
+        for online in instances.values().filter_map(|i| i.rooms.get(&room)) {
+            all.names.extend(online.names.iter().cloned());
+            all.more += online.more;
+        }
+        all
     }
 
     /// `instance` reports `username` online (or offline) in `room`.
@@ -69,19 +108,20 @@ impl RemotePresence {
         let entry = self.heard_from(&mut instances, instance);
         let users = entry.rooms.entry(room).or_default();
         if is_online {
-            users.insert(username.to_owned());
-        } else {
-            users.remove(username);
-            if users.is_empty() {
-                entry.rooms.remove(&room);
-            }
+            users.names.insert(username.to_owned());
+        } else if !users.names.remove(username) {
+            // One of those the last report only counted.
+            users.more = users.more.saturating_sub(1);
+        }
+        if users.count() == 0 {
+            entry.rooms.remove(&room);
         }
         let after = online(&instances, room, username);
         (before != after).then(|| Change { room, username: username.to_owned(), online: after })
     }
 
-    /// `instance` reports everyone it has online.
-    pub(crate) fn replace(&self, instance: Uuid, rooms: RoomUsers) -> Vec<Change> {
+    /// `instance` reports who it has online.
+    pub(crate) fn replace(&self, instance: Uuid, rooms: Report) -> Vec<Change> {
         let mut instances = self.lock();
         let old = instances.get(&instance).map(|i| i.rooms.clone()).unwrap_or_default();
         let touched = pairs(&old).chain(pairs(&rooms)).collect::<HashSet<_>>();
@@ -130,18 +170,22 @@ impl RemotePresence {
         self.any.store(true, Ordering::Relaxed);
         let entry = instances
             .entry(instance)
-            .or_insert_with(|| Instance { heard: Instant::now(), rooms: RoomUsers::new() });
+            .or_insert_with(|| Instance { heard: Instant::now(), rooms: Report::new() });
         entry.heard = Instant::now();
         entry
     }
 }
 
 fn online(instances: &HashMap<Uuid, Instance>, room: Uuid, username: &str) -> bool {
-    instances.values().any(|i| i.rooms.get(&room).is_some_and(|users| users.contains(username)))
+    instances
+        .values()
+        .any(|i| i.rooms.get(&room).is_some_and(|users| users.names.contains(username)))
 }
 
-fn pairs(rooms: &RoomUsers) -> impl Iterator<Item = (Uuid, String)> + '_ {
-    rooms.iter().flat_map(|(room, users)| users.iter().map(|u| (*room, u.clone())))
+/// Every named user of a report (at most [`BIG_ROOM`] per room, and those
+/// who came since).
+fn pairs(rooms: &Report) -> impl Iterator<Item = (Uuid, String)> + '_ {
+    rooms.iter().flat_map(|(room, users)| users.names.iter().map(|u| (*room, u.clone())))
 }
 
 fn changes(
@@ -181,7 +225,7 @@ mod tests {
         let presence = RemotePresence::default();
         let a = Uuid::from_u128(10);
         presence.set(a, ROOM, "ann", true);
-        let report = RoomUsers::from([(ROOM, HashSet::from(["bob".to_owned()]))]);
+        let report = Report::from([(ROOM, named(&["bob"], 0))]);
         let mut changes = presence.replace(a, report);
         changes.sort_by(|x, y| x.username.cmp(&y.username));
         assert_eq!(
@@ -191,7 +235,35 @@ mod tests {
                 Change { room: ROOM, username: "bob".into(), online: true },
             ]
         );
-        assert_eq!(presence.users(ROOM), HashSet::from(["bob".to_owned()]));
+        assert_eq!(presence.room(ROOM), named(&["bob"], 0));
+    }
+
+    fn named(names: &[&str], more: usize) -> Online {
+        Online { names: names.iter().map(|n| (*n).to_owned()).collect(), more }
+    }
+
+    #[test]
+    fn a_big_room_is_reported_by_its_first_names_and_a_count() {
+        let names: Vec<String> = (0..250).map(|n| format!("fan{n:03}")).collect();
+        let report = Online::first_of(names.iter().map(String::as_str), names.len());
+        assert_eq!(report.names.len(), BIG_ROOM);
+        assert_eq!(report.names.first().map(String::as_str), Some("fan000"));
+        assert_eq!(report.more, 150);
+        assert_eq!(report.count(), 250);
+    }
+
+    #[test]
+    fn instances_counts_add_up_and_a_counted_user_leaving_lowers_the_count() {
+        let presence = RemotePresence::default();
+        let (a, b) = (Uuid::from_u128(10), Uuid::from_u128(11));
+        presence.replace(a, Report::from([(ROOM, named(&["ann"], 120))]));
+        presence.replace(b, Report::from([(ROOM, named(&["bob"], 30))]));
+        assert_eq!(presence.room(ROOM), named(&["ann", "bob"], 150));
+        // Someone a's report only counted goes offline there.
+        assert_eq!(presence.set(a, ROOM, "zed", false), None);
+        assert_eq!(presence.room(ROOM).count(), 151);
+        assert!(presence.set(a, ROOM, "cat", true).is_some_and(|c| c.online));
+        assert_eq!(presence.room(ROOM), named(&["ann", "bob", "cat"], 149));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The map of live rooms: room events applied to their sockets, delivery in
 //! room order, and presence across instances.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::event::{Origin, RoomEvent};
 use super::gaps::ReadBack;
 use super::order::{RoomOrder, Stored};
-use super::presence::{Change, RemotePresence, RoomUsers};
+use super::presence::{Change, Online, RemotePresence, Report};
 use super::{CloseReason, Neighbours, Outgoing, Peer, Watchers};
 use crate::store::LogEntry;
 
@@ -27,8 +27,9 @@ struct Room {
     /// Connections per username: a user is online here while it is above
     /// zero. Sorted, so the first names of a big room are at hand.
     online: BTreeMap<Arc<str>, usize>,
-    /// In a big room, who came and went since the last `presence_diff`.
-    diff: Diff,
+    /// In a big room, the names (and the count) its clients were last told;
+    /// `None` in a small room, whose clients hold every name.
+    shown: Option<Shown>,
     /// Which stored message comes next.
     order: RoomOrder,
     /// A gap fill is on its way.
@@ -46,44 +47,74 @@ const REMEMBERED_REACTIONS: usize = 10_000;
 /// sockets they type from: in a big room every notice is a frame per member.
 const TYPING_INTERVAL: Duration = Duration::from_secs(2);
 
-/// Presence changes of a big room waiting for the next `presence_diff`.
-#[derive(Default)]
-struct Diff {
-    joined: BTreeSet<String>,
-    left: BTreeSet<String>,
-}
-
-impl Diff {
-    /// Records `username` coming (or going); one who comes and goes within
-    /// a diff is not mentioned.
-    fn record(&mut self, username: String, online: bool) {
-        let (to, from) = if online {
-            (&mut self.joined, &mut self.left)
-        } else {
-            (&mut self.left, &mut self.joined)
-        };
-        if !from.remove(&username) {
-            to.insert(username);
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.joined.is_empty() && self.left.is_empty()
-    }
+/// What the clients of a big room hold: the first [`BIG_ROOM`] names online,
+/// sorted, and how many are online. A `presence_diff` moves them from the
+/// last state told to the present one, so what it carries is bounded by the
+/// list's length however many come and go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Shown {
+    names: BTreeSet<String>,
+    online: usize,
 }
 
 impl Room {
     /// People online in the room: here, and on other instances (`remote`).
-    fn online_count(&self, remote: &HashSet<String>) -> usize {
-        self.online.len() + remote.iter().filter(|u| !self.online.contains_key(u.as_str())).count()
+    fn online_count(&self, remote: &Online) -> usize {
+        let named_elsewhere =
+            remote.names.iter().filter(|u| !self.online.contains_key(u.as_str())).count();
+        self.online.len() + named_elsewhere + remote.more
+    }
+
+    /// The first [`BIG_ROOM`] names online here and elsewhere, sorted.
+    fn first_names(&self, remote: &Online) -> BTreeSet<String> {
+        let mut names: BTreeSet<String> =
+            self.online.keys().take(BIG_ROOM).map(|name| name.to_string()).collect();
+        names.extend(remote.names.iter().take(BIG_ROOM).cloned());
+        names.into_iter().take(BIG_ROOM).collect()
+    }
+
+    /// Where the room's clients stand now.
+    fn present(&self, remote: &Online) -> Shown {
+        Shown { names: self.first_names(remote), online: self.online_count(remote) }
+    }
+
+    /// A small room that grew past [`BIG_ROOM`] starts its diffs from what
+    /// its clients hold: every name, as before the changes `untold` (a
+    /// username and whether they came online).
+    fn start_diffs<'a>(
+        &mut self,
+        remote: &Online,
+        untold: impl IntoIterator<Item = (&'a str, bool)>,
+    ) {
+        let mut before = self.present(remote);
+        for (username, online) in untold {
+            if online {
+                before.names.remove(username);
+                before.online = before.online.saturating_sub(1);
+            } else {
+                before.names.insert(username.to_owned());
+                before.online += 1;
+            }
+        }
+        before.names = std::mem::take(&mut before.names).into_iter().take(BIG_ROOM).collect();
+        self.shown = Some(before);
     }
 
     /// Tells the room that `username` came online (or went offline), except
-    /// `skip`: a small room at once, a big one in the next diff (and, while
-    /// a diff waits, every change goes in it, so none overtakes it).
-    fn tell_presence(&mut self, username: String, online: bool, big: bool, skip: Option<&str>) {
-        if big || !self.diff.is_empty() {
-            self.diff.record(username, online);
+    /// `skip`: a small room at once; a big one (or one that just became big)
+    /// in the next diff. Whether it is big is counted with the change.
+    fn tell_presence(
+        &mut self,
+        username: String,
+        online: bool,
+        remote: &Online,
+        skip: Option<&str>,
+    ) {
+        if self.shown.is_some() {
+            return;
+        }
+        if self.online_count(remote) > BIG_ROOM {
+            self.start_diffs(remote, [(username.as_str(), online)]);
             return;
         }
         let frame = presence_frame(username, online);
@@ -200,15 +231,20 @@ impl Rooms {
             *count += 1;
             let came_online = *count == 1;
             room.peers.push(peer);
-            let remote = self.remote.users(room_id);
-            let users: Vec<String> = if remote.is_empty() {
-                room.online.keys().take(BIG_ROOM).map(|name| name.to_string()).collect()
-            } else {
-                let mut all: BTreeSet<String> = remote.iter().cloned().collect();
-                all.extend(room.online.keys().map(|name| name.to_string()));
-                all.into_iter().take(BIG_ROOM).collect()
+            let remote = self.remote.room(room_id);
+            let present = room.present(&remote);
+            // The room grows past BIG_ROOM with this user: its diffs start
+            // here, from the names its clients hold, which this user is
+            // given too (the first diff then brings everyone up to date).
+            if came_online && room.shown.is_none() && present.online > BIG_ROOM {
+                let untold = !remote.names.contains(&username);
+                room.start_diffs(&remote, untold.then_some((username.as_str(), true)));
+            }
+            let count = present.online;
+            let users: Vec<String> = match &room.shown {
+                Some(shown) => shown.names.iter().cloned().collect(),
+                None => present.names.into_iter().collect(),
             };
-            let count = room.online_count(&remote);
             let online = (count > users.len()).then(|| u32::try_from(count).unwrap_or(u32::MAX));
             (Joined { users, online, needs_start: !room.order.is_started() }, came_online)
         };
@@ -266,24 +302,26 @@ impl Rooms {
         }
     }
 
-    /// Sends each big room's waiting presence changes as one
-    /// `presence_diff` (called once a second).
+    /// Brings each big room's clients from what they were last told to
+    /// the present with one `presence_diff`, if anything changed (called
+    /// once a second); a room back at [`BIG_ROOM`] or fewer, whose clients
+    /// then hold every name, goes back to per-user frames.
     pub(crate) fn flush_presence(&self) {
         let rooms: Vec<(Uuid, Arc<Mutex<Room>>)> =
             self.map.iter().map(|entry| (*entry.key(), Arc::clone(entry.value()))).collect();
         for (room_id, entry) in rooms {
             let mut room = lock(&entry);
-            if room.diff.is_empty() {
-                continue;
+            let Some(shown) = room.shown.take() else { continue };
+            let present = room.present(&self.remote.room(room_id));
+            if present != shown {
+                let frame = Outgoing::notice(ServerFrame::PresenceDiff {
+                    joined: present.names.difference(&shown.names).cloned().collect(),
+                    left: shown.names.difference(&present.names).cloned().collect(),
+                    online: u32::try_from(present.online).unwrap_or(u32::MAX),
+                });
+                room.broadcast(&frame, None);
             }
-            let Diff { joined, left } = std::mem::take(&mut room.diff);
-            let count = room.online_count(&self.remote.users(room_id));
-            let frame = Outgoing::notice(ServerFrame::PresenceDiff {
-                joined: joined.into_iter().collect(),
-                left: left.into_iter().collect(),
-                online: u32::try_from(count).unwrap_or(u32::MAX),
-            });
-            room.broadcast(&frame, None);
+            room.shown = (present.online > BIG_ROOM).then_some(present);
         }
     }
 
@@ -352,7 +390,7 @@ impl Rooms {
                 Origin::Here => self.came_online_here(room_id, username, online),
                 Origin::Instance(instance) => {
                     let change = self.remote.set(instance, room_id, &username, online);
-                    self.announce(change);
+                    self.announce(change.into_iter().collect());
                 }
             },
         }
@@ -369,9 +407,9 @@ impl Rooms {
         {
             return;
         }
-        let big = room.online_count(&self.remote.users(room_id)) > BIG_ROOM;
+        let remote = self.remote.room(room_id);
         let skip = username.clone();
-        room.tell_presence(username, online, big, Some(&skip));
+        room.tell_presence(username, online, &remote, Some(&skip));
     }
 
     /// Queues `frame` to every connection of the room, except those of `skip_user`.
@@ -437,13 +475,15 @@ impl Rooms {
             .collect()
     }
 
-    /// Everyone online on this instance, per room.
-    pub(crate) fn local_presence(&self) -> RoomUsers {
+    /// Who is online on this instance, per room: every name, or in a big
+    /// room the first [`BIG_ROOM`] and how many more.
+    pub(crate) fn local_presence(&self) -> Report {
         self.map
             .iter()
             .map(|entry| {
-                let users = lock(entry.value()).online.keys().map(|u| u.to_string()).collect();
-                (*entry.key(), users)
+                let room = lock(entry.value());
+                let names = room.online.keys().map(|name| &**name);
+                (*entry.key(), Online::first_of(names, room.online.len()))
             })
             .collect()
     }
@@ -453,8 +493,8 @@ impl Rooms {
         self.remote.heard(instance);
     }
 
-    /// Another instance reports everyone it has online.
-    pub(crate) fn remote_report(&self, instance: Uuid, report: HashMap<Uuid, HashSet<String>>) {
+    /// Another instance reports who it has online.
+    pub(crate) fn remote_report(&self, instance: Uuid, report: Report) {
         let changes = self.remote.replace(instance, report);
         self.announce(changes);
     }
@@ -467,15 +507,31 @@ impl Rooms {
 
     /// Tells local rooms about users who came online or went offline elsewhere
     /// (unless they are online here, where nothing changed).
-    fn announce(&self, changes: impl IntoIterator<Item = Change>) {
-        for change in changes {
-            let Some(entry) = self.room(change.room) else { continue };
+    fn announce(&self, changes: Vec<Change>) {
+        let mut by_room: HashMap<Uuid, Vec<(String, bool)>> = HashMap::new();
+        for Change { room, username, online } in changes {
+            by_room.entry(room).or_default().push((username, online));
+        }
+        for (room_id, changes) in by_room {
+            let Some(entry) = self.room(room_id) else { continue };
             let mut room = lock(&entry);
-            if room.online.contains_key(change.username.as_str()) {
+            if room.shown.is_some() {
                 continue;
             }
-            let big = room.online_count(&self.remote.users(change.room)) > BIG_ROOM;
-            room.tell_presence(change.username, change.online, big, None);
+            let remote = self.remote.room(room_id);
+            let changes: Vec<(String, bool)> = changes
+                .into_iter()
+                .filter(|(username, _)| !room.online.contains_key(username.as_str()))
+                .collect();
+            // The remote view already holds every change: a room they take
+            // past BIG_ROOM starts its diffs from the names its clients hold.
+            if room.online_count(&remote) > BIG_ROOM {
+                room.start_diffs(&remote, changes.iter().map(|(u, online)| (u.as_str(), *online)));
+                continue;
+            }
+            for (username, online) in changes {
+                room.tell_presence(username, online, &remote, None);
+            }
         }
     }
 }

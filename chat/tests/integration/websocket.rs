@@ -89,7 +89,7 @@ async fn typing_reaches_the_others_only() {
 }
 
 #[tokio::test]
-async fn a_big_room_hears_presence_as_diffs_and_lists_the_first_hundred() {
+async fn a_big_room_hears_presence_as_diffs_of_its_first_hundred_and_goes_back() {
     let server = TestServer::start().await;
     let host = server.user("host").await;
     let room = host.create_room("Stadium").await;
@@ -102,7 +102,8 @@ async fn a_big_room_hears_presence_as_diffs_and_lists_the_first_hundred() {
         ws.next_of("presence").await;
         crowd.push(ws);
     }
-    // 100 online, each told of the others one by one; the 101st makes the room big.
+    // 100 online, each told of the others one by one; the 101st makes the
+    // room big: it is given the list everyone holds, and the count.
     let late = server.user("latecomer").await;
     late.join(&room).await;
     let mut late_ws = late.connect(&room, "").await;
@@ -110,36 +111,43 @@ async fn a_big_room_hears_presence_as_diffs_and_lists_the_first_hundred() {
     let users = presence["users"].as_array().unwrap();
     assert_eq!(users.len(), 100, "the first hundred names");
     assert_eq!(users[0], "fan000", "sorted");
+    assert_eq!(users[99], "host");
     assert_eq!(presence["online"], 101);
-    let first = next_diff(&mut host_ws).await;
+    // The latecomer sorts past the first hundred: only the count moves.
+    let diff = json!({"type": "presence_diff", "joined": [], "left": [], "online": 101});
+    assert_eq!(next_diff(&mut host_ws).await, diff);
+    assert_eq!(next_diff(&mut late_ws).await, diff);
+
+    // A name that sorts first enters the list and pushes the last one out.
+    let first = server.user("aaron").await;
+    first.join(&room).await;
+    let mut first_ws = first.connect(&room, "").await;
+    first_ws.next_of("presence").await;
     assert_eq!(
-        first,
-        json!({"type": "presence_diff", "joined": ["latecomer"], "left": [], "online": 101})
+        next_diff(&mut host_ws).await,
+        json!({"type": "presence_diff", "joined": ["aaron"], "left": ["host"], "online": 102})
+    );
+    drop(first_ws);
+    assert_eq!(
+        next_diff(&mut host_ws).await,
+        json!({"type": "presence_diff", "joined": ["host"], "left": ["aaron"], "online": 101})
     );
 
-    // Who comes and goes within a second is told in one diff.
-    let next = server.user("newcomer").await;
-    next.join(&room).await;
-    let mut next_ws = next.connect(&room, "").await;
-    next_ws.next_of("presence").await;
+    // Back to 100: one last diff, then per-user frames again.
     drop(late_ws);
-    let diff = next_diff(&mut host_ws).await;
-    let both = json!({"type": "presence_diff", "joined": ["newcomer"], "left": ["latecomer"], "online": 101});
-    let one_by_one =
-        [json!({"type": "presence_diff", "joined": ["newcomer"], "left": [], "online": 102})];
-    if diff != both {
-        // The second fell on either side of a tick: two diffs, in order.
-        assert_eq!(diff, one_by_one[0]);
-        let left = next_diff(&mut host_ws).await;
-        assert_eq!(
-            left,
-            json!({"type": "presence_diff", "joined": [], "left": ["latecomer"], "online": 101})
-        );
-    }
+    assert_eq!(
+        next_diff(&mut host_ws).await,
+        json!({"type": "presence_diff", "joined": [], "left": [], "online": 100})
+    );
+    drop(crowd.remove(0));
+    assert_eq!(
+        host_ws.next_of("user_left").await,
+        json!({"type": "user_left", "username": "fan000"})
+    );
     drop(crowd);
 }
 
-/// The next `presence_diff`, past per-user frames (of others than those diffs name).
+/// The next `presence_diff`, past the per-user frames of the room's filling.
 async fn next_diff(ws: &mut Ws) -> Value {
     loop {
         let frame = ws.next().await;
