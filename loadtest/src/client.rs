@@ -157,6 +157,9 @@ pub(crate) struct Outcome {
     pub(crate) streams: Vec<Stream>,
     /// When it received its last first copy, µs since the epoch.
     pub(crate) last_delivery_us: u64,
+    /// Frames other than messages received once the run began (presence
+    /// diffs, typing, the presence frames of a room filling up), and their bytes.
+    pub(crate) other: (u64, u64),
 }
 
 /// Sends what the schedule hands it and checks what it receives, until stopped.
@@ -174,6 +177,7 @@ pub(crate) async fn drive(
             errors: 0,
             streams: vec![Stream::default(); member.room_size as usize],
             last_delivery_us: 0,
+            other: (0, 0),
         },
         samples: Samples::default(),
         shared: Arc::clone(&shared),
@@ -262,7 +266,10 @@ impl User {
                 }
                 ("chat_message", Some(content)) => self.delivered(&content),
                 ("chat_message", None) | ("error" | "resync", _) => self.outcome.errors += 1,
-                _ => {}
+                _ => {
+                    self.outcome.other.0 += 1;
+                    self.outcome.other.1 += text.len() as u64;
+                }
             },
             Err(_) => self.outcome.errors += 1,
         }

@@ -220,7 +220,13 @@ pub(crate) fn footer(label: &str, measured: &Measured) -> String {
         |p| format!("p50 {:.2} / p99 {:.2} / max {:.2} ms", p.p50, p.p99, p.max),
     );
     let cpu = measured.generator_cpu_s.map_or_else(|| "-".into(), |s| format!("{s:.2} s"));
-    let _ = write!(out, "{label}: generator CPU {cpu}, send lag {lag}");
+    let _ = writeln!(out, "{label}: generator CPU {cpu}, send lag {lag}");
+    let (frames, bytes) = measured.other;
+    let _ = write!(
+        out,
+        "{label}: other frames received (presence, diffs, typing): {frames}, {:.1} MiB",
+        bytes as f64 / 1048576.0
+    );
     out
 }
 

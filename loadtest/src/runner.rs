@@ -94,6 +94,8 @@ pub(crate) struct Measured {
     /// CPU seconds the generator itself used from the first send to the
     /// end of the drain: if it nears the cores it has, it is the bottleneck.
     pub(crate) generator_cpu_s: Option<f64>,
+    /// Frames other than messages the connections received, and their bytes.
+    pub(crate) other: (u64, u64),
     /// The server's resident size before the connections opened, bytes:
     /// with the peak, what each connection costs.
     pub(crate) rss_before_bytes: Option<u64>,
@@ -180,7 +182,8 @@ pub(crate) async fn measure(target: &Target, workload: &Workload) -> anyhow::Res
         floor: None,
         ratio_to_floor: None,
     });
-    Ok(Measured { report, latencies, generator_cpu_s, rss_before_bytes, database })
+    let other = outcomes.iter().fold((0, 0), |(n, b), o| (n + o.other.0, b + o.other.1));
+    Ok(Measured { report, latencies, generator_cpu_s, rss_before_bytes, database, other })
 }
 
 /// PostgreSQL's backends and the writers' batch counts, from the first send.
@@ -418,7 +421,7 @@ mod tests {
                 stream
             })
             .collect();
-        Outcome { user, sent, errors: 0, streams, last_delivery_us: 1_000_000 }
+        Outcome { user, sent, errors: 0, streams, last_delivery_us: 1_000_000, other: (0, 0) }
     }
 
     #[test]
