@@ -1,6 +1,7 @@
 //! One simulated user: its WebSocket, its sends, and what it receives.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -154,7 +155,9 @@ pub(crate) struct Outcome {
     /// Error frames, resyncs, undecodable or misrouted frames, an early close.
     pub(crate) errors: u64,
     /// Per member of its room (by member index): what it received from them.
-    pub(crate) streams: Vec<Stream>,
+    /// Only senders heard from have one: a stream per member of a room of
+    /// thousands, for each of its thousands of receivers, is gigabytes.
+    pub(crate) streams: HashMap<u32, Stream>,
     /// When it received its last first copy, µs since the epoch.
     pub(crate) last_delivery_us: u64,
     /// Frames other than messages received once the run began (presence
@@ -175,7 +178,7 @@ pub(crate) async fn drive(
             user: member.user,
             sent: 0,
             errors: 0,
-            streams: vec![Stream::default(); member.room_size as usize],
+            streams: HashMap::new(),
             last_delivery_us: 0,
             other: (0, 0),
         },
@@ -283,10 +286,11 @@ impl User {
         let member = stamp.sender / shared.rooms;
         let in_room =
             stamp.sender < shared.users && stamp.sender % shared.rooms == self.member.room;
-        let Some(stream) = self.outcome.streams.get_mut(member as usize).filter(|_| in_room) else {
+        if !in_room || member >= self.member.room_size {
             self.outcome.errors += 1;
             return;
-        };
+        }
+        let stream = self.outcome.streams.entry(member).or_default();
         if !stream.observe(stamp.seq).is_first() {
             return;
         }

@@ -336,13 +336,21 @@ impl Totals {
         for outcome in outcomes {
             sent_by_user[outcome.user as usize] = outcome.sent;
         }
+        let mut room_sent = vec![0u64; workload.rooms as usize];
+        for (user, sent) in (0..).zip(&sent_by_user) {
+            room_sent[workload.room_of(user) as usize] += u64::from(*sent);
+        }
         let mut tally = Tally::default();
         for outcome in outcomes {
             let room = workload.room_of(outcome.user);
-            for (member, stream) in (0..).zip(&outcome.streams) {
-                let sender = workload.member(room, member);
-                tally += stream.tally(sent_by_user[sender as usize]);
+            let mut unheard = room_sent[room as usize];
+            for (member, stream) in &outcome.streams {
+                let sent = sent_by_user[workload.member(room, *member) as usize];
+                unheard = unheard.saturating_sub(u64::from(sent));
+                tally += stream.tally(sent);
             }
+            // What the senders it never heard from sent is lost to it.
+            tally += Tally { expected: unheard, lost: unheard, ..Tally::default() };
         }
         Self {
             tally,
@@ -411,14 +419,16 @@ mod tests {
     }
 
     fn outcome(user: u32, sent: u32, seen: &[&[u32]]) -> Outcome {
-        let streams = seen
-            .iter()
-            .map(|seqs| {
+        // As in a run, a sender never heard from has no stream.
+        let streams = (0..)
+            .zip(seen)
+            .filter(|(_, seqs)| !seqs.is_empty())
+            .map(|(member, seqs)| {
                 let mut stream = Stream::default();
                 for &seq in *seqs {
                     stream.observe(seq);
                 }
-                stream
+                (member, stream)
             })
             .collect();
         Outcome { user, sent, errors: 0, streams, last_delivery_us: 1_000_000, other: (0, 0) }
