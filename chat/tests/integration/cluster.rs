@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use crate::support::{Client, PATIENCE, TestBot, TestServer, Ws};
 
 /// Frames that may come between the ones a test waits for.
-const NOISE: [&str; 4] = ["presence", "user_joined", "user_left", "typing"];
+const NOISE: [&str; 5] = ["presence", "presence_diff", "user_joined", "user_left", "typing"];
 
 /// Two instances of one cluster and a room on it.
 struct Cluster {
@@ -299,6 +299,43 @@ async fn presence_and_typing_cross_instances() {
     drop(bob_ws);
     let left = frame_of("user_left", "bob");
     expect(&mut ann_ws, "ann on A hears bob leave B", |f| *f == left).await;
+}
+
+#[tokio::test]
+async fn a_big_room_on_one_instance_is_listed_and_counted_on_the_other() {
+    let cluster = Cluster::start().await;
+    let (a, room) = (&cluster.a.base(), &cluster.room);
+    let bob = cluster.member("bob", &cluster.b.base()).await;
+    let mut bob_ws = live(&bob, room).await;
+    let mut crowd = Vec::new();
+    for n in 0..101 {
+        let fan = cluster.member(&format!("fan{n:03}"), a).await;
+        crowd.push(live(&fan, room).await);
+    }
+    // Bob on B was told of the first 100 arrivals on A one by one; the
+    // 101st made the room big: B's clients hear a diff with the count.
+    let counted = |f: &Value| f["type"] == "presence_diff" && f["online"] == 102;
+    let diff = expect(&mut bob_ws, "a diff counting 102 on B", counted).await;
+    assert_eq!(diff["joined"], json!([]), "fan100 sorts past the first hundred");
+    // A newcomer on B is given the first hundred names and the count.
+    let carl = cluster.member("carl", &cluster.b.base()).await;
+    let mut carl_ws = carl.connect(room, "").await;
+    let presence = expect(&mut carl_ws, "presence", |f| f["type"] == "presence").await;
+    let users = presence["users"].as_array().unwrap();
+    assert_eq!(users.len(), 100);
+    assert_eq!((&users[0], &users[99]), (&json!("bob"), &json!("fan098")));
+    assert_eq!(presence["online"], 103);
+    // Given the list the others hold, carl is brought up to date with them.
+    let carl_in = |f: &Value| f["type"] == "presence_diff" && f["joined"] == json!(["carl"]);
+    let diff = expect(&mut carl_ws, "carl in a diff on B", carl_in).await;
+    assert_eq!((&diff["left"], &diff["online"]), (&json!(["fan098"]), &json!(103)));
+    // A name that sorts first, on A, reaches B's list through a diff.
+    let first = cluster.member("aaron", a).await;
+    let _first_ws = live(&first, room).await;
+    let moved = |f: &Value| f["type"] == "presence_diff" && f["joined"] == json!(["aaron"]);
+    let diff = expect(&mut carl_ws, "aaron in a diff on B", moved).await;
+    assert_eq!((&diff["left"], &diff["online"]), (&json!(["fan097"]), &json!(104)));
+    drop(crowd);
 }
 
 #[tokio::test]
