@@ -263,14 +263,15 @@ export function onPresence(room, frame) {
   renderOnline(room);
 }
 
-/** A big room's `presence_diff`: who came and went, and how many are online. */
+/**
+ * A big room's `presence_diff`: how its list of the first hundred names
+ * moved, and how many are online. A name out of the list may still be
+ * online (pushed past the hundredth), so its typing notice runs its course.
+ */
 export function onPresenceDiff(room, frame) {
   const names = (list) => (Array.isArray(list) ? list.filter((u) => typeof u === 'string') : []);
   for (const name of names(frame.joined)) room.online.add(name);
-  for (const name of names(frame.left)) {
-    room.online.delete(name);
-    clearTyping(room, name);
-  }
+  for (const name of names(frame.left)) room.online.delete(name);
   room.onlineTotal = Number.isInteger(frame.online) ? frame.online : null;
   renderOnline(room);
 }

@@ -171,8 +171,8 @@ pub(crate) struct Rooms {
 
 /// What a connection learns on joining a room.
 pub(crate) struct Joined {
-    /// Who is online in the room (on any instance), sorted; the first
-    /// [`BIG_ROOM`] in a big room.
+    /// Who is online in the room (on any instance), sorted; in a big room
+    /// the first [`BIG_ROOM`] as its other clients hold them.
     pub(crate) users: Vec<String>,
     /// How many are online, when more than `users` names.
     pub(crate) online: Option<u32>,
@@ -232,18 +232,17 @@ impl Rooms {
             let came_online = *count == 1;
             room.peers.push(peer);
             let remote = self.remote.room(room_id);
-            let present = room.present(&remote);
+            let count = room.online_count(&remote);
             // The room grows past BIG_ROOM with this user: its diffs start
             // here, from the names its clients hold, which this user is
             // given too (the first diff then brings everyone up to date).
-            if came_online && room.shown.is_none() && present.online > BIG_ROOM {
+            if came_online && room.shown.is_none() && count > BIG_ROOM {
                 let untold = !remote.names.contains(&username);
                 room.start_diffs(&remote, untold.then_some((username.as_str(), true)));
             }
-            let count = present.online;
             let users: Vec<String> = match &room.shown {
                 Some(shown) => shown.names.iter().cloned().collect(),
-                None => present.names.into_iter().collect(),
+                None => room.first_names(&remote).into_iter().collect(),
             };
             let online = (count > users.len()).then(|| u32::try_from(count).unwrap_or(u32::MAX));
             (Joined { users, online, needs_start: !room.order.is_started() }, came_online)
@@ -402,7 +401,9 @@ impl Rooms {
     fn came_online_here(&self, room_id: Uuid, username: String, online: bool) {
         let Some(entry) = self.room(room_id) else { return };
         let mut room = lock(&entry);
-        if room.online.contains_key(username.as_str()) != online
+        // A big room hears it in its next diff.
+        if room.shown.is_some()
+            || room.online.contains_key(username.as_str()) != online
             || self.remote.is_online(room_id, &username)
         {
             return;
