@@ -111,6 +111,16 @@ pub struct Config {
     pub room_writers: NonZeroUsize,
 }
 
+/// What `--help` says after the options: the note every binary has, and the
+/// one variable read by the allocator rather than by chat.
+fn after_help() -> String {
+    format!(
+        "{}\n\nThe memory allocator reads [env: MIMALLOC_ARENA_EAGER_COMMIT] at start: 0 (as \
+         ./run and the container image set it) commits only the memory in use.",
+        service::cli::ENVIRONMENT_NOTE
+    )
+}
+
 /// `chat`'s command line; each option is also the environment variable in
 /// capitals (`--chat-addr`, `CHAT_ADDR`).
 #[derive(Debug, Parser)]
@@ -118,7 +128,7 @@ pub struct Config {
     name = "chat",
     version,
     about = "The chat server: HTTP API, WebSockets and the browser page.",
-    after_help = service::cli::ENVIRONMENT_NOTE
+    after_help = after_help()
 )]
 struct Args {
     /// Address to listen on.
