@@ -40,7 +40,7 @@ impl Online {
 
     /// How many are online.
     pub(crate) fn count(&self) -> usize {
-        self.names.len() + self.more
+        self.names.len().saturating_add(self.more)
     }
 }
 
@@ -90,7 +90,8 @@ impl RemotePresence {
         let mut all = Online::default();
         for online in instances.values().filter_map(|i| i.rooms.get(&room)) {
             all.names.extend(online.names.iter().cloned());
-            all.more += online.more;
+            // Saturating: a count is what another instance said.
+            all.more = all.more.saturating_add(online.more);
         }
         all
     }
@@ -264,6 +265,9 @@ mod tests {
         assert_eq!(presence.room(ROOM).count(), 151);
         assert!(presence.set(a, ROOM, "cat", true).is_some_and(|c| c.online));
         assert_eq!(presence.room(ROOM), named(&["ann", "bob", "cat"], 149));
+        // A count past belief from one instance saturates; it panics nothing.
+        presence.replace(b, Report::from([(ROOM, named(&[], usize::MAX))]));
+        assert_eq!(presence.room(ROOM).count(), usize::MAX);
     }
 
     #[test]

@@ -62,7 +62,7 @@ impl Room {
     fn online_count(&self, remote: &Online) -> usize {
         let named_elsewhere =
             remote.names.iter().filter(|u| !self.online.contains_key(u.as_str())).count();
-        self.online.len() + named_elsewhere + remote.more
+        (self.online.len() + named_elsewhere).saturating_add(remote.more)
     }
 
     /// The first [`BIG_ROOM`] names online here and elsewhere, sorted.
@@ -93,7 +93,7 @@ impl Room {
                 before.online = before.online.saturating_sub(1);
             } else {
                 before.names.insert(username.to_owned());
-                before.online += 1;
+                before.online = before.online.saturating_add(1);
             }
         }
         before.names = std::mem::take(&mut before.names).into_iter().take(BIG_ROOM).collect();
