@@ -65,13 +65,8 @@ pub(crate) fn report(
     rooms: HashMap<Uuid, BTreeSet<String>>,
     more: &HashMap<Uuid, usize>,
 ) -> Report {
-    let mut report: Report = rooms
-        .into_iter()
-        .map(|(room, names)| {
-            let more = more.get(&room).copied().unwrap_or(0);
-            (room, Online { names, more })
-        })
-        .collect();
+    let mut report: Report =
+        rooms.into_iter().map(|(room, names)| (room, Online { names, more: 0 })).collect();
     for (room, more) in more {
         report.entry(*room).or_default().more = *more;
     }
